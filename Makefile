@@ -1,0 +1,38 @@
+# Two commands on a fresh Debian 12 machine: `make demo` and `make test`. Everything they need
+# (system packages, TimescaleDB, the Python environment) is installed by the targets below.
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+PROJECT := pyproject.toml edge_agent/pyproject.toml platform/pyproject.toml
+
+.PHONY: demo test lint bench bench-agent system venv clean
+
+demo: system venv
+	$(VENV)/bin/livinglab demo $(DEMO_ARGS)
+
+test: system venv lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+bench: system venv
+	$(VENV)/bin/livinglab bench ingest $(BENCH_ARGS)
+
+bench-agent: system venv
+	$(VENV)/bin/livinglab bench agent $(BENCH_ARGS)
+
+system:
+	bash scripts/install-system.sh
+
+venv: $(STAMP)
+
+$(STAMP): $(PROJECT)
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e ./edge_agent -e ./platform -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .lab

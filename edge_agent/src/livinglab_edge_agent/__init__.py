@@ -1,0 +1,2 @@
+"""livinglab edge agent."""
+__version__ = "0.1.0"

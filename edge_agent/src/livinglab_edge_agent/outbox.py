@@ -1,0 +1,421 @@
+"""The durable outbox: readings and sealed batches in SQLite until the broker acknowledges them.
+
+A reading is written here before anything else happens to it. `seal` turns the oldest pending
+readings into a numbered batch and stores its binary payload in the same transaction, so a batch
+that was published but whose PUBACK was lost is re-sent after a crash with the same seq and the
+same bytes, and the ingest drops it as a duplicate of (device, seq). A batch leaves only by `ack`
+(after the broker acknowledged it) or by a purge when the outbox is over capacity; a purged batch
+leaves a gap in the device's seq numbers that the platform reports as missing, which is what
+happened.
+
+One process owns an outbox file: the counters are cached in memory. Within the process one
+connection, guarded by a lock, serves the sampling thread (`add`) and the uplink thread (`seal`,
+`unacked`, `ack`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import numpy as np
+
+from livinglab_edge_agent.errors import OutboxError
+from livinglab_edge_agent.wire import (
+    SENSOR_KEY_PATTERN,
+    Batch,
+    ClockState,
+    encode_binary,
+)
+
+__all__ = ["DEFAULT_CAPACITY", "Outbox", "OutboxStats"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CAPACITY = 1_000_000
+SCHEMA_VERSION = 1
+FIRST_SEQ = 1
+BUSY_TIMEOUT_S = 5.0
+# After a long outage the WAL can grow to many megabytes; truncate it back after checkpoints so
+# the SD card gets the space back.
+JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ns INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value REAL
+);
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY,
+    created_ns INTEGER NOT NULL,
+    readings INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+_COUNTERS = ("next_seq", "sampled", "acked", "dropped")
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    """A snapshot of the outbox counters; depth + acked + dropped == sampled."""
+
+    depth: int
+    batches: int
+    sampled: int
+    acked: int
+    dropped: int
+    next_seq: int
+
+
+class Outbox:
+    """Readings and sealed batches kept in SQLite until the broker acknowledges them."""
+
+    def __init__(self, conn: sqlite3.Connection, *, path: Path, capacity: int) -> None:
+        """Wrap an open, initialised connection; use `Outbox.open`."""
+        self.path = path
+        self.capacity = capacity
+        self._conn: sqlite3.Connection | None = conn
+        self._lock = threading.Lock()
+        counters = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+        self._next_seq: int = counters["next_seq"]
+        self._sampled: int = counters["sampled"]
+        self._acked: int = counters["acked"]
+        self._dropped: int = counters["dropped"]
+        self._pending: int = conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+        batches, sealed = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(readings), 0) FROM batches"
+        ).fetchone()
+        self._batches: int = batches
+        self._sealed: int = sealed
+
+    @classmethod
+    def open(
+        cls, path: Path, *, capacity: int = DEFAULT_CAPACITY, synchronous: str = "FULL"
+    ) -> Self:
+        """Open or create the outbox at `path`; raise OutboxError if it cannot be used.
+
+        Args:
+            path: the SQLite file; its directory must exist.
+            capacity: the most readings (pending and sealed) kept; older ones are purged beyond it.
+            synchronous: SQLite's `synchronous` setting. In WAL mode NORMAL never corrupts the
+                database, but a power cut can lose the last committed transactions because the WAL
+                is not synced at each commit; FULL syncs it, so a reading reported as stored
+                survives the power cut a Pi on a pilot site will see.
+        """
+        if capacity < 1:
+            raise ValueError(f"outbox capacity must be at least 1, got {capacity}")
+        mode = synchronous.upper()
+        if mode not in SYNCHRONOUS_MODES:
+            raise ValueError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, got {synchronous!r}"
+            )
+        path = Path(path)
+        try:
+            conn = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
+        try:
+            _initialise(conn, synchronous=mode)
+            return cls(conn, path=path, capacity=capacity)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the database; further calls raise OutboxError. Closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                try:
+                    conn.close()
+                except sqlite3.Error as exc:
+                    raise OutboxError(
+                        f"outbox {self.path}: close failed: {exc}"
+                    ) from exc
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Outbox({str(self.path)!r}, depth={self._pending + self._sealed}, capacity={self.capacity})"
+
+    @property
+    def depth(self) -> int:
+        """Readings held: pending ones plus those in sealed, unacknowledged batches."""
+        return self._pending + self._sealed
+
+    @property
+    def pending_batches(self) -> int:
+        """Sealed batches waiting for an acknowledgement."""
+        return self._batches
+
+    def stats(self) -> OutboxStats:
+        """A consistent snapshot of the counters."""
+        with self._lock:
+            return OutboxStats(
+                depth=self._pending + self._sealed,
+                batches=self._batches,
+                sampled=self._sampled,
+                acked=self._acked,
+                dropped=self._dropped,
+                next_seq=self._next_seq,
+            )
+
+    def add(self, readings: Sequence[tuple[int, str, float]]) -> int:
+        """Store (time_ns, sensor_key, value) readings; return how many old readings were purged.
+
+        NaN is stored as NULL and comes back as NaN; -0.0 comes back as 0.0 (SQLite's REAL).
+        Over capacity the oldest readings are dropped (whole sealed batches first, then pending
+        rows), counted in `dropped` and logged; the caller reports a non-zero return as an event.
+        """
+        if not readings:
+            return 0
+        for key in {key for _, key, _ in readings}:
+            if not isinstance(key, str) or not SENSOR_KEY_PATTERN.match(key):
+                raise ValueError(
+                    f"invalid sensor key {key!r}: use 1-63 of a-z 0-9 _ . -, starting with a letter or digit"
+                )
+        count = len(readings)
+        with self._lock:
+            with self._transaction("add") as conn:
+                conn.executemany(
+                    "INSERT INTO pending (time_ns, key, value) VALUES (?, ?, ?)",
+                    readings,
+                )
+                _increment(conn, "sampled", count)
+                excess = self._pending + count + self._sealed - self.capacity
+                purge = _purge(conn, excess=excess) if excess > 0 else _Purge()
+                if purge.total:
+                    _increment(conn, "dropped", purge.total)
+            self._sampled += count
+            self._pending += count - purge.rows
+            self._sealed -= purge.sealed
+            self._batches -= purge.batches
+            self._dropped += purge.total
+        if purge.total:
+            logger.warning(
+                "outbox %s over capacity %d: dropped %d oldest readings (%d sealed batches%s, %d pending)",
+                self.path,
+                self.capacity,
+                purge.total,
+                purge.batches,
+                f" seq {purge.first_seq}..{purge.last_seq}" if purge.batches else "",
+                purge.rows,
+            )
+        return purge.total
+
+    def seal(self, *, max_readings: int, clock: ClockState) -> Batch | None:
+        """Make the oldest pending readings (at most `max_readings`) the next numbered batch.
+
+        The batch and its binary payload are stored, and its readings leave `pending`, in one
+        transaction. Return None when nothing is pending.
+        """
+        if max_readings < 1:
+            raise ValueError(f"max_readings must be at least 1, got {max_readings}")
+        with self._lock:
+            with self._transaction("seal") as conn:
+                rows = conn.execute(
+                    "SELECT id, time_ns, key, value FROM pending ORDER BY id LIMIT ?",
+                    (max_readings,),
+                ).fetchall()
+                if not rows:
+                    return None
+                seq = self._next_seq
+                batch = _build_batch(rows, seq=seq, clock=clock)
+                payload = encode_binary(batch)
+                conn.execute(
+                    "INSERT INTO batches (seq, created_ns, readings, payload) VALUES (?, ?, ?, ?)",
+                    (seq, time.time_ns(), len(rows), payload),
+                )
+                # The rows taken are exactly the oldest ids up to the last one.
+                conn.execute("DELETE FROM pending WHERE id <= ?", (rows[-1][0],))
+                _increment(conn, "next_seq", 1)
+            self._next_seq += 1
+            self._pending -= len(rows)
+            self._sealed += len(rows)
+            self._batches += 1
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "sealed batch seq %d with %d readings (%d bytes)",
+                seq,
+                len(rows),
+                len(payload),
+            )
+        return batch
+
+    def unacked(self, *, limit: int) -> list[tuple[int, bytes, int]]:
+        """The oldest sealed batches as (seq, payload, readings), by seq, for (re)sending."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                return conn.execute(
+                    "SELECT seq, payload, readings FROM batches ORDER BY seq LIMIT ?",
+                    (limit,),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise OutboxError(
+                    f"outbox {self.path}: reading sealed batches failed: {exc}"
+                ) from exc
+
+    def ack(self, seq: int) -> None:
+        """Forget batch `seq` now that the broker has it; an unknown seq is ignored."""
+        with self._lock:
+            with self._transaction("ack") as conn:
+                row = conn.execute(
+                    "SELECT readings FROM batches WHERE seq = ?", (seq,)
+                ).fetchone()
+                if row is None:
+                    return
+                count = row[0]
+                conn.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+                _increment(conn, "acked", count)
+            self._acked += count
+            self._sealed -= count
+            self._batches -= 1
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise OutboxError(f"outbox {self.path} is closed")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """Run the body in BEGIN IMMEDIATE ... COMMIT; the caller holds the lock."""
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: {what} failed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class _Purge:
+    rows: int = 0
+    sealed: int = 0
+    batches: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+
+    @property
+    def total(self) -> int:
+        return self.rows + self.sealed
+
+
+def _initialise(conn: sqlite3.Connection, *, synchronous: str) -> None:
+    journal = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if journal != "wal":
+        raise sqlite3.OperationalError(
+            f"journal_mode is {journal!r}; WAL could not be enabled"
+        )
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"schema version {version} is newer than this agent's {SCHEMA_VERSION}"
+            )
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.executemany(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
+            [(name, FIRST_SEQ if name == "next_seq" else 0) for name in _COUNTERS],
+        )
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _increment(conn: sqlite3.Connection, name: str, amount: int) -> None:
+    conn.execute("UPDATE meta SET value = value + ? WHERE name = ?", (amount, name))
+
+
+def _purge(conn: sqlite3.Connection, *, excess: int) -> _Purge:
+    """Delete at least `excess` of the oldest readings: whole sealed batches, then pending rows."""
+    sealed = batches = 0
+    first_seq = last_seq = None
+    oldest = conn.execute("SELECT seq, readings FROM batches ORDER BY seq")
+    for seq, count in oldest:
+        if sealed >= excess:
+            break
+        first_seq = seq if first_seq is None else first_seq
+        last_seq = seq
+        sealed += count
+        batches += 1
+    oldest.close()
+    if last_seq is not None:
+        conn.execute("DELETE FROM batches WHERE seq <= ?", (last_seq,))
+    rows = 0
+    if sealed < excess:
+        rows = conn.execute(
+            "DELETE FROM pending WHERE id IN (SELECT id FROM pending ORDER BY id LIMIT ?)",
+            (excess - sealed,),
+        ).rowcount
+    return _Purge(
+        rows=rows,
+        sealed=sealed,
+        batches=batches,
+        first_seq=first_seq,
+        last_seq=last_seq,
+    )
+
+
+def _build_batch(
+    rows: list[tuple[int, int, str, float | None]], *, seq: int, clock: ClockState
+) -> Batch:
+    """Columns from (id, time_ns, key, value) rows; keys indexed in first-seen order, NULL as NaN."""
+    _, times, keys, values = zip(*rows, strict=True)
+    index: dict[str, int] = {}
+    sensor = [index.setdefault(key, len(index)) for key in keys]
+    return Batch(
+        seq=seq,
+        sensors=tuple(index),
+        time_ns=np.array(times, dtype=np.int64),
+        sensor=np.array(sensor, dtype=np.uint16),
+        # numpy turns None into NaN when the dtype is float.
+        value=np.array(values, dtype=np.float64),
+        clock=clock,
+    )

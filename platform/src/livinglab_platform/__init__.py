@@ -1,0 +1,2 @@
+"""livinglab platform."""
+__version__ = "0.1.0"

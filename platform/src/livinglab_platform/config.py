@@ -1,0 +1,42 @@
+"""Settings of the platform's processes, read from LIVINGLAB_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["BrokerSettings", "IngestSettings"]
+
+
+class BrokerSettings(BaseSettings):
+    """Where the broker is and the dynamic-security admin that manages device clients."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVINGLAB_", extra="ignore")
+    mqtt_host: str = "localhost"
+    mqtt_port: int = Field(default=1883, gt=0, lt=65536)
+    mqtt_tls: bool = False
+    mqtt_ca_file: str | None = None
+    mqtt_admin_user: str = "admin"
+    mqtt_admin_password: SecretStr = SecretStr("")
+
+
+class IngestSettings(BaseSettings):
+    """The ingest service: broker session, database, batching and limits."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVINGLAB_", extra="ignore")
+    database_url: str = "postgresql://livinglab@localhost:5432/livinglab"
+    mqtt_host: str = "localhost"
+    mqtt_port: int = Field(default=1883, gt=0, lt=65536)
+    mqtt_tls: bool = False
+    mqtt_ca_file: str | None = None
+    mqtt_user: str = "ingest"
+    mqtt_password: SecretStr = SecretStr("")
+    # Identifies this instance's persistent session; each instance needs its own.
+    ingest_client_id: str = "ingest-1"
+    ingest_group: str = "ingest"
+    session_expiry_s: int = Field(default=7 * 24 * 3600, gt=0)
+    writers: int = Field(default=2, ge=1, le=16)
+    batch_max_rows: int = Field(default=100_000, gt=0)
+    batch_max_wait_s: float = Field(default=0.05, ge=0)
+    max_future_s: float = Field(default=300.0, ge=0)
+    stats_interval_s: float = Field(default=5.0, gt=0)

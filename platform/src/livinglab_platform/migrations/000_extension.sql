@@ -1,0 +1,3 @@
+-- TimescaleDB must be installed and preloaded (shared_preload_libraries = 'timescaledb');
+-- db.upgrade checks first and says how to fix it.
+CREATE EXTENSION IF NOT EXISTS timescaledb;

@@ -1,0 +1,120 @@
+"""Fixtures: a real PostgreSQL with TimescaleDB and real Mosquitto brokers on free loopback ports.
+
+LIVINGLAB_TEST_DSN points the tests at a running PostgreSQL (with TimescaleDB preloaded) instead;
+the brokers are always started here because tests restart and kill them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from livinglab_platform import broker as broker_admin
+from livinglab_platform import db
+from livinglab_platform.lab import Mosquitto, Postgres
+
+
+@dataclass
+class PostgresServer:
+    """The test database server: `dsn(name)` of a database on it; `server` when started here."""
+
+    base_dsn: str
+    server: Postgres | None
+
+    def dsn(self, dbname: str) -> str:
+        return psycopg.conninfo.make_conninfo(self.base_dsn, dbname=dbname)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    external = os.environ.get("LIVINGLAB_TEST_DSN")
+    if external:
+        yield PostgresServer(base_dsn=external, server=None)
+        return
+    directory = Path(tempfile.mkdtemp(prefix="livinglab-test-"))
+    server = Postgres.create(directory / "pg", durable=False)
+    server.start()
+    try:
+        yield PostgresServer(base_dsn=server.dsn(), server=server)
+    finally:
+        server.stop(mode="immediate")
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_server: PostgresServer) -> str:
+    """A migrated database that each test's database is copied from (CREATE DATABASE ... TEMPLATE)."""
+    name = f"livinglab_template_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    db.upgrade(postgres_server.dsn(name))
+    return name
+
+
+@pytest.fixture
+def dsn(postgres_server: PostgresServer, template_database: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'.encode())
+    yield postgres_server.dsn(name)
+    with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@dataclass
+class Broker:
+    """A running test broker with the ingest and platform clients bootstrapped."""
+
+    server: Mosquitto
+    ingest_password: str
+    platform_password: str
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def admin(self) -> broker_admin.DynSec:
+        return broker_admin.DynSec(host=self.host, port=self.port, user="admin", password=self.server.admin_password)
+
+    def add_device(self, device_id: str) -> str:
+        """Create the device's broker client and role; return its password."""
+        password = secrets.token_urlsafe(16)
+        with self.admin() as dynsec:
+            broker_admin.create_device_client(dynsec, device_id=device_id, password=password)
+        return password
+
+    def restart(self) -> None:
+        self.server.stop()
+        self.server.start()
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    """A fresh Mosquitto for one test (tests stop, kill and restart it)."""
+    directory = Path(tempfile.mkdtemp(prefix="livinglab-test-mqtt-"))
+    server = Mosquitto.create(directory / "mqtt")
+    server.start()
+    try:
+        result = Broker(server=server, ingest_password=secrets.token_urlsafe(16), platform_password=secrets.token_urlsafe(16))
+        with result.admin() as dynsec:
+            broker_admin.bootstrap(dynsec, ingest_password=result.ingest_password, platform_password=result.platform_password)
+        yield result
+    finally:
+        server.kill()
+        shutil.rmtree(server.directory, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
