@@ -66,7 +66,9 @@ def dsn(postgres_server: PostgresServer, template_database: str) -> Iterator[str
     """A fresh, migrated database for one test."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'.encode())
+        conn.execute(
+            f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'.encode()
+        )
     yield postgres_server.dsn(name)
     with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
@@ -89,13 +91,20 @@ class Broker:
         return self.server.port
 
     def admin(self) -> broker_admin.DynSec:
-        return broker_admin.DynSec(host=self.host, port=self.port, user="admin", password=self.server.admin_password)
+        return broker_admin.DynSec(
+            host=self.host,
+            port=self.port,
+            user="admin",
+            password=self.server.admin_password,
+        )
 
     def add_device(self, device_id: str) -> str:
         """Create the device's broker client and role; return its password."""
         password = secrets.token_urlsafe(16)
         with self.admin() as dynsec:
-            broker_admin.create_device_client(dynsec, device_id=device_id, password=password)
+            broker_admin.create_device_client(
+                dynsec, device_id=device_id, password=password
+            )
         return password
 
     def restart(self) -> None:
@@ -110,9 +119,17 @@ def broker() -> Iterator[Broker]:
     server = Mosquitto.create(directory / "mqtt")
     server.start()
     try:
-        result = Broker(server=server, ingest_password=secrets.token_urlsafe(16), platform_password=secrets.token_urlsafe(16))
+        result = Broker(
+            server=server,
+            ingest_password=secrets.token_urlsafe(16),
+            platform_password=secrets.token_urlsafe(16),
+        )
         with result.admin() as dynsec:
-            broker_admin.bootstrap(dynsec, ingest_password=result.ingest_password, platform_password=result.platform_password)
+            broker_admin.bootstrap(
+                dynsec,
+                ingest_password=result.ingest_password,
+                platform_password=result.platform_password,
+            )
         yield result
     finally:
         server.kill()

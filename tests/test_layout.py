@@ -17,7 +17,11 @@ def test_no_python_file_at_the_top_of_platform():
 
 
 def test_every_test_folder_is_a_package():
-    folders = [p for p in (ROOT / "tests").rglob("*") if p.is_dir() and p.name != "__pycache__" and any(p.glob("test_*.py"))]
+    folders = [
+        p
+        for p in (ROOT / "tests").rglob("*")
+        if p.is_dir() and p.name != "__pycache__" and any(p.glob("test_*.py"))
+    ]
     assert folders
     for folder in folders:
         assert (folder / "__init__.py").exists(), folder

@@ -6,8 +6,8 @@ import queue
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from livinglab_edge_agent.wire import topic
 
@@ -22,7 +22,11 @@ class Session:
         self.subacks: queue.Queue = queue.Queue()
         self.messages: queue.Queue = queue.Queue()
         self.connected: queue.Queue = queue.Queue()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or username, protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id or username,
+            protocol=mqtt.MQTTv5,
+        )
         self.client.username_pw_set(username, password)
         self.client.on_connect = lambda _c, _u, _f, rc, _p: self.connected.put(rc)
         self.client.on_publish = lambda _c, _u, mid, rc, _p: self.acks.put((mid, rc))
@@ -49,7 +53,10 @@ class Session:
 
 @pytest.fixture
 def two_devices(broker):
-    sessions = [Session(broker, username=d, password=broker.add_device(d)) for d in ("dev-a", "dev-b")]
+    sessions = [
+        Session(broker, username=d, password=broker.add_device(d))
+        for d in ("dev-a", "dev-b")
+    ]
     yield sessions
     for s in sessions:
         s.close()
@@ -82,7 +89,14 @@ def test_device_cannot_publish_elsewhere(two_devices, name):
 
 @pytest.mark.parametrize(
     "name",
-    ["livinglab/v1/dev-b/config", "livinglab/v1/+/telemetry", "livinglab/#", "#", "$share/g/livinglab/v1/#", "$SYS/#"],
+    [
+        "livinglab/v1/dev-b/config",
+        "livinglab/v1/+/telemetry",
+        "livinglab/#",
+        "#",
+        "$share/g/livinglab/v1/#",
+        "$SYS/#",
+    ],
 )
 def test_device_cannot_subscribe_elsewhere(two_devices, name):
     a, _ = two_devices
@@ -90,12 +104,16 @@ def test_device_cannot_subscribe_elsewhere(two_devices, name):
 
 
 def test_device_receives_only_its_own_config(broker, two_devices):
-    a, b = two_devices
+    a, _b = two_devices
     assert not a.subscribe(topic("dev-a", "config")).is_failure
     platform = Session(broker, username="platform", password=broker.platform_password)
     try:
-        assert not platform.publish(topic("dev-b", "config"), b'{"v":1,"revision":1}').is_failure
-        assert not platform.publish(topic("dev-a", "config"), b'{"v":1,"revision":2}').is_failure
+        assert not platform.publish(
+            topic("dev-b", "config"), b'{"v":1,"revision":1}'
+        ).is_failure
+        assert not platform.publish(
+            topic("dev-a", "config"), b'{"v":1,"revision":2}'
+        ).is_failure
         message = a.messages.get(timeout=TIMEOUT_S)
         assert message.topic == topic("dev-a", "config")
         assert a.messages.empty()
@@ -105,7 +123,9 @@ def test_device_receives_only_its_own_config(broker, two_devices):
 
 def test_client_id_is_pinned_to_the_device(broker):
     password = broker.add_device("dev-c")
-    session = Session(broker, username="dev-c", password=password, client_id="someone-else")
+    session = Session(
+        broker, username="dev-c", password=password, client_id="someone-else"
+    )
     try:
         assert session.connect_code.is_failure
     finally:
@@ -123,19 +143,28 @@ def test_wrong_password_is_refused(broker):
 
 def test_ingest_reads_telemetry_through_a_shared_subscription(broker, two_devices):
     a, _ = two_devices
-    ingest = Session(broker, username="ingest", password=broker.ingest_password, client_id="ingest-test")
+    ingest = Session(
+        broker,
+        username="ingest",
+        password=broker.ingest_password,
+        client_id="ingest-test",
+    )
     try:
         assert not ingest.subscribe("$share/ingest/livinglab/v1/+/telemetry").is_failure
         assert not a.publish(topic("dev-a", "telemetry"), b"reading").is_failure
         assert ingest.messages.get(timeout=TIMEOUT_S).payload == b"reading"
         # Last: after refusing a publish, Mosquitto 2.0.11 stopped delivering to this shared subscriber.
-        assert ingest.publish(topic("dev-a", "telemetry")).is_failure  # ingest only reads
+        assert ingest.publish(
+            topic("dev-a", "telemetry")
+        ).is_failure  # ingest only reads
     finally:
         ingest.close()
 
 
 def test_anonymous_is_refused(broker):
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="anon", protocol=mqtt.MQTTv5)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id="anon", protocol=mqtt.MQTTv5
+    )
     codes: queue.Queue = queue.Queue()
     client.on_connect = lambda _c, _u, _f, rc, _p: codes.put(rc)
     props = Properties(PacketTypes.CONNECT)

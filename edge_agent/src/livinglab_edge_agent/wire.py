@@ -128,9 +128,13 @@ class Batch:
         return cls(
             seq=seq,
             sensors=tuple(keys),
-            time_ns=np.fromiter((r[0] for r in readings), dtype=np.int64, count=len(readings)),
+            time_ns=np.fromiter(
+                (r[0] for r in readings), dtype=np.int64, count=len(readings)
+            ),
             sensor=np.array(indices, dtype=np.uint16),
-            value=np.fromiter((r[2] for r in readings), dtype=np.float64, count=len(readings)),
+            value=np.fromiter(
+                (r[2] for r in readings), dtype=np.float64, count=len(readings)
+            ),
             clock=clock or ClockState(),
         )
 
@@ -139,16 +143,25 @@ class Batch:
         keys = self.sensors
         return [
             (t, keys[s], v)
-            for t, s, v in zip(self.time_ns.tolist(), self.sensor.tolist(), self.value.tolist(), strict=True)
+            for t, s, v in zip(
+                self.time_ns.tolist(),
+                self.sensor.tolist(),
+                self.value.tolist(),
+                strict=True,
+            )
         ]
 
 
 def topic(device_id: str, channel: str) -> str:
     """The topic of one of a device's channels: telemetry, status, config or events."""
     if channel not in CHANNELS:
-        raise WireError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+        raise WireError(
+            f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}"
+        )
     if not DEVICE_ID_PATTERN.match(device_id):
-        raise WireError(f"invalid device id {device_id!r}: use 1-63 of a-z 0-9 _ -, starting with a letter or digit")
+        raise WireError(
+            f"invalid device id {device_id!r}: use 1-63 of a-z 0-9 _ -, starting with a letter or digit"
+        )
     return f"{TOPIC_ROOT}/{device_id}/{channel}"
 
 
@@ -156,7 +169,9 @@ def parse_topic(name: str) -> tuple[str, str]:
     """Split a contract topic into (device_id, channel); raise WireError for any other topic."""
     parts = name.split("/")
     if len(parts) != 4 or "/".join(parts[:2]) != TOPIC_ROOT or parts[3] not in CHANNELS:
-        raise WireError(f"topic {name!r} is not {TOPIC_ROOT}/<device>/<{'|'.join(CHANNELS)}>")
+        raise WireError(
+            f"topic {name!r} is not {TOPIC_ROOT}/<device>/<{'|'.join(CHANNELS)}>"
+        )
     if not DEVICE_ID_PATTERN.match(parts[2]):
         raise WireError(f"topic {name!r} has an invalid device id")
     return parts[2], parts[3]
@@ -173,10 +188,14 @@ def _check(batch: Batch) -> None:
     if len(batch.sensors) > 0xFFFF:
         raise WireError("too many sensor keys")
     if n and int(batch.sensor.max()) >= len(batch.sensors):
-        raise WireError(f"sensor index {int(batch.sensor.max())} has no key (batch has {len(batch.sensors)} keys)")
+        raise WireError(
+            f"sensor index {int(batch.sensor.max())} has no key (batch has {len(batch.sensors)} keys)"
+        )
     for key in batch.sensors:
         if not SENSOR_KEY_PATTERN.match(key):
-            raise WireError(f"invalid sensor key {key!r}: use 1-63 of a-z 0-9 _ . -, starting with a letter or digit")
+            raise WireError(
+                f"invalid sensor key {key!r}: use 1-63 of a-z 0-9 _ . -, starting with a letter or digit"
+            )
     offset = batch.clock.offset_ns
     if offset is not None and not -(2**63) <= offset < 2**63:
         raise WireError("clock offset does not fit in int64")
@@ -185,10 +204,19 @@ def _check(batch: Batch) -> None:
 def encode_binary(batch: Batch) -> bytes:
     """Encode a batch as a binary frame (layout in the module docstring)."""
     _check(batch)
-    flags = (FLAG_SYNCED if batch.clock.synced else 0) | (FLAG_OFFSET_KNOWN if batch.clock.offset_ns is not None else 0)
+    flags = (FLAG_SYNCED if batch.clock.synced else 0) | (
+        FLAG_OFFSET_KNOWN if batch.clock.offset_ns is not None else 0
+    )
     parts = [
         _HEADER.pack(
-            MAGIC, WIRE_VERSION, flags, batch.seq, batch.clock.offset_ns or 0, len(batch), len(batch.sensors), 0
+            MAGIC,
+            WIRE_VERSION,
+            flags,
+            batch.seq,
+            batch.clock.offset_ns or 0,
+            len(batch),
+            len(batch.sensors),
+            0,
         )
     ]
     for key in batch.sensors:
@@ -204,10 +232,14 @@ def encode_binary(batch: Batch) -> bytes:
 
 def _decode_binary(payload: bytes) -> Batch:
     if len(payload) < _HEADER.size:
-        raise WireError(f"binary frame of {len(payload)} bytes is shorter than its {_HEADER.size}-byte header")
-    magic, version, flags, seq, offset_ns, n, k, _ = _HEADER.unpack_from(payload)
+        raise WireError(
+            f"binary frame of {len(payload)} bytes is shorter than its {_HEADER.size}-byte header"
+        )
+    _magic, version, flags, seq, offset_ns, n, k, _ = _HEADER.unpack_from(payload)
     if version != WIRE_VERSION:
-        raise WireError(f"binary frame version {version} is not supported (expected {WIRE_VERSION})")
+        raise WireError(
+            f"binary frame version {version} is not supported (expected {WIRE_VERSION})"
+        )
     if n > MAX_READINGS:
         raise WireError(f"batch has {n} readings; the limit is {MAX_READINGS}")
     if seq >= 2**63:
@@ -229,14 +261,25 @@ def _decode_binary(payload: bytes) -> Batch:
     pos += -pos % 8
     expected = pos + 18 * n
     if len(payload) != expected:
-        raise WireError(f"binary frame is {len(payload)} bytes; {n} readings and {k} keys need {expected}")
+        raise WireError(
+            f"binary frame is {len(payload)} bytes; {n} readings and {k} keys need {expected}"
+        )
     batch = Batch(
         seq=seq,
         sensors=tuple(keys),
-        time_ns=np.frombuffer(payload, dtype="<i8", count=n, offset=pos).astype(np.int64, copy=False),
-        value=np.frombuffer(payload, dtype="<f8", count=n, offset=pos + 8 * n).astype(np.float64, copy=False),
-        sensor=np.frombuffer(payload, dtype="<u2", count=n, offset=pos + 16 * n).astype(np.uint16, copy=False),
-        clock=ClockState(synced=bool(flags & FLAG_SYNCED), offset_ns=offset_ns if flags & FLAG_OFFSET_KNOWN else None),
+        time_ns=np.frombuffer(payload, dtype="<i8", count=n, offset=pos).astype(
+            np.int64, copy=False
+        ),
+        value=np.frombuffer(payload, dtype="<f8", count=n, offset=pos + 8 * n).astype(
+            np.float64, copy=False
+        ),
+        sensor=np.frombuffer(payload, dtype="<u2", count=n, offset=pos + 16 * n).astype(
+            np.uint16, copy=False
+        ),
+        clock=ClockState(
+            synced=bool(flags & FLAG_SYNCED),
+            offset_ns=offset_ns if flags & FLAG_OFFSET_KNOWN else None,
+        ),
     )
     _check(batch)
     return batch
@@ -261,7 +304,9 @@ def encode_json(batch: Batch) -> bytes:
     return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _int_column(document: dict[str, Any], name: str, dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
+def _int_column(
+    document: dict[str, Any], name: str, dtype: type[np.integer[Any]]
+) -> npt.NDArray[Any]:
     column = document.get(name)
     if not isinstance(column, list) or not all(type(x) is int for x in column):
         raise WireError(f"field {name!r} must be a list of integers")
@@ -279,7 +324,9 @@ def _decode_json(payload: bytes) -> Batch:
     if not isinstance(document, dict):
         raise WireError("JSON payload must be an object")
     if document.get("v") != WIRE_VERSION:
-        raise WireError(f"JSON field 'v' must be {WIRE_VERSION}, got {document.get('v')!r}")
+        raise WireError(
+            f"JSON field 'v' must be {WIRE_VERSION}, got {document.get('v')!r}"
+        )
     seq = document.get("seq")
     if type(seq) is not int or not 0 <= seq < 2**63:
         raise WireError("field 'seq' must be an integer in 0..2^63-1")
@@ -294,17 +341,24 @@ def _decode_json(payload: bytes) -> Batch:
         raise WireError("field 'clock.offset_ns' must be an integer")
     values = document.get("value")
     if not isinstance(values, list) or not all(
-        v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values
+        v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+        for v in values
     ):
-        raise WireError("field 'value' must be a list of numbers (null for a missing value)")
+        raise WireError(
+            "field 'value' must be a list of numbers (null for a missing value)"
+        )
     if len(values) > MAX_READINGS:
-        raise WireError(f"batch has {len(values)} readings; the limit is {MAX_READINGS}")
+        raise WireError(
+            f"batch has {len(values)} readings; the limit is {MAX_READINGS}"
+        )
     batch = Batch(
         seq=seq,
         sensors=tuple(sensors),
         time_ns=_int_column(document, "time_ns", np.int64),
         sensor=_int_column(document, "sensor", np.uint16),
-        value=np.array([math.nan if v is None else v for v in values], dtype=np.float64),
+        value=np.array(
+            [math.nan if v is None else v for v in values], dtype=np.float64
+        ),
         clock=ClockState(synced=bool(clock.get("synced", False)), offset_ns=offset),
     )
     _check(batch)
@@ -314,12 +368,16 @@ def _decode_json(payload: bytes) -> Batch:
 def decode_batch(payload: bytes) -> Batch:
     """Decode a telemetry payload in either encoding; raise WireError saying what is wrong."""
     if len(payload) > MAX_PAYLOAD_BYTES:
-        raise WireError(f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
+        raise WireError(
+            f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit"
+        )
     if payload[:2] == MAGIC:
         return _decode_binary(payload)
     if payload[:1] == b"{":
         return _decode_json(payload)
-    raise WireError("payload is neither a binary frame (starts with b'LL') nor a JSON object")
+    raise WireError(
+        "payload is neither a binary frame (starts with b'LL') nor a JSON object"
+    )
 
 
 # --- status, config and events: small JSON documents -------------------------------------------

@@ -1,2 +1,3 @@
 """livinglab platform."""
+
 __version__ = "0.1.0"

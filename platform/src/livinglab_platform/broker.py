@@ -14,8 +14,8 @@ import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from livinglab_edge_agent.wire import TOPIC_ROOT, topic
 
+from livinglab_edge_agent.wire import TOPIC_ROOT, topic
 from livinglab_platform.errors import BrokerError
 
 __all__ = ["DynSec", "bootstrap", "create_device_client", "device_acls"]
@@ -33,33 +33,54 @@ DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 class DynSec:
     """An admin connection that sends dynamic-security commands and waits for their answers."""
 
-    def __init__(self, *, host: str, port: int, user: str, password: str, tls: bool = False, ca_file: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        tls: bool = False,
+        ca_file: str | None = None,
+    ) -> None:
         self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
         self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"livinglab-admin-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"livinglab-admin-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5,
         )
         self._client.username_pw_set(user, password)
         if tls:
             self._client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_message = self._on_message
         subscribed: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
-        self._client.on_subscribe = lambda _c, _u, _mid, codes, _p: subscribed.put(codes)
+        self._client.on_subscribe = lambda _c, _u, _mid, codes, _p: subscribed.put(
+            codes
+        )
         try:
             self._client.connect(host, port, keepalive=30)
         except OSError as exc:
-            raise BrokerError(f"cannot reach the broker at {host}:{port}: {exc}") from exc
+            raise BrokerError(
+                f"cannot reach the broker at {host}:{port}: {exc}"
+            ) from exc
         self._client.loop_start()
         self._client.subscribe(RESPONSE_TOPIC, qos=1)
         try:
             codes = subscribed.get(timeout=TIMEOUT_S)
         except queue.Empty as exc:
             self.close()
-            raise BrokerError("the broker did not answer the admin login; check the admin user and password") from exc
+            raise BrokerError(
+                "the broker did not answer the admin login; check the admin user and password"
+            ) from exc
         if codes[0].is_failure:
             self.close()
-            raise BrokerError(f"the admin user may not use dynamic security: {codes[0]}")
+            raise BrokerError(
+                f"the admin user may not use dynamic security: {codes[0]}"
+            )
 
-    def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+    def _on_message(
+        self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
+    ) -> None:
         try:
             self._responses.put(json.loads(message.payload))
         except ValueError:
@@ -75,17 +96,23 @@ class DynSec:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def run(self, *commands: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    def run(
+        self, *commands: dict[str, Any], ignore: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
         """Run commands in order; raise BrokerError on the first error not listed in `ignore`."""
         tag = uuid.uuid4().hex
-        tagged = [{**c, "correlationData": f"{tag}-{i}"} for i, c in enumerate(commands)]
+        tagged = [
+            {**c, "correlationData": f"{tag}-{i}"} for i, c in enumerate(commands)
+        ]
         self._client.publish(CONTROL_TOPIC, json.dumps({"commands": tagged}), qos=1)
         answers: dict[str, dict[str, Any]] = {}
         while len(answers) < len(tagged):
             try:
                 document = self._responses.get(timeout=TIMEOUT_S)
             except queue.Empty as exc:
-                raise BrokerError("the broker did not answer a dynamic-security command in time") from exc
+                raise BrokerError(
+                    "the broker did not answer a dynamic-security command in time"
+                ) from exc
             for response in document.get("responses", []):
                 if str(response.get("correlationData", "")).startswith(tag):
                     answers[response["correlationData"]] = response
@@ -100,7 +127,11 @@ class DynSec:
 def device_acls(device_id: str) -> list[dict[str, Any]]:
     """A device may publish its telemetry, status and events and read its own config, nothing else."""
     acls: list[dict[str, Any]] = [
-        {"acltype": "publishClientSend", "topic": topic(device_id, channel), "allow": True}
+        {
+            "acltype": "publishClientSend",
+            "topic": topic(device_id, channel),
+            "allow": True,
+        }
         for channel in ("telemetry", "status", "events")
     ]
     config = topic(device_id, "config")
@@ -155,11 +186,35 @@ def bootstrap(dynsec: DynSec, *, ingest_password: str, platform_password: str) -
         {
             "command": "createRole",
             "rolename": PLATFORM_ROLE,
-            "acls": [{"acltype": "publishClientSend", "topic": f"{root}/+/config", "allow": True}],
+            "acls": [
+                {
+                    "acltype": "publishClientSend",
+                    "topic": f"{root}/+/config",
+                    "allow": True,
+                }
+            ],
         },
-        {"command": "createClient", "username": INGEST_USER, "password": ingest_password, "roles": [{"rolename": INGEST_ROLE}]},
-        {"command": "setClientPassword", "username": INGEST_USER, "password": ingest_password},
-        {"command": "createClient", "username": PLATFORM_USER, "password": platform_password, "roles": [{"rolename": PLATFORM_ROLE}]},
-        {"command": "setClientPassword", "username": PLATFORM_USER, "password": platform_password},
+        {
+            "command": "createClient",
+            "username": INGEST_USER,
+            "password": ingest_password,
+            "roles": [{"rolename": INGEST_ROLE}],
+        },
+        {
+            "command": "setClientPassword",
+            "username": INGEST_USER,
+            "password": ingest_password,
+        },
+        {
+            "command": "createClient",
+            "username": PLATFORM_USER,
+            "password": platform_password,
+            "roles": [{"rolename": PLATFORM_ROLE}],
+        },
+        {
+            "command": "setClientPassword",
+            "username": PLATFORM_USER,
+            "password": platform_password,
+        },
         ignore=exists,
     )

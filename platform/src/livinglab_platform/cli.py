@@ -13,11 +13,19 @@ from rich.console import Console
 from livinglab_platform.config import BrokerSettings, IngestSettings
 from livinglab_platform.errors import PlatformError
 
-app = typer.Typer(help="livinglab: the open platform of Ljubljana's living lab.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="livinglab: the open platform of Ljubljana's living lab.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 sites_app = typer.Typer(help="Pilot sites.", no_args_is_help=True)
-devices_app = typer.Typer(help="Devices and their broker credentials.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks (results as a table, then one JSON line).", no_args_is_help=True)
+devices_app = typer.Typer(
+    help="Devices and their broker credentials.", no_args_is_help=True
+)
+bench_app = typer.Typer(
+    help="Benchmarks (results as a table, then one JSON line).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(sites_app, name="sites")
 app.add_typer(devices_app, name="devices")
@@ -37,7 +45,9 @@ def db_upgrade() -> None:
     from livinglab_platform import db
 
     applied = db.upgrade(_database_url())
-    console.print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}; schema is up to date")
+    console.print(
+        f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}; schema is up to date"
+    )
 
 
 @sites_app.command("add")
@@ -52,16 +62,27 @@ def sites_add(
     from livinglab_platform import db, devices
 
     with db.connect(_database_url()) as conn:
-        devices.add_site(conn, site_id=site_id, name=name, latitude=latitude, longitude=longitude, address=address)
+        devices.add_site(
+            conn,
+            site_id=site_id,
+            name=name,
+            latitude=latitude,
+            longitude=longitude,
+            address=address,
+        )
         conn.commit()
     console.print(f"site {site_id} added")
 
 
 @devices_app.command("add")
 def devices_add(
-    device_id: Annotated[str, typer.Argument(help="Device id; also its MQTT username and client id")],
+    device_id: Annotated[
+        str, typer.Argument(help="Device id; also its MQTT username and client id")
+    ],
     site: Annotated[str, typer.Option(help="Site the device is installed at")],
-    sensor: Annotated[list[str], typer.Option(help="KEY:QUANTITY:UNIT, repeat for each sensor")],
+    sensor: Annotated[
+        list[str], typer.Option(help="KEY:QUANTITY:UNIT, repeat for each sensor")
+    ],
     description: Annotated[str | None, typer.Option(help="Free text")] = None,
 ) -> None:
     """Register a device and its sensors, create its broker client, print its password once."""
@@ -80,10 +101,21 @@ def devices_add(
             ca_file=settings.mqtt_ca_file,
         ) as dynsec,
     ):
-        credentials = devices.register_device(conn, dynsec, device_id=device_id, site_id=site, sensors=definitions, description=description)
-    console.print(f"device [bold]{device_id}[/] registered at site {site} with {len(definitions)} sensor(s)")
+        credentials = devices.register_device(
+            conn,
+            dynsec,
+            device_id=device_id,
+            site_id=site,
+            sensors=definitions,
+            description=description,
+        )
+    console.print(
+        f"device [bold]{device_id}[/] registered at site {site} with {len(definitions)} sensor(s)"
+    )
     console.print("broker credentials (shown once, store them on the device now):")
-    console.print(f"  username  = {credentials.username}\n  client_id = {credentials.client_id}\n  password  = {credentials.password}")
+    console.print(
+        f"  username  = {credentials.username}\n  client_id = {credentials.client_id}\n  password  = {credentials.password}"
+    )
 
 
 @app.command()
@@ -96,8 +128,15 @@ def ingest() -> None:
 
 @app.command()
 def demo(
-    duration: Annotated[float | None, typer.Option(help="Seconds to run, then print a summary; default: until Ctrl-C")] = None,
-    lab_dir: Annotated[Path, typer.Option(help="Where the lab keeps its services' data")] = Path(".lab"),
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds to run, then print a summary; default: until Ctrl-C"
+        ),
+    ] = None,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Where the lab keeps its services' data")
+    ] = Path(".lab"),
 ) -> None:
     """Run a local living lab: database, broker, ingest and three simulated pilot-site agents."""
     from livinglab_platform.demo import run_demo
@@ -109,24 +148,43 @@ def demo(
 
 @bench_app.command("ingest")
 def bench_ingest(
-    readings: Annotated[int, typer.Option(help="Readings to publish through the whole pipeline")] = 2_000_000,
-    devices: Annotated[int, typer.Option(help="Simulated devices publishing at once")] = 8,
-    batch_size: Annotated[int, typer.Option(help="Readings per telemetry batch")] = 5_000,
-    naive_readings: Annotated[int, typer.Option(help="Readings for the naive one-INSERT-per-message bridge")] = 20_000,
-    lab_dir: Annotated[Path, typer.Option(help="Scratch directory for the benchmark's own services")] = Path(".lab/bench"),
+    readings: Annotated[
+        int, typer.Option(help="Readings to publish through the whole pipeline")
+    ] = 2_000_000,
+    devices: Annotated[
+        int, typer.Option(help="Simulated devices publishing at once")
+    ] = 8,
+    batch_size: Annotated[
+        int, typer.Option(help="Readings per telemetry batch")
+    ] = 5_000,
+    naive_readings: Annotated[
+        int, typer.Option(help="Readings for the naive one-INSERT-per-message bridge")
+    ] = 20_000,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Scratch directory for the benchmark's own services")
+    ] = Path(".lab/bench"),
 ) -> None:
     """Measure the ingest pipeline against a raw COPY and a naive bridge, in one run."""
     from livinglab_platform.bench.ingest import run_ingest_benchmark
 
     run_ingest_benchmark(
-        lab_dir=lab_dir, readings=readings, devices=devices, batch_size=batch_size, naive_readings=naive_readings, console=console
+        lab_dir=lab_dir,
+        readings=readings,
+        devices=devices,
+        batch_size=batch_size,
+        naive_readings=naive_readings,
+        console=console,
     )
 
 
 @bench_app.command("agent")
 def bench_agent(
-    backlog: Annotated[int, typer.Option(help="Buffered readings to drain after a simulated outage")] = 1_000_000,
-    lab_dir: Annotated[Path, typer.Option(help="Scratch directory for the benchmark's own services")] = Path(".lab/bench-agent"),
+    backlog: Annotated[
+        int, typer.Option(help="Buffered readings to drain after a simulated outage")
+    ] = 1_000_000,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Scratch directory for the benchmark's own services")
+    ] = Path(".lab/bench-agent"),
 ) -> None:
     """Measure the edge agent: CPU per reading, resident memory, backlog drain rate."""
     from livinglab_platform.bench.agent import run_agent_benchmark
@@ -136,7 +194,9 @@ def bench_agent(
 
 def main() -> None:
     """Entry point: configure logging and turn platform errors into one readable line."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         app()
     except PlatformError as exc:

@@ -22,7 +22,9 @@ def connect(dsn: str, **kwargs: object) -> psycopg.Connection[tuple[object, ...]
     try:
         return psycopg.connect(dsn, **kwargs)  # type: ignore[arg-type]
     except psycopg.OperationalError as exc:
-        raise ConfigurationError(f"cannot connect to the database ({exc}); check LIVINGLAB_DATABASE_URL") from exc
+        raise ConfigurationError(
+            f"cannot connect to the database ({exc}); check LIVINGLAB_DATABASE_URL"
+        ) from exc
 
 
 def migrations() -> list[tuple[str, str]]:
@@ -33,7 +35,9 @@ def migrations() -> list[tuple[str, str]]:
 
 
 def _check_timescaledb(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    available = conn.execute(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+    ).fetchone()
     if available is None:
         raise ConfigurationError(
             "TimescaleDB is not installed on the database server; run scripts/install-system.sh "
@@ -58,7 +62,9 @@ def upgrade(dsn: str) -> list[str]:
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+            done = {
+                row[0] for row in conn.execute("SELECT name FROM schema_migrations")
+            }
             for name, sql in migrations():
                 if name in done:
                     continue
@@ -66,7 +72,9 @@ def upgrade(dsn: str) -> list[str]:
                 try:
                     with conn.transaction():
                         conn.execute(sql.encode())
-                        conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+                        conn.execute(
+                            "INSERT INTO schema_migrations (name) VALUES (%s)", (name,)
+                        )
                 except psycopg.Error as exc:
                     raise MigrationError(f"migration {name} failed: {exc}") from exc
                 applied_now.append(name)

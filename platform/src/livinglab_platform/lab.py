@@ -25,7 +25,9 @@ from livinglab_platform.errors import ServiceError
 __all__ = ["Mosquitto", "Postgres", "free_port", "wait_for_port"]
 
 START_TIMEOUT_S = 60.0
-BROKER_CONFIG_TEMPLATE = Path(__file__).resolve().parents[3] / "broker" / "mosquitto.dev.conf"
+BROKER_CONFIG_TEMPLATE = (
+    Path(__file__).resolve().parents[3] / "broker" / "mosquitto.dev.conf"
+)
 
 
 def free_port() -> int:
@@ -35,13 +37,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, timeout_s: float = START_TIMEOUT_S, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int,
+    *,
+    timeout_s: float = START_TIMEOUT_S,
+    process: subprocess.Popen[bytes] | None = None,
+) -> None:
     """Poll until something accepts connections on 127.0.0.1:port."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise ServiceError(f"process exited with code {process.returncode} before listening on port {port}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            raise ServiceError(
+                f"process exited with code {process.returncode} before listening on port {port}"
+            )
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.5),
+        ):
             return
         time.sleep(0.05)
     raise ServiceError(f"nothing listens on 127.0.0.1:{port} after {timeout_s:.0f} s")
@@ -50,7 +62,9 @@ def wait_for_port(port: int, *, timeout_s: float = START_TIMEOUT_S, process: sub
 def _require(binary: str, package: str) -> str:
     path = shutil.which(binary)
     if path is None:
-        raise ServiceError(f"{binary} not found: install the Debian package {package} (make system does)")
+        raise ServiceError(
+            f"{binary} not found: install the Debian package {package} (make system does)"
+        )
     return path
 
 
@@ -61,18 +75,26 @@ def _service_user(name: str) -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(name)
     except KeyError as exc:
-        raise ServiceError(f"running as root needs the system user {name!r}; install the package that creates it") from exc
+        raise ServiceError(
+            f"running as root needs the system user {name!r}; install the package that creates it"
+        ) from exc
 
 
 def _own(path: Path, user: pwd.struct_passwd | None) -> None:
     if user is None:
         return
     for root, dirs, files in os.walk(path):
-        for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+        for name in [
+            root,
+            *(os.path.join(root, d) for d in dirs),
+            *(os.path.join(root, f) for f in files),
+        ]:
             os.chown(name, user.pw_uid, user.pw_gid)
 
 
-def _reachable_dir(directory: Path, user: pwd.struct_passwd | None, prefix: str) -> Path:
+def _reachable_dir(
+    directory: Path, user: pwd.struct_passwd | None, prefix: str
+) -> Path:
     """`directory`, or a link from it into /tmp when the service user cannot reach it (e.g. under /root)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     if directory.exists() or directory.is_symlink():
@@ -101,7 +123,9 @@ def _postgres_bindir() -> Path:
     configured = os.environ.get("LIVINGLAB_PG_BINDIR")
     if configured:
         return Path(configured)
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name))
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
+    )
     if candidates:
         return Path(candidates[-1])
     return Path(_require("pg_ctl", "postgresql-15")).parent
@@ -117,19 +141,35 @@ class Postgres:
     user: pwd.struct_passwd | None
 
     @classmethod
-    def create(cls, directory: Path, *, port: int | None = None, durable: bool = True) -> Postgres:
+    def create(
+        cls, directory: Path, *, port: int | None = None, durable: bool = True
+    ) -> Postgres:
         """Initialise a cluster in `directory` unless one is there; `durable=False` turns fsync off (tests)."""
         user = _service_user("postgres")
         bindir = _postgres_bindir()
         if not (bindir / "initdb").exists():
-            raise ServiceError(f"initdb not found in {bindir}: install the Debian package postgresql-15")
+            raise ServiceError(
+                f"initdb not found in {bindir}: install the Debian package postgresql-15"
+            )
         data_dir = _reachable_dir(directory, user, "livinglab-pg-")
         port = port or free_port()
         if not (data_dir / "PG_VERSION").exists():
             _own(data_dir, user)
             os.chmod(data_dir, 0o700)
-            init = [str(bindir / "initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]
-            result = subprocess.run(_as_user(init, user), capture_output=True, text=True, check=False)
+            init = [
+                str(bindir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+            result = subprocess.run(
+                _as_user(init, user), capture_output=True, text=True, check=False
+            )
             if result.returncode != 0:
                 raise ServiceError(f"initdb failed: {result.stderr.strip()}")
         settings = {
@@ -162,12 +202,24 @@ class Postgres:
             return None
 
     def _pg_ctl(self, *args: str) -> None:
-        cmd = [str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", str(int(START_TIMEOUT_S)), *args]
-        result = subprocess.run(_as_user(cmd, self.user), capture_output=True, text=True, check=False)
+        cmd = [
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-w",
+            "-t",
+            str(int(START_TIMEOUT_S)),
+            *args,
+        ]
+        result = subprocess.run(
+            _as_user(cmd, self.user), capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
             log = self.data_dir / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise ServiceError(f"pg_ctl {' '.join(args[:1])} failed: {result.stderr.strip()}\n{tail}")
+            raise ServiceError(
+                f"pg_ctl {' '.join(args[:1])} failed: {result.stderr.strip()}\n{tail}"
+            )
 
     def start(self) -> None:
         log = self.data_dir / "server.log"
@@ -201,34 +253,63 @@ class Mosquitto:
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def create(cls, directory: Path, *, port: int | None = None, admin_password: str | None = None) -> Mosquitto:
+    def create(
+        cls,
+        directory: Path,
+        *,
+        port: int | None = None,
+        admin_password: str | None = None,
+    ) -> Mosquitto:
         """Write the development config and, on first use, the dynamic-security file with its admin."""
         _require("mosquitto", "mosquitto")
         ctrl = _require("mosquitto_ctrl", "mosquitto-clients")
-        plugins = glob.glob("/usr/lib/*/mosquitto_dynamic_security.so") + glob.glob("/usr/lib/mosquitto_dynamic_security.so")
+        plugins = glob.glob("/usr/lib/*/mosquitto_dynamic_security.so") + glob.glob(
+            "/usr/lib/mosquitto_dynamic_security.so"
+        )
         if not plugins:
-            raise ServiceError("mosquitto_dynamic_security.so not found: install the Debian package mosquitto")
+            raise ServiceError(
+                "mosquitto_dynamic_security.so not found: install the Debian package mosquitto"
+            )
         user = _service_user("mosquitto")
         directory = _reachable_dir(directory, user, "livinglab-mqtt-")
         port = port or free_port()
         password_file = directory / "admin-password"
         if admin_password is None:
-            admin_password = password_file.read_text().strip() if password_file.exists() else os.urandom(18).hex()
+            admin_password = (
+                password_file.read_text().strip()
+                if password_file.exists()
+                else os.urandom(18).hex()
+            )
         dynsec = directory / "dynamic-security.json"
         if not dynsec.exists():
             result = subprocess.run(
-                [ctrl, "dynsec", "init", str(dynsec), "admin", admin_password], capture_output=True, text=True, check=False
+                [ctrl, "dynsec", "init", str(dynsec), "admin", admin_password],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if result.returncode != 0:
-                raise ServiceError(f"mosquitto_ctrl dynsec init failed: {result.stderr.strip() or result.stdout.strip()}")
+                raise ServiceError(
+                    f"mosquitto_ctrl dynsec init failed: {result.stderr.strip() or result.stdout.strip()}"
+                )
             password_file.write_text(admin_password + "\n")
             password_file.chmod(0o600)
         config = BROKER_CONFIG_TEMPLATE.read_text()
-        for token, value in {"@PORT@": str(port), "@DIR@": str(directory), "@DYNSEC_PLUGIN@": plugins[0]}.items():
+        for token, value in {
+            "@PORT@": str(port),
+            "@DIR@": str(directory),
+            "@DYNSEC_PLUGIN@": plugins[0],
+        }.items():
             config = config.replace(token, value)
         (directory / "mosquitto.conf").write_text(config)
         _own(directory, user)
-        return cls(directory=directory, port=port, admin_user="admin", admin_password=admin_password, user=user)
+        return cls(
+            directory=directory,
+            port=port,
+            admin_user="admin",
+            admin_password=admin_password,
+            user=user,
+        )
 
     @property
     def host(self) -> str:
@@ -236,7 +317,11 @@ class Mosquitto:
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process is not None and self.process.poll() is None else None
+        return (
+            self.process.pid
+            if self.process is not None and self.process.poll() is None
+            else None
+        )
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -248,10 +333,16 @@ class Mosquitto:
         try:
             wait_for_port(self.port, timeout_s=15, process=self.process)
         except ServiceError as exc:
-            stderr = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+            stderr = (
+                self.process.stderr.read().decode(errors="replace")
+                if self.process.stderr
+                else ""
+            )
             log = self.directory / "mosquitto.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise ServiceError(f"mosquitto did not start: {exc}\n{stderr}{tail}") from exc
+            raise ServiceError(
+                f"mosquitto did not start: {exc}\n{stderr}{tail}"
+            ) from exc
 
     def stop(self) -> None:
         """Stop cleanly: SIGTERM makes Mosquitto save its persistence file."""
