@@ -23,12 +23,16 @@ sites_app = typer.Typer(help="Pilot sites.", no_args_is_help=True)
 devices_app = typer.Typer(
     help="Devices and their broker credentials.", no_args_is_help=True
 )
+broker_app = typer.Typer(
+    help="Broker administration (dynamic security).", no_args_is_help=True
+)
 bench_app = typer.Typer(
     help="Benchmarks (results as a table, then one JSON line).", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
 app.add_typer(sites_app, name="sites")
 app.add_typer(devices_app, name="devices")
+app.add_typer(broker_app, name="broker")
 app.add_typer(bench_app, name="bench")
 
 console = Console()
@@ -86,21 +90,10 @@ def devices_add(
     description: Annotated[str | None, typer.Option(help="Free text")] = None,
 ) -> None:
     """Register a device and its sensors, create its broker client, print its password once."""
-    from livinglab_platform import broker, db, devices
+    from livinglab_platform import db, devices
 
     definitions = [devices.parse_sensor(s) for s in sensor]
-    settings = BrokerSettings()
-    with (
-        db.connect(_database_url()) as conn,
-        broker.DynSec(
-            host=settings.mqtt_host,
-            port=settings.mqtt_port,
-            user=settings.mqtt_admin_user,
-            password=settings.mqtt_admin_password.get_secret_value(),
-            tls=settings.mqtt_tls,
-            ca_file=settings.mqtt_ca_file,
-        ) as dynsec,
-    ):
+    with db.connect(_database_url()) as conn, BrokerSettings().dynsec() as dynsec:
         credentials = devices.register_device(
             conn,
             dynsec,
@@ -115,6 +108,27 @@ def devices_add(
     console.print("broker credentials (shown once, store them on the device now):")
     console.print(
         f"  username  = {credentials.username}\n  client_id = {credentials.client_id}\n  password  = {credentials.password}"
+    )
+
+
+@broker_app.command("bootstrap")
+def broker_bootstrap() -> None:
+    """Deny by default and create the ingest and platform roles and clients (idempotent)."""
+    from livinglab_platform import broker
+
+    settings = BrokerSettings()
+    ingest_password = IngestSettings().mqtt_password.get_secret_value()
+    platform_password = settings.mqtt_platform_password.get_secret_value()
+    if not ingest_password or not platform_password:
+        raise typer.BadParameter(
+            "set LIVINGLAB_MQTT_PASSWORD (ingest) and LIVINGLAB_MQTT_PLATFORM_PASSWORD first"
+        )
+    with settings.dynsec() as dynsec:
+        broker.bootstrap(
+            dynsec, ingest_password=ingest_password, platform_password=platform_password
+        )
+    console.print(
+        "broker bootstrapped: default deny, roles ingest and platform, clients ingest and platform"
     )
 
 

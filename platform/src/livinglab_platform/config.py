@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from livinglab_platform.broker import DynSec
+
 __all__ = ["BrokerSettings", "IngestSettings"]
 
 
@@ -18,6 +20,18 @@ class BrokerSettings(BaseSettings):
     mqtt_ca_file: str | None = None
     mqtt_admin_user: str = "admin"
     mqtt_admin_password: SecretStr = SecretStr("")
+    mqtt_platform_password: SecretStr = SecretStr("")
+
+    def dynsec(self) -> DynSec:
+        """An admin connection to the broker's dynamic security."""
+        return DynSec(
+            host=self.mqtt_host,
+            port=self.mqtt_port,
+            user=self.mqtt_admin_user,
+            password=self.mqtt_admin_password.get_secret_value(),
+            tls=self.mqtt_tls,
+            ca_file=self.mqtt_ca_file,
+        )
 
 
 class IngestSettings(BaseSettings):
@@ -40,3 +54,12 @@ class IngestSettings(BaseSettings):
     batch_max_wait_s: float = Field(default=0.05, ge=0)
     max_future_s: float = Field(default=300.0, ge=0)
     stats_interval_s: float = Field(default=5.0, gt=0)
+    # Unacknowledged messages the broker may have in flight to us (MQTT v5 Receive Maximum): the
+    # backlog a group can draw from. Mosquitto also caps it with max_inflight_messages.
+    mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    # How long start() waits for the broker to accept the login and the subscriptions.
+    mqtt_connect_timeout_s: float = Field(default=10.0, gt=0)
+    # Devices and sensors are re-read after this long, so a disabled device stops being stored.
+    registry_max_age_s: float = Field(default=60.0, gt=0)
+    # Cap of the exponential back-off between database reconnection attempts.
+    db_retry_max_s: float = Field(default=10.0, gt=0)

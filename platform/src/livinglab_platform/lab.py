@@ -186,6 +186,9 @@ class Postgres:
             "full_page_writes": "on" if durable else "off",
             "log_min_messages": "warning",
         }
+        stale = cls(data_dir=data_dir, port=port, bindir=bindir, user=user)
+        if stale.running:
+            stale.stop()  # left behind by a run that was killed; it may hold an old port
         auto_conf = data_dir / "postgresql.auto.conf"
         auto_conf.write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
         _own(auto_conf, user)
@@ -200,6 +203,19 @@ class Postgres:
             return int((self.data_dir / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
+
+    @property
+    def running(self) -> bool:
+        pid = self.pid
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     def _pg_ctl(self, *args: str) -> None:
         cmd = [
@@ -228,7 +244,7 @@ class Postgres:
 
     def stop(self, *, mode: str = "fast") -> None:
         """Stop the server (`fast`: clean; `immediate`: like a crash, recovery on next start)."""
-        if self.pid is not None:
+        if self.running:
             self._pg_ctl("-m", mode, "stop")
 
     def create_database(self, name: str, *, template: str | None = None) -> str:

@@ -1,0 +1,5 @@
+"""`python -m livinglab_platform` is the `livinglab` command."""
+
+from livinglab_platform.cli import main
+
+main()

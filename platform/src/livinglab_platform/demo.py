@@ -1,0 +1,444 @@
+"""`livinglab demo`: a whole living lab on one machine, under `.lab/`.
+
+Its own PostgreSQL with TimescaleDB and its own Mosquitto on free loopback ports, the ingest
+service, and three simulated edge agents at pilot sites in Ljubljana. Everything persists in the
+lab directory, so a second run continues where the first stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from livinglab_edge_agent.outbox import Outbox
+from livinglab_platform import broker, db, devices
+from livinglab_platform.errors import ServiceError
+from livinglab_platform.lab import Mosquitto, Postgres
+
+__all__ = ["PILOTS", "DemoSummary", "run_demo"]
+
+REFRESH_S = 1.0
+HEARTBEAT_S = 5.0
+CATCH_UP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Pilot:
+    """A simulated pilot: a site and the device installed there."""
+
+    site_id: str
+    site_name: str
+    latitude: float
+    longitude: float
+    device_id: str
+    kind: str
+    sensors: tuple[tuple[str, str, str], ...]
+
+
+PILOTS = (
+    Pilot(
+        "tp-ljubljana", "Tehnološki park Ljubljana", 46.0456, 14.4589, "tp-air-01", "air",
+        (("air_temperature", "air_temperature", "degC"), ("relative_humidity", "relative_humidity", "%"), ("air_pressure", "air_pressure", "hPa")),
+    ),
+    Pilot(
+        "ul-fe", "Univerza v Ljubljani, Fakulteta za elektrotehniko", 46.0446, 14.4897, "fe-pm-01", "particulate",
+        (("pm2_5", "pm2_5", "ug/m3"), ("pm10", "pm10", "ug/m3")),
+    ),
+    Pilot(
+        "presernov-trg", "Prešernov trg, Ljubljana", 46.0514, 14.5061, "center-noise-01", "noise",
+        (("noise_level", "noise_level", "dBA"),),
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the agents handed to the broker during this run and what the database stored."""
+
+    sent: int
+    stored: int
+    lost: int
+    duplicated: int
+    quarantined: int
+    left_in_outboxes: int
+
+
+@dataclass
+class _Lab:
+    directory: Path
+    postgres: Postgres
+    mosquitto: Mosquitto
+    dsn: str
+    secrets: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]]
+
+
+def _secrets(directory: Path) -> dict[str, str]:
+    path = directory / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {
+        "ingest": secrets.token_urlsafe(18),
+        "platform": secrets.token_urlsafe(18),
+    }
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def _start_services(directory: Path, console: Console) -> _Lab:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "logs").mkdir(exist_ok=True)
+    console.print(f"[bold]livinglab demo[/] in {directory.resolve()}")
+    postgres = Postgres.create(directory / "postgres")
+    postgres.start()
+    console.print(f"  PostgreSQL + TimescaleDB on 127.0.0.1:{postgres.port}")
+    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
+        if (
+            conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = 'livinglab'"
+            ).fetchone()
+            is None
+        ):
+            conn.execute("CREATE DATABASE livinglab")
+    dsn = postgres.dsn("livinglab")
+    applied = db.upgrade(dsn)
+    console.print(f"  schema up to date ({len(applied)} migration(s) applied now)")
+    mosquitto = Mosquitto.create(directory / "mosquitto")
+    mosquitto.start()
+    console.print(
+        f"  Mosquitto on 127.0.0.1:{mosquitto.port} (dynamic security, persistence on)"
+    )
+    lab_secrets = _secrets(directory)
+    with _admin(mosquitto) as dynsec:
+        broker.bootstrap(
+            dynsec,
+            ingest_password=lab_secrets["ingest"],
+            platform_password=lab_secrets["platform"],
+        )
+    lab = _Lab(directory, postgres, mosquitto, dsn, lab_secrets, {})
+    _write_env(lab)
+    return lab
+
+
+def _admin(mosquitto: Mosquitto) -> broker.DynSec:
+    return broker.DynSec(
+        host=mosquitto.host,
+        port=mosquitto.port,
+        user=mosquitto.admin_user,
+        password=mosquitto.admin_password,
+    )
+
+
+def _write_env(lab: _Lab) -> None:
+    """`.lab/env` lets `livinglab ...` commands in another terminal talk to this lab."""
+    env = _service_env(lab) | {
+        "LIVINGLAB_MQTT_ADMIN_USER": lab.mosquitto.admin_user,
+        "LIVINGLAB_MQTT_ADMIN_PASSWORD": lab.mosquitto.admin_password,
+    }
+    path = lab.directory / "env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    path.chmod(0o600)
+
+
+def _service_env(lab: _Lab) -> dict[str, str]:
+    return {
+        "LIVINGLAB_DATABASE_URL": lab.dsn,
+        "LIVINGLAB_MQTT_HOST": lab.mosquitto.host,
+        "LIVINGLAB_MQTT_PORT": str(lab.mosquitto.port),
+        "LIVINGLAB_MQTT_USER": "ingest",
+        "LIVINGLAB_MQTT_PASSWORD": lab.secrets["ingest"],
+    }
+
+
+def _agent_dir(lab: _Lab, pilot: Pilot) -> Path:
+    return lab.directory / "agents" / pilot.device_id
+
+
+def _register_pilots(lab: _Lab, console: Console) -> None:
+    with db.connect(lab.dsn) as conn, _admin(lab.mosquitto) as dynsec:
+        for pilot in PILOTS:
+            if (
+                conn.execute(
+                    "SELECT 1 FROM sites WHERE id = %s", (pilot.site_id,)
+                ).fetchone()
+                is None
+            ):
+                devices.add_site(
+                    conn,
+                    site_id=pilot.site_id,
+                    name=pilot.site_name,
+                    latitude=pilot.latitude,
+                    longitude=pilot.longitude,
+                )
+                conn.commit()
+            password_file = _agent_dir(lab, pilot) / "password"
+            if (
+                conn.execute(
+                    "SELECT 1 FROM devices WHERE id = %s", (pilot.device_id,)
+                ).fetchone()
+                is None
+            ):
+                credentials = devices.register_device(
+                    conn,
+                    dynsec,
+                    device_id=pilot.device_id,
+                    site_id=pilot.site_id,
+                    sensors=[devices.SensorDefinition(*s) for s in pilot.sensors],
+                    description=f"simulated {pilot.kind} sensor",
+                )
+                password_file.parent.mkdir(parents=True, exist_ok=True)
+                password_file.write_text(credentials.password + "\n")
+                password_file.chmod(0o600)
+                console.print(f"  registered {pilot.device_id} at {pilot.site_name}")
+            conn.commit()
+            _write_agent_config(lab, pilot)
+
+
+def _write_agent_config(lab: _Lab, pilot: Pilot) -> None:
+    directory = _agent_dir(lab, pilot)
+    config = f"""# Written by `livinglab demo`: a simulated {pilot.kind} station at {pilot.site_name}.
+device_id = "{pilot.device_id}"
+heartbeat_interval_s = {HEARTBEAT_S}
+
+[mqtt]
+host = "{lab.mosquitto.host}"
+port = {lab.mosquitto.port}
+password_file = "{directory / "password"}"
+
+[outbox]
+path = "{directory / "outbox.db"}"
+
+[uplink]
+batch_size = 200
+batch_max_age_s = 1.0
+
+[[sensors]]
+name = "{pilot.kind}"
+driver = "simulated"
+interval_s = 0.1
+options = {{ kind = "{pilot.kind}", dropout = 0.005 }}
+"""
+    (directory / "agent.toml").write_text(config)
+
+
+def _spawn(lab: _Lab, name: str, args: list[str]) -> None:
+    log = (lab.directory / "logs" / f"{name}.log").open("ab")
+    lab.processes[name] = subprocess.Popen(
+        [sys.executable, *args],
+        env=os.environ | _service_env(lab),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches the demo only; it stops the others in order.
+    )
+    log.close()
+
+
+def _stop(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _outbox_totals(lab: _Lab) -> tuple[int, int]:
+    """(readings acknowledged by the broker, readings still buffered) over all agents' outboxes."""
+    acked = depth = 0
+    for pilot in PILOTS:
+        path = _agent_dir(lab, pilot) / "outbox.db"
+        if path.exists():
+            with Outbox.open(path) as outbox:
+                stats = outbox.stats()
+            acked += stats.acked
+            depth += stats.depth
+    return acked, depth
+
+
+def _counts(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[int, int]:
+    row = conn.execute(
+        "SELECT (SELECT coalesce(sum(readings), 0) FROM deliveries), (SELECT count(*) FROM quarantine)"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])  # type: ignore[call-overload]
+
+
+def _status_table(
+    conn: psycopg.Connection[tuple[object, ...]],
+    *,
+    rate: float,
+    stored: int,
+    quarantined: int,
+    elapsed: float,
+) -> Table:
+    rows = conn.execute(
+        """SELECT d.id, d.site_id, s.online AND s.last_seen > now() - make_interval(secs => %s) AS online,
+                  s.last_seen, s.outbox_depth, s.clock_synced
+           FROM devices d LEFT JOIN device_status s ON s.device_id = d.id ORDER BY d.id""",
+        (3 * HEARTBEAT_S,),
+    ).fetchall()
+    online = sum(1 for r in rows if r[2])
+    table = Table(
+        title=f"living lab: {elapsed:.0f} s, {rate:,.0f} readings/s stored, {stored:,} stored, {online}/{len(rows)} devices online, {quarantined} quarantined"
+    )
+    for column in ("device", "site", "online", "last seen", "outbox", "clock"):
+        table.add_column(column)
+    for device_id, site_id, is_online, last_seen, depth, synced in rows:
+        seen = (
+            f"{time.time() - last_seen.timestamp():.0f} s ago" if last_seen else "never"
+        )
+        clock = "-" if synced is None else ("synced" if synced else "not synced")
+        table.add_row(
+            device_id,
+            site_id,
+            "[green]yes[/]" if is_online else "[red]no[/]",
+            seen,
+            "-" if depth is None else str(depth),
+            clock,
+        )
+    return table
+
+
+def _watch(lab: _Lab, duration_s: float | None, console: Console) -> None:
+    started = time.monotonic()
+    with (
+        db.connect(lab.dsn, autocommit=True) as conn,
+        Live(console=console, refresh_per_second=2, transient=False) as live,
+    ):
+        last_stored, _ = _counts(conn)
+        last_time = time.monotonic()
+        while duration_s is None or time.monotonic() - started < duration_s:
+            time.sleep(REFRESH_S)
+            for name, process in lab.processes.items():
+                if process.poll() is not None:
+                    raise ServiceError(
+                        f"{name} exited with code {process.returncode}; see {lab.directory / 'logs' / (name + '.log')}"
+                    )
+            stored, quarantined = _counts(conn)
+            now = time.monotonic()
+            rate = (stored - last_stored) / (now - last_time)
+            last_stored, last_time = stored, now
+            live.update(
+                _status_table(
+                    conn,
+                    rate=rate,
+                    stored=stored,
+                    quarantined=quarantined,
+                    elapsed=now - started,
+                )
+            )
+
+
+def _wait_for_ingest(lab: _Lab, *, expected: int) -> None:
+    """Wait until the database holds every reading the broker acknowledged (or time runs out)."""
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    with db.connect(lab.dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline and _counts(conn)[0] < expected:
+            time.sleep(0.2)
+
+
+def _summarise(
+    lab: _Lab, *, acked_before: int, stored_before: int, quarantined_before: int
+) -> DemoSummary:
+    acked_after, left = _outbox_totals(lab)
+    with db.connect(lab.dsn) as conn:
+        stored_after, quarantined_after = _counts(conn)
+        row = conn.execute(
+            "SELECT count(*) - count(DISTINCT (sensor_id, time)) FROM readings"
+        ).fetchone()
+    duplicated = int(row[0]) if row else 0  # type: ignore[call-overload]
+    sent = acked_after - acked_before
+    stored = stored_after - stored_before
+    return DemoSummary(
+        sent=sent,
+        stored=stored,
+        lost=max(sent - stored, 0),
+        duplicated=duplicated,
+        quarantined=quarantined_after - quarantined_before,
+        left_in_outboxes=left,
+    )
+
+
+def run_demo(
+    *, lab_dir: Path, duration_s: float | None, console: Console
+) -> DemoSummary | None:
+    """Run the lab until Ctrl-C (or for `duration_s`) and stop everything cleanly; return the summary."""
+    lab = _start_services(lab_dir, console)
+    summary = None
+    try:
+        _register_pilots(lab, console)
+        acked_before, _ = _outbox_totals(lab)
+        with db.connect(lab.dsn) as conn:
+            stored_before, quarantined_before = _counts(conn)
+        _spawn(lab, "ingest", ["-m", "livinglab_platform.ingest"])
+        for pilot in PILOTS:
+            _spawn(
+                lab,
+                pilot.device_id,
+                [
+                    "-m",
+                    "livinglab_edge_agent",
+                    "run",
+                    "--config",
+                    str(_agent_dir(lab, pilot) / "agent.toml"),
+                ],
+            )
+        console.print(
+            f"  ingest and {len(PILOTS)} agents running; logs in {lab.directory / 'logs'}; "
+            + ("Ctrl-C stops" if duration_s is None else f"running {duration_s:.0f} s")
+        )
+        try:
+            _watch(lab, duration_s, console)
+        except KeyboardInterrupt:
+            console.print("stopping ...")
+        for pilot in PILOTS:
+            _stop(lab.processes.pop(pilot.device_id))
+        acked_after, _ = _outbox_totals(lab)
+        _wait_for_ingest(lab, expected=stored_before + acked_after - acked_before)
+        _stop(lab.processes.pop("ingest"))
+        summary = _summarise(
+            lab,
+            acked_before=acked_before,
+            stored_before=stored_before,
+            quarantined_before=quarantined_before,
+        )
+        _print_summary(summary, console)
+    finally:
+        for process in lab.processes.values():
+            _stop(process)
+        lab.mosquitto.stop()
+        lab.postgres.stop()
+    return summary
+
+
+def _print_summary(summary: DemoSummary, console: Console) -> None:
+    table = Table(title="demo summary (this run)")
+    table.add_column("readings")
+    table.add_column("count", justify="right")
+    for label, value in (
+        ("sent (acknowledged by the broker)", summary.sent),
+        ("stored", summary.stored),
+        ("lost", summary.lost),
+        ("duplicated", summary.duplicated),
+        ("quarantined messages", summary.quarantined),
+        ("still buffered in outboxes", summary.left_in_outboxes),
+    ):
+        table.add_row(label, f"{value:,}")
+    console.print(table)
+    # The last line is machine-readable for scripts and tests.
+    sys.stdout.write(json.dumps(dataclasses.asdict(summary)) + "\n")

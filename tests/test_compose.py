@@ -1,0 +1,51 @@
+"""docker-compose.yml cannot run here (no Docker engine); these checks catch what breaks it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+
+
+def _compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_the_stack_has_its_services():
+    services = _compose()["services"]
+    assert {"timescaledb", "mosquitto", "setup", "ingest", "grafana"} <= set(services)
+
+
+def test_every_variable_must_be_set():
+    text = COMPOSE.read_text()
+    variables = re.findall(r"(?<!\$)\$\{([^}]+)\}", text)
+    assert variables
+    for variable in variables:
+        assert variable.endswith(":?missing"), f"${{{variable}}} needs :?missing"
+
+
+def test_mounted_files_exist():
+    for name, service in _compose()["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./") and not source.endswith("certs"):
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+
+
+def test_platform_commands_exist():
+    from typer.main import get_command
+
+    from livinglab_platform.cli import app
+
+    cli = get_command(app)
+    services = _compose()["services"]
+    assert "ingest" in cli.commands  # type: ignore[attr-defined]
+    assert services["ingest"]["command"] == ["ingest"]
+    for command in ("db upgrade", "broker bootstrap"):
+        group, sub = command.split()
+        assert sub in cli.commands[group].commands  # type: ignore[attr-defined]
+        assert command in services["setup"]["command"][0]
