@@ -63,8 +63,9 @@ WIRE_VERSION = 1
 TOPIC_ROOT = "livinglab/v1"
 CHANNELS = ("telemetry", "status", "config", "events")
 # A device id is one MQTT topic level and a Mosquitto client id: no wildcards, no slashes.
-DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-SENSOR_KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+# `\Z`, not `$`: in Python `$` also matches before a final newline, so "d1\n" would pass.
+DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
+SENSOR_KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
 # Mosquitto accepts 256 MB by default; a batch above this is refused as hostile or broken.
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 MAX_READINGS = 200_000
@@ -319,11 +320,12 @@ def _int_column(
 def _decode_json(payload: bytes) -> Batch:
     try:
         document = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+    # json raises RecursionError for deeply nested arrays, which fit easily in MAX_PAYLOAD_BYTES.
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise WireError(f"payload is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise WireError("JSON payload must be an object")
-    if document.get("v") != WIRE_VERSION:
+    if type(document.get("v")) is not int or document["v"] != WIRE_VERSION:
         raise WireError(
             f"JSON field 'v' must be {WIRE_VERSION}, got {document.get('v')!r}"
         )
@@ -351,14 +353,19 @@ def _decode_json(payload: bytes) -> Batch:
         raise WireError(
             f"batch has {len(values)} readings; the limit is {MAX_READINGS}"
         )
+    # An integer literal beyond float64 (1 followed by 400 zeros) raises OverflowError here.
+    try:
+        value = np.array(
+            [math.nan if v is None else v for v in values], dtype=np.float64
+        )
+    except OverflowError as exc:
+        raise WireError("field 'value' has a number outside the float64 range") from exc
     batch = Batch(
         seq=seq,
         sensors=tuple(sensors),
         time_ns=_int_column(document, "time_ns", np.int64),
         sensor=_int_column(document, "sensor", np.uint16),
-        value=np.array(
-            [math.nan if v is None else v for v in values], dtype=np.float64
-        ),
+        value=value,
         clock=ClockState(synced=bool(clock.get("synced", False)), offset_ns=offset),
     )
     _check(batch)
