@@ -1,2 +1,3 @@
 """livinglab edge agent."""
+
 __version__ = "0.1.0"

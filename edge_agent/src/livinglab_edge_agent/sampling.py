@@ -1,0 +1,207 @@
+"""Sampling: each configured sensor read on its own thread, at its own interval.
+
+A slow sensor (an SDS011 waiting for its next frame) cannot delay another, and a failing one is
+counted and reported, never stopping the rest. Readings are stamped with `time.time_ns()` at the
+start of the read and handed to `store`, which writes them to the outbox before anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from livinglab_edge_agent.errors import ConfigError, SensorError
+from livinglab_edge_agent.remote import Schedule
+from livinglab_edge_agent.sensors import SensorSource, SensorSpec, create_sensor
+
+__all__ = ["Sampler"]
+
+logger = logging.getLogger(__name__)
+
+# A sensor failing every second must not flood the log or the events topic.
+ERROR_REPORT_INTERVAL_S = 60.0
+# A sensor that could not be opened is tried again, but not more often than this.
+REOPEN_MIN_S = 10.0
+ERROR_PAUSE_S = 1.0
+DISABLED_POLL_S = 3600.0
+
+Rows = list[tuple[int, str, float]]
+
+
+@dataclass
+class _Slot:
+    """One configured sensor and its sampling state; only its own thread changes it."""
+
+    spec: SensorSpec
+    source: SensorSource | None = None
+    wake: threading.Event = field(default_factory=threading.Event)
+    last_start: float | None = None
+    reopen_at: float = 0.0
+    sampled: int = 0
+    errors: int = 0
+    reported_at: float | None = None
+
+
+class Sampler:
+    """The sampling threads of all configured sensors."""
+
+    def __init__(
+        self,
+        specs: Sequence[SensorSpec],
+        *,
+        schedules: Callable[[], Mapping[str, Schedule]],
+        store: Callable[[Rows], None],
+        report: Callable[[str], None],
+        sources: Sequence[SensorSource] = (),
+    ) -> None:
+        """Prepare one slot per spec; nothing is opened until `open()`.
+
+        Args:
+            schedules: the schedules in effect, by sensor name; read before every sample.
+            store: writes one read's readings durably.
+            report: sends an error message to the platform (already rate-limited).
+            sources: ready-made sensors replacing the drivers of the specs with their names.
+        """
+        self._schedules = schedules
+        self._store = store
+        self._report = report
+        self._slots = {spec.name: _Slot(spec) for spec in specs}
+        for source in sources:
+            if source.name not in self._slots:
+                raise ConfigError(
+                    f"sensor {source.name!r} has no [[sensors]] entry in the configuration"
+                )
+            self._slots[source.name].source = source
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def sampled(self) -> dict[str, int]:
+        """Readings taken per sensor since start."""
+        return {name: slot.sampled for name, slot in self._slots.items()}
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Failed reads (or opens) per sensor since start."""
+        return {name: slot.errors for name, slot in self._slots.items()}
+
+    def open(self) -> None:
+        """Open the enabled sensors; ConfigError aborts, absent hardware is retried later."""
+        schedules = self._schedules()
+        for name, slot in self._slots.items():
+            if slot.source is None and schedules[name].enabled:
+                self._open(slot, interval_s=schedules[name].interval_s)
+
+    def start(self) -> None:
+        """Start one thread per sensor."""
+        self._threads = [
+            threading.Thread(
+                target=self._loop, args=(slot,), name=f"sensor-{name}", daemon=True
+            )
+            for name, slot in self._slots.items()
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def wake(self) -> None:
+        """Make every thread look at its schedule again (after a configuration change)."""
+        for slot in self._slots.values():
+            slot.wake.set()
+
+    def stop(self, *, timeout_s: float) -> None:
+        """Stop the threads, waiting up to `timeout_s` for each read in progress."""
+        self._stopping.set()
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout_s)
+            if thread.is_alive():
+                logger.warning("%s did not stop within %g s", thread.name, timeout_s)
+
+    def close(self) -> None:
+        """Release the sensors' buses and ports."""
+        for slot in self._slots.values():
+            source, slot.source = slot.source, None
+            if source is None:
+                continue
+            try:
+                source.close()
+            except Exception:
+                logger.exception("closing sensor %r failed", slot.spec.name)
+
+    def _loop(self, slot: _Slot) -> None:
+        while not self._stopping.is_set():
+            slot.wake.clear()
+            try:
+                delay = self._step(slot)
+            except Exception as exc:
+                self._failed(slot, f"unexpected error: {exc!r}", exc_info=True)
+                delay = ERROR_PAUSE_S
+            if delay > 0:
+                slot.wake.wait(delay)
+
+    def _step(self, slot: _Slot) -> float:
+        """Sample if due; return the seconds until the next look."""
+        schedule = self._schedules()[slot.spec.name]
+        if not schedule.enabled:
+            slot.last_start = None
+            return DISABLED_POLL_S
+        now = time.monotonic()
+        if slot.last_start is None:
+            slot.last_start = now
+        else:
+            # Due from the last sample, so a new interval from remote config applies at once.
+            due = slot.last_start + schedule.interval_s
+            if now < due:
+                return due - now
+            # Keep the cadence, unless a slow read or a pause missed a whole interval.
+            slot.last_start = due if now - due < schedule.interval_s else now
+        if slot.source is None and not self._open(slot, interval_s=schedule.interval_s):
+            return 0.0
+        assert slot.source is not None
+        time_ns = time.time_ns()
+        try:
+            rows = [(time_ns, r.key, float(r.value)) for r in slot.source.read(time_ns)]
+            if rows:
+                # ValueError: the outbox refused a key that breaks the wire contract.
+                self._store(rows)
+        except (SensorError, ValueError) as exc:
+            self._failed(slot, str(exc))
+            return 0.0
+        slot.sampled += len(rows)
+        return 0.0
+
+    def _open(self, slot: _Slot, *, interval_s: float) -> bool:
+        """Open the slot's driver unless a recent attempt failed; ConfigError only at start."""
+        now = time.monotonic()
+        if now < slot.reopen_at:
+            return False
+        try:
+            slot.source = create_sensor(slot.spec)
+            return True
+        except (SensorError, ConfigError) as exc:
+            if isinstance(exc, ConfigError) and not self._threads:
+                raise
+            slot.reopen_at = now + max(interval_s, REOPEN_MIN_S)
+            self._failed(slot, str(exc))
+            return False
+
+    def _failed(self, slot: _Slot, message: str, *, exc_info: bool = False) -> None:
+        """Count a failure; log and report it at most once a minute per sensor."""
+        slot.errors += 1
+        now = time.monotonic()
+        last = slot.reported_at
+        if last is not None and now - last < ERROR_REPORT_INTERVAL_S:
+            logger.debug("sensor %r: %s", slot.spec.name, message)
+            return
+        slot.reported_at = now
+        logger.warning(
+            "sensor %r: %s (%d errors so far; reported at most once a minute)",
+            slot.spec.name,
+            message,
+            slot.errors,
+            exc_info=exc_info,
+        )
+        self._report(f"sensor {slot.spec.name!r}: {message}")
