@@ -58,6 +58,15 @@ def template_database(postgres_server: PostgresServer) -> str:
     with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"'.encode())
     db.upgrade(postgres_server.dsn(name))
+    # TimescaleDB starts a background-worker scheduler in every database with the extension, and
+    # CREATE DATABASE ... TEMPLATE refuses a template another session is connected to ("is being
+    # accessed by other users"). Its launcher skips databases that do not allow connections.
+    with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'.encode())
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (name,),
+        )
     return name
 
 

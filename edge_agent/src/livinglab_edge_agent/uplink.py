@@ -5,8 +5,11 @@ Delivery rests on three rules:
 * A batch leaves the outbox only when the broker's PUBACK for it carries a success reason code,
   in `on_publish` (or, when the PUBACK beats `publish()` returning, right after it). MQTT v5 lets the broker refuse a publish inside the PUBACK (135 "Not authorized"
   when dynamic security denies the topic), and paho still reports such a message as published, so
-  the reason code is the only signal (REFERENCE.md section 6). 16 "No matching subscribers" is a
-  success: the broker has taken the message. Mosquitto 2.0.11 also drops the connection right
+  the reason code is the only signal (REFERENCE.md section 6). 16 "No matching subscribers" is
+  not a delivery either: the broker discarded the message because no ingest session was
+  subscribed (Mosquitto 2.0.11 also answers 16 after a restart, until the ingest reconnects and
+  its shared subscription is active again), so the batch stays and is retried like a refusal.
+  Mosquitto 2.0.11 also drops the connection right
   after such a refusal ("Bad socket read/write ... Unknown error" in its log, tested), and paho
   then sends the rest of the window again. So after a refusal the uplink probes with one batch
   at a time, waits a back-off (also applied to paho's reconnect delay) that grows once per round
@@ -48,6 +51,8 @@ logger = logging.getLogger(__name__)
 RECONNECT_MIN_DELAY_S = 1
 RECONNECT_MAX_DELAY_S = 60
 # After the broker refuses a batch, wait before sending again, doubling up to the maximum.
+# PUBACK reason 16: accepted, but no subscriber matched, so the message went nowhere.
+NO_MATCHING_SUBSCRIBERS = 16
 REFUSED_BACKOFF_MIN_S = 1.0
 REFUSED_BACKOFF_MAX_S = 60.0
 # Status and event messages travel QoS 1 beside the batch window; paho's own window holds both.
@@ -281,7 +286,8 @@ class Uplink:
 
     def _settle(self, seq: int, reason: ReasonCode, *, sent_at: float) -> None:
         """Act on the PUBACK of batch `seq`; the caller holds the lock."""
-        if reason.is_failure:
+        unrouted = reason.value == NO_MATCHING_SUBSCRIBERS
+        if reason.is_failure or unrouted:
             self.batches_refused += 1
             self._refusals.append(
                 Refusal(seq=seq, code=reason.value, reason=str(reason))
@@ -295,7 +301,8 @@ class Uplink:
                 )
                 self._backoff_since = now
                 self._retry_at = now + self._backoff_s
-                self._set_reconnect_delay(self._backoff_s)
+                if not unrouted:  # the broker keeps the connection after a 16
+                    self._set_reconnect_delay(self._backoff_s)
             self._probing = True
             logger.warning(
                 "broker refused batch seq %d: %s (%d); it stays in the outbox, next try in %.0f s",

@@ -57,9 +57,3 @@ class IngestSettings(BaseSettings):
     # Unacknowledged messages the broker may have in flight to us (MQTT v5 Receive Maximum): the
     # backlog a group can draw from. Mosquitto also caps it with max_inflight_messages.
     mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)
-    # How long start() waits for the broker to accept the login and the subscriptions.
-    mqtt_connect_timeout_s: float = Field(default=10.0, gt=0)
-    # Devices and sensors are re-read after this long, so a disabled device stops being stored.
-    registry_max_age_s: float = Field(default=60.0, gt=0)
-    # Cap of the exponential back-off between database reconnection attempts.
-    db_retry_max_s: float = Field(default=10.0, gt=0)

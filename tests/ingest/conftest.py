@@ -1,0 +1,62 @@
+"""Fixtures of the ingest tests: registered devices with their MQTT clients, and a running service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from livinglab_platform.ingest import IngestService
+from tests.ingest.helpers import DeviceClient, ingest_settings, register_device
+
+
+@dataclass
+class Device:
+    id: str
+    password: str
+    sensor_ids: dict[str, int]
+    client: DeviceClient
+
+
+@pytest.fixture
+def make_device(dsn, broker):
+    """Register a device (database and broker) and connect its client: `make_device("d1", keys)`."""
+    clients = []
+
+    def make(
+        device_id="d1",
+        keys=("t", "rh"),
+        *,
+        in_database=True,
+        will=None,
+        resend_after_s=3.0,
+    ):
+        sensor_ids = register_device(dsn, device_id, keys) if in_database else {}
+        password = broker.add_device(device_id)
+        client = DeviceClient(
+            broker, device_id, password, will=will, resend_after_s=resend_after_s
+        )
+        clients.append(client)
+        return Device(
+            id=device_id, password=password, sensor_ids=sensor_ids, client=client
+        )
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def start_ingest(dsn, broker):
+    """Start an in-process IngestService on the test database and broker; stopped at teardown."""
+    services = []
+
+    def start(**overrides):
+        service = IngestService(ingest_settings(dsn, broker, **overrides))
+        service.start()
+        services.append(service)
+        return service
+
+    yield start
+    for service in services:
+        service.stop(timeout_s=10)
