@@ -30,8 +30,8 @@ def test_demo_run_stores_what_its_agents_sent(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    # Three agents sampling at 10 Hz for 20 s send thousands of readings.
-    assert summary["sent"] > 1_000
+    # Three agents sampling six keys at 10 Hz send about 60 readings a second.
+    assert summary["sent"] > 500
     assert summary["stored"] == summary["sent"]
     assert summary["lost"] == 0
     assert summary["duplicated"] == 0

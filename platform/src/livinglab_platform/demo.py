@@ -216,6 +216,7 @@ heartbeat_interval_s = {HEARTBEAT_S}
 
 [mqtt]
 host = "{lab.mosquitto.host}"
+tls = false
 port = {lab.mosquitto.port}
 password_file = "{directory / "password"}"
 
@@ -247,11 +248,15 @@ def _spawn(lab: _Lab, name: str, args: list[str]) -> None:
     log.close()
 
 
-def _stop(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+def _stop(*processes: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+    """SIGTERM all at once (each drains in parallel), then wait; SIGKILL what outlives the timeout."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
         try:
-            process.wait(timeout=timeout_s)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -405,9 +410,9 @@ def run_demo(
         try:
             _watch(lab, duration_s, console)
         except KeyboardInterrupt:
-            console.print("stopping ...")
-        for pilot in PILOTS:
-            _stop(lab.processes.pop(pilot.device_id))
+            pass
+        console.print("stopping: agents drain their outboxes, then ingest, broker and database stop")
+        _stop(*(lab.processes.pop(pilot.device_id) for pilot in PILOTS))
         acked_after, _ = _outbox_totals(lab)
         _wait_for_ingest(lab, expected=stored_before + acked_after - acked_before)
         _stop(lab.processes.pop("ingest"))
@@ -419,8 +424,7 @@ def run_demo(
         )
         _print_summary(summary, console)
     finally:
-        for process in lab.processes.values():
-            _stop(process)
+        _stop(*lab.processes.values())
         lab.mosquitto.stop()
         lab.postgres.stop()
     return summary
