@@ -7,6 +7,7 @@ lab directory, so a second run continues where the first stopped.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -407,11 +408,11 @@ def run_demo(
             f"  ingest and {len(PILOTS)} agents running; logs in {lab.directory / 'logs'}; "
             + ("Ctrl-C stops" if duration_s is None else f"running {duration_s:.0f} s")
         )
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             _watch(lab, duration_s, console)
-        except KeyboardInterrupt:
-            pass
-        console.print("stopping: agents drain their outboxes, then ingest, broker and database stop")
+        console.print(
+            "stopping: agents drain their outboxes, then ingest, broker and database stop"
+        )
         _stop(*(lab.processes.pop(pilot.device_id) for pilot in PILOTS))
         acked_after, _ = _outbox_totals(lab)
         _wait_for_ingest(lab, expected=stored_before + acked_after - acked_before)
