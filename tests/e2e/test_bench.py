@@ -1,0 +1,63 @@
+"""`livinglab bench ingest` end to end with tiny numbers: its JSON line, and nothing lost or doubled.
+
+A benchmark, not a speed test: the numbers are too small to mean anything and are not asserted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rich.console import Console
+
+from livinglab_platform.bench.harness import prepare_lab_dir
+from livinglab_platform.bench.ingest import run_ingest_benchmark
+
+KEYS = {
+    "readings",
+    "readings_per_s",
+    "ref_copy_readings_per_s",
+    "ratio_vs_ref",
+    "naive_readings_per_s",
+    "speedup_vs_naive",
+    "lost",
+    "duplicated",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "devices",
+    "batch_size",
+}
+
+
+@pytest.fixture
+def lab_dir(tmp_path):
+    path = tmp_path / "bench"
+    yield path
+    # The services' directories may be links into /tmp (lab.py), which tmp_path cleanup misses.
+    prepare_lab_dir(path, entries=("pg", "mqtt", "ingest.log"))
+
+
+@pytest.mark.slow
+def test_ingest_benchmark_loses_and_doubles_nothing(lab_dir, capsys):
+    result = run_ingest_benchmark(
+        lab_dir=lab_dir,
+        readings=20_000,
+        devices=2,
+        batch_size=1_000,
+        naive_readings=500,
+        console=Console(width=120),
+    )
+
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    reported = json.loads(last_line)
+    assert reported == result
+    assert reported.keys() >= KEYS
+    assert reported["readings"] == 20_000
+    assert reported["devices"] == 2
+    assert reported["batch_size"] == 1_000
+    assert reported["lost"] == 0
+    assert reported["duplicated"] == 0
+    assert reported["quarantined"] == 0
+    assert reported["rollup_1m_readings"] == 20_000
+    assert reported["naive_lost"] == 0
+    assert reported["puback_failures"] == 0
