@@ -16,6 +16,7 @@ test: system venv lint
 lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: system venv
 	$(VENV)/bin/livinglab bench ingest $(BENCH_ARGS)

@@ -73,7 +73,7 @@ def _adjtimex() -> Callable[..., int]:
     function = libc.adjtimex
     function.argtypes = (ctypes.POINTER(_Timex),)
     function.restype = ctypes.c_int
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def read_clock_state() -> ClockState:

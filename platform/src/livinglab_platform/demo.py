@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from rich.console import Console
@@ -292,7 +293,7 @@ def _status_table(
     quarantined: int,
     elapsed: float,
 ) -> Table:
-    rows = conn.execute(
+    rows: list[tuple[Any, ...]] = conn.execute(
         """SELECT d.id, d.site_id, s.online AND s.last_seen > now() - make_interval(secs => %s) AS online,
                   s.last_seen, s.outbox_depth, s.clock_synced
            FROM devices d LEFT JOIN device_status s ON s.device_id = d.id ORDER BY d.id""",

@@ -18,45 +18,13 @@ import psycopg
 
 from livinglab_platform.bench.harness import BenchLab, CpuMeter, postgres_pids
 from livinglab_platform.config import IngestSettings
+from livinglab_platform.ingest.pgcopy import encode_readings, index_order
 
 __all__ = ["RefVariant", "measure_ref", "ref_variants"]
 
 # The ingest service's default batch_max_rows: the most readings it commits at once.
 REF_CHUNK_ROWS = 100_000
-# timestamptz in binary COPY: microseconds since 2000-01-01 UTC.
-PG_EPOCH_US = 946_684_800_000_000
-PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-PGCOPY_TRAILER = b"\xff\xff"
-_COPY_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("time_len", ">i4"),
-        ("time", ">i8"),
-        ("sensor_len", ">i4"),
-        ("sensor", ">i4"),
-        ("value_len", ">i4"),
-        ("value", ">f8"),
-    ]
-)
-
 Rows = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]
-
-
-def _copy_rows(
-    times_ns: npt.NDArray[np.int64],
-    sensor_ids: npt.NDArray[np.int32],
-    values: npt.NDArray[np.float64],
-) -> bytes:
-    """Rows in PostgreSQL's binary COPY format, built column-wise with NumPy."""
-    rows = np.empty(len(times_ns), dtype=_COPY_ROW)
-    rows["fields"] = 3
-    rows["time_len"] = 8
-    rows["time"] = times_ns // 1_000 - PG_EPOCH_US
-    rows["sensor_len"] = 4
-    rows["sensor"] = sensor_ids
-    rows["value_len"] = 8
-    rows["value"] = values
-    return rows.tobytes()
 
 
 @dataclass(frozen=True)
@@ -97,13 +65,6 @@ def ref_variants() -> list[RefVariant]:
             index_ordered_commits=True,
         ),
     ]
-
-
-def _index_order(
-    time_us: npt.NDArray[np.int64], sensor_id: npt.NDArray[np.int32]
-) -> npt.NDArray[np.intp]:
-    """The permutation putting rows in (sensor_id, time DESC) order."""
-    return np.lexsort((-time_us, sensor_id))
 
 
 def measure_ref(
@@ -149,25 +110,21 @@ def measure_ref(
 
     def chunk(start: int) -> bytes:
         end = start + REF_CHUNK_ROWS
-        time_ns, sensor, value = times[start:end], sensors[start:end], values[start:end]
+        time_us = times[start:end] // 1_000
+        sensor, value = sensors[start:end], values[start:end]
         if variant.index_ordered_commits:
-            order = _index_order(time_ns // 1_000, sensor)
-            time_ns, sensor, value = time_ns[order], sensor[order], value[order]
-        return _copy_rows(time_ns, sensor, value)
+            order = index_order(time_us, sensor)
+            time_us, sensor, value = time_us[order], sensor[order], value[order]
+        return encode_readings(time_us, sensor, value)
 
     def copy_all(conn: psycopg.Connection[Any], part: int) -> None:
-        mine = starts[part::connections]
-        if variant.index_ordered_commits:
-            for start in mine:
-                with conn.cursor() as cur, cur.copy(statement) as copy:
-                    copy.write(PGCOPY_HEADER + chunk(start) + PGCOPY_TRAILER)
-                conn.commit()
-            return
-        with conn.cursor() as cur, cur.copy(statement) as copy:
-            copy.write(PGCOPY_HEADER)
-            for start in mine:
+        # One COPY per chunk, the same NumPy-built stream the ingest service writes; the plain
+        # REF commits once at the end, the index-ordered variant after each chunk.
+        for start in starts[part::connections]:
+            with conn.cursor() as cur, cur.copy(statement) as copy:
                 copy.write(chunk(start))
-            copy.write(PGCOPY_TRAILER)
+            if variant.index_ordered_commits:
+                conn.commit()
         conn.commit()
 
     # Connections open before the clock starts and close after the CPU is read: a backend's

@@ -104,7 +104,7 @@ class Consumer:
         A broker that does not answer within `timeout_s` is only logged: paho keeps retrying and
         the persistent session picks up where it was once the broker is back.
         """
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self._settings.session_expiry_s
         properties.ReceiveMaximum = self._settings.mqtt_receive_maximum
         self._client.connect_async(
