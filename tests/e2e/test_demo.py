@@ -9,9 +9,8 @@ import sys
 import pytest
 
 
-@pytest.mark.slow
-def test_demo_run_stores_what_its_agents_sent(tmp_path):
-    lab = tmp_path / "lab"
+def _demo(cwd, *, duration_s):
+    """Run the demo in `cwd` with a relative lab directory, as `make demo` does; return its summary."""
     result = subprocess.run(
         [
             sys.executable,
@@ -19,17 +18,23 @@ def test_demo_run_stores_what_its_agents_sent(tmp_path):
             "livinglab_platform",
             "demo",
             "--duration",
-            "20",
+            str(duration_s),
             "--lab-dir",
-            str(lab),
+            "lab",
         ],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=240,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_demo_run_stores_what_its_agents_sent(tmp_path):
+    summary = _demo(tmp_path, duration_s=20)
     # Three agents sampling six keys at 10 Hz send about 60 readings a second.
     assert summary["sent"] > 500
     assert summary["stored"] == summary["sent"]
@@ -38,23 +43,8 @@ def test_demo_run_stores_what_its_agents_sent(tmp_path):
     assert summary["quarantined"] == 0
 
     # A second run continues on the same lab: registry, outboxes and data are kept.
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "livinglab_platform",
-            "demo",
-            "--duration",
-            "5",
-            "--lab-dir",
-            str(lab),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    second = json.loads(again.stdout.strip().splitlines()[-1])
+    second = _demo(tmp_path, duration_s=5)
+    assert second["sent"] > 0
+    assert second["stored"] == second["sent"]
     assert second["lost"] == 0
     assert second["duplicated"] == 0

@@ -385,7 +385,9 @@ def run_demo(
     *, lab_dir: Path, duration_s: float | None, console: Console
 ) -> DemoSummary | None:
     """Run the lab until Ctrl-C (or for `duration_s`) and stop everything cleanly; return the summary."""
-    lab = _start_services(lab_dir, console)
+    # Absolute: the agents' configs name files in it, and agents resolve relative paths
+    # against their config file's folder.
+    lab = _start_services(lab_dir.absolute(), console)
     summary = None
     try:
         _register_pilots(lab, console)
@@ -412,7 +414,7 @@ def run_demo(
         with contextlib.suppress(KeyboardInterrupt):
             _watch(lab, duration_s, console)
         console.print(
-            "stopping: agents drain their outboxes, then ingest, broker and database stop"
+            "\nstopping: agents drain their outboxes, then ingest, broker and database stop"
         )
         _stop(*(lab.processes.pop(pilot.device_id) for pilot in PILOTS))
         acked_after, _ = _outbox_totals(lab)

@@ -96,6 +96,8 @@ def _reachable_dir(
     directory: Path, user: pwd.struct_passwd | None, prefix: str
 ) -> Path:
     """`directory`, or a link from it into /tmp when the service user cannot reach it (e.g. under /root)."""
+    # Absolute: the servers resolve relative paths against their own working directory.
+    directory = directory.absolute()
     directory.parent.mkdir(parents=True, exist_ok=True)
     if directory.exists() or directory.is_symlink():
         return directory.resolve()
