@@ -24,6 +24,12 @@ KEYS = {
     "duplicated",
     "latency_p50_ms",
     "latency_p99_ms",
+    "latency_max_ms",
+    "latency_rate_readings_per_s",
+    "latency_batches",
+    "latency_readings",
+    "burst_latency_p50_ms",
+    "burst_latency_p99_ms",
     "devices",
     "batch_size",
 }
@@ -45,6 +51,8 @@ def test_ingest_benchmark_loses_and_doubles_nothing(lab_dir, capsys):
         devices=2,
         batch_size=1_000,
         naive_readings=500,
+        latency_seconds=2,
+        latency_rate=10_000,
         console=Console(width=120),
     )
 
@@ -55,9 +63,17 @@ def test_ingest_benchmark_loses_and_doubles_nothing(lab_dir, capsys):
     assert reported["readings"] == 20_000
     assert reported["devices"] == 2
     assert reported["batch_size"] == 1_000
+    # The paced phase: 10,000 readings/s for 2 s, in batches of 500.
+    assert reported["latency_rate_readings_per_s"] == 10_000
+    assert reported["latency_batches"] == 40
+    assert reported["latency_readings"] == 20_000
+    assert 0 < reported["latency_p50_ms"] <= reported["latency_p99_ms"]
+    assert reported["latency_p99_ms"] <= reported["latency_max_ms"]
+    assert reported["burst_latency_p50_ms"] > 0
+    # Over both phases.
     assert reported["lost"] == 0
     assert reported["duplicated"] == 0
     assert reported["quarantined"] == 0
-    assert reported["rollup_1m_readings"] == 20_000
+    assert reported["rollup_1m_readings"] == 40_000
     assert reported["naive_lost"] == 0
     assert reported["puback_failures"] == 0

@@ -293,6 +293,20 @@ def test_missing_schema_is_a_configuration_error(postgres_server, broker):
         IngestService(ingest_settings(postgres_server.dsn("postgres"), broker)).start()
 
 
+def test_schema_behind_the_code_is_a_configuration_error(dsn, broker):
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM schema_migrations WHERE name = '003_delivery_fingerprint.sql'"
+        )
+    with pytest.raises(
+        ConfigurationError,
+        match=r"003_delivery_fingerprint.sql not applied.*livinglab db upgrade",
+    ):
+        IngestService(ingest_settings(dsn, broker)).start()
+
+
 def test_clock_state_is_recorded(dsn, make_device, start_ingest):
     device = make_device("d1")
     service = start_ingest()

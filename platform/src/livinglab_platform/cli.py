@@ -174,11 +174,23 @@ def bench_ingest(
     naive_readings: Annotated[
         int, typer.Option(help="Readings for the naive one-INSERT-per-message bridge")
     ] = 20_000,
+    latency_seconds: Annotated[
+        float,
+        typer.Option(
+            help="Seconds of paced publishing after the burst, for publish -> commit latency (0: none)"
+        ),
+    ] = 10.0,
+    latency_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Readings/s in the paced phase (default: half the burst's throughput, at most 100,000)"
+        ),
+    ] = None,
     lab_dir: Annotated[
         Path, typer.Option(help="Scratch directory for the benchmark's own services")
     ] = Path(".lab/bench"),
 ) -> None:
-    """Measure the ingest pipeline against a raw COPY and a naive bridge, in one run."""
+    """Measure the ingest pipeline's throughput (against a raw COPY and a naive bridge) and latency."""
     from livinglab_platform.bench.ingest import run_ingest_benchmark
 
     run_ingest_benchmark(
@@ -187,6 +199,8 @@ def bench_ingest(
         devices=devices,
         batch_size=batch_size,
         naive_readings=naive_readings,
+        latency_seconds=latency_seconds,
+        latency_rate=latency_rate,
         console=console,
     )
 

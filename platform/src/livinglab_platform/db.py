@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+from typing import Any
 
 import psycopg
 
 from livinglab_platform.errors import ConfigurationError, MigrationError
 
-__all__ = ["connect", "migrations", "upgrade"]
+__all__ = ["connect", "migrations", "pending", "upgrade"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,14 @@ def migrations() -> list[tuple[str, str]]:
     folder = resources.files("livinglab_platform") / "migrations"
     files = sorted(f.name for f in folder.iterdir() if f.name.endswith(".sql"))
     return [(name, (folder / name).read_text(encoding="utf-8")) for name in files]
+
+
+def pending(conn: psycopg.Connection[Any]) -> list[str]:
+    """The migrations shipped with this version that the database has not applied."""
+    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,):
+        return [name for name, _ in migrations()]
+    applied = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+    return [name for name, _ in migrations() if name not in applied]
 
 
 def _check_timescaledb(conn: psycopg.Connection[tuple[object, ...]]) -> None:

@@ -104,10 +104,12 @@ def start_lab(
     postgres = dsn = None
     if database:
         postgres = Postgres.create(lab_dir / "pg", durable=True)
-        # Commit timestamps (pg_xact_commit_timestamp(xmin)) say when each stored row became
-        # visible, which is what the benchmark times; the cost is a few bytes per transaction.
+        # Commit timestamps (pg_xact_commit_timestamp(xmin)) say when each stored row was
+        # committed, which is what the benchmark times; the cost is a few bytes per transaction.
+        # They are taken just before the commit's WAL flush, so pg_stat_wal times the fsyncs
+        # (track_wal_io_timing: two clock readings per WAL write and sync).
         with (postgres.data_dir / "postgresql.auto.conf").open("a") as conf:
-            conf.write("track_commit_timestamp = on\n")
+            conf.write("track_commit_timestamp = on\ntrack_wal_io_timing = on\n")
         stack.callback(_stop_postgres, postgres)
         postgres.start()
         dsn = postgres.create_database("livinglab")
@@ -376,23 +378,6 @@ class Publisher:
         self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
-
-
-def _end_session(lab: BenchLab, client_id: str) -> None:
-    """Discard a persistent session: connect with its client id and clean start, then leave."""
-    connected: queue.Queue[mqtt.ReasonCode] = queue.Queue()
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-    )
-    client.username_pw_set(broker.INGEST_USER, lab.ingest_password)
-    client.on_connect = lambda _c, _u, _f, code, _p: connected.put(code)
-    client.connect(lab.mosquitto.host, lab.mosquitto.port, clean_start=True)
-    client.loop_start()
-    try:
-        connected.get(timeout=CONNECT_TIMEOUT_S)
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 def end_session(lab: BenchLab, client_id: str) -> None:

@@ -2,8 +2,11 @@
 
 The delivery ledger comes first: inserting (device, seq) with ON CONFLICT DO NOTHING RETURNING tells
 which batches are new, so a redelivered batch is dropped in the same transaction that would have
-stored it twice. The new batches' good rows go in with one binary COPY, and the rollups are merged
-last, so their row locks are held for the shortest time before the commit.
+stored it twice. Each ledger row keeps a fingerprint of the batch's readings; a batch whose seq is
+already recorded with a different fingerprint is not a redelivery but new readings under a reused
+seq (a device whose counter was reset), and goes whole to the quarantine instead of being dropped.
+The new batches' good rows go in with one binary COPY, and the rollups are merged last, so their
+row locks are held for the shortest time before the commit.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from livinglab_platform.ingest.decode import (
     StatusUpdate,
     Telemetry,
 )
+from livinglab_platform.ingest.fingerprint import Fingerprints
 from livinglab_platform.ingest.pgcopy import CopyBuffer, copy_readings, index_order
 from livinglab_platform.ingest.registry import Device, Registry
 from livinglab_platform.ingest.rollup import upsert_rollups
@@ -37,11 +41,18 @@ Item = tuple[Message, Decoded]
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 _INSERT_DELIVERIES = """
-INSERT INTO deliveries (device_id, seq, readings, quarantined, clock_synced, received_at)
-SELECT * FROM unnest(%s::text[], %s::int8[], %s::int4[], %s::int4[], %s::bool[], %s::timestamptz[])
+INSERT INTO deliveries (device_id, seq, readings, quarantined, clock_synced, received_at, fingerprint)
+SELECT * FROM unnest(%s::text[], %s::int8[], %s::int4[], %s::int4[], %s::bool[], %s::timestamptz[],
+                     %s::int8[])
 ORDER BY 1, 2
 ON CONFLICT DO NOTHING
 RETURNING device_id, seq
+"""
+# Only for the batches the insert above skipped: in READ COMMITTED this statement's snapshot sees
+# the conflicting rows, also those another writer committed while the insert waited for it.
+_SELECT_FINGERPRINTS = """
+SELECT device_id, seq, fingerprint FROM deliveries
+WHERE (device_id, seq) IN (SELECT * FROM unnest(%s::text[], %s::int8[]))
 """
 _INSERT_QUARANTINE = """
 INSERT INTO quarantine (received_at, topic, device_id, seq, reason, readings, payload)
@@ -109,6 +120,13 @@ def _device_time(
     return _utc(received_at)
 
 
+def _reused_seq(device_id: str, seq: int) -> str:
+    return (
+        f"seq {seq} of device {device_id!r} was already stored with different readings: "
+        "the device's sequence counter was reset or reused; its readings were not stored"
+    )
+
+
 @dataclass
 class _Quarantine:
     rows: list[tuple[Any, ...]]
@@ -142,6 +160,7 @@ class Writer:
         self._registry = registry
         self._max_future_s = max_future_s
         self._buffer = CopyBuffer()
+        self._fingerprints = Fingerprints()
 
     def write(self, conn: Connection, items: Sequence[Item]) -> GroupResult:
         """Store `items` in one transaction; database errors propagate after the rollback."""
@@ -194,7 +213,9 @@ class Writer:
         devices = self._registry.lookup(conn, wanted) if wanted else {}
 
         accepted: list[tuple[Message, Telemetry, npt.NDArray[np.int32]]] = []
-        seen: set[tuple[str, int]] = set()
+        # A second message with a (device, seq) of this group: a re-sent copy, or other readings.
+        repeats: list[tuple[Message, Telemetry]] = []
+        first: set[tuple[str, int]] = set()
         for message, t in telemetry:
             device = devices.get(t.device_id)
             if device is None or not device.enabled:
@@ -210,13 +231,13 @@ class Writer:
                     reason=f"device {t.device_id!r} {why}",
                     readings=t.rows,
                 )
-            elif (t.device_id, t.batch.seq) in seen:
-                result.duplicates += 1
+            elif (key := (t.device_id, t.batch.seq)) in first:
+                repeats.append((message, t))
             else:
-                seen.add((t.device_id, t.batch.seq))
+                first.add(key)
                 accepted.append((message, t, device.sensor_ids(t.batch.sensors)))
         rows = (
-            self._store_batches(conn, accepted, quarantine, result)
+            self._store_batches(conn, accepted, repeats, quarantine, result)
             if accepted
             else None
         )
@@ -292,17 +313,75 @@ class Writer:
             rows.append((when, e.device_id, ev.type, ev.revision, ev.count, ev.message))
         return rows
 
+    def _compare_fingerprints(
+        self,
+        conn: Connection,
+        accepted: list[tuple[Message, Telemetry, npt.NDArray[np.int32]]],
+        repeats: list[tuple[Message, Telemetry]],
+        new: npt.NDArray[np.bool_],
+        fingerprint: npt.NDArray[np.int64],
+        quarantine: _Quarantine,
+        result: GroupResult,
+    ) -> None:
+        """Duplicates or reused seqs: the batches already in the ledger, and the group's repeats.
+
+        A batch is a duplicate when its fingerprint equals the one stored for its (device, seq), or
+        none is stored (ledger rows older than fingerprints); else it goes whole to the quarantine.
+        """
+        seen = np.flatnonzero(~new).tolist()
+        stored: dict[tuple[str, int], int | None] = {}
+        if seen:
+            for device_id, seq, stored_fingerprint in conn.execute(
+                _SELECT_FINGERPRINTS,
+                (
+                    [accepted[i][1].device_id for i in seen],
+                    [accepted[i][1].batch.seq for i in seen],
+                ),
+            ):
+                stored[(device_id, seq)] = stored_fingerprint
+        if repeats:
+            # What the ledger holds once this group commits: the group's own batch where it was new.
+            for i in np.flatnonzero(new).tolist():
+                t = accepted[i][1]
+                stored[(t.device_id, t.batch.seq)] = int(fingerprint[i])
+
+        candidates = [
+            (accepted[i][0], accepted[i][1], int(fingerprint[i])) for i in seen
+        ]
+        for message, t in repeats:
+            (own,) = self._fingerprints.compute(
+                [t.batch],
+                time_ns=t.batch.time_ns,
+                sensor=t.batch.sensor,
+                value=t.batch.value,
+            ).tolist()
+            candidates.append((message, t, own))
+        for message, t, own in candidates:
+            # A row another transaction deleted meanwhile counts as unknown, like NULL.
+            known = stored.get((t.device_id, t.batch.seq))
+            if known is None or known == own:
+                result.duplicates += 1
+            else:
+                quarantine.add(
+                    message,
+                    device_id=t.device_id,
+                    seq=t.batch.seq,
+                    reason=_reused_seq(t.device_id, t.batch.seq),
+                    readings=t.rows,
+                )
+
     def _store_batches(
         self,
         conn: Connection,
         accepted: list[tuple[Message, Telemetry, npt.NDArray[np.int32]]],
+        repeats: list[tuple[Message, Telemetry]],
         quarantine: _Quarantine,
         result: GroupResult,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
         """Ledger, checks and COPY of the accepted batches; return the rows stored, for the rollups.
 
-        The rows come back in index order (sensor, then time descending), grouped as the rollups
-        need them.
+        `repeats` are later messages of the group with the (device, seq) of an accepted one. The rows
+        come back in index order (sensor, then time descending), grouped as the rollups need them.
         """
         batches = [t.batch for _, t, _ in accepted]
         lengths = np.array([len(b) for b in batches], dtype=np.int64)
@@ -324,6 +403,10 @@ class Writer:
             max_future_s=self._max_future_s,
         )
 
+        fingerprint = self._fingerprints.compute(
+            batches, time_ns=time_ns, sensor=sensor_index, value=value
+        )
+
         stored = (lengths - check.bad).tolist()
         inserted = conn.execute(
             _INSERT_DELIVERIES,
@@ -334,14 +417,18 @@ class Writer:
                 check.bad.tolist(),
                 [b.clock.synced for b in batches],
                 [_utc(m.received_at) for m, _, _ in accepted],
+                fingerprint.tolist(),
             ),
         ).fetchall()
         new_keys = {(str(d), int(s)) for d, s in inserted}
         new = np.array(
             [(t.device_id, t.batch.seq) in new_keys for _, t, _ in accepted], dtype=bool
         )
-        result.duplicates += int(len(new) - new.sum())
         result.batches += int(new.sum())
+        if repeats or not new.all():
+            self._compare_fingerprints(
+                conn, accepted, repeats, new, fingerprint, quarantine, result
+            )
 
         for b in np.flatnonzero(new & (check.bad > 0)).tolist():
             message, t, _ = accepted[b]
