@@ -104,39 +104,6 @@ def test_broker_restart_mid_stream(dsn, broker, make_device, start_ingest, caplo
     assert "disconnected from the broker" in caplog.text
 
 
-def test_database_restart_mid_stream(
-    dsn, postgres_server, make_device, start_ingest, caplog
-):
-    if postgres_server.server is None:
-        pytest.skip(
-            "LIVINGLAB_TEST_DSN points at an external server that this test cannot restart"
-        )
-    device = make_device("d1")
-    batches = make_stream()
-    service = start_ingest(batch_max_rows=2_000)
-    publisher = publish_in_background(device, batches)
-
-    wait_for(lambda: service.stored_batches >= 30, what="30 batches stored")
-    server = postgres_server.server
-    try:
-        server.stop(mode="fast")
-        stored_before = service.stored_batches
-        time.sleep(1.0)
-    finally:
-        server.start()
-    publisher.join(30)
-    device.client.settle()
-    wait_for(
-        lambda: service.stored_batches == len(batches),
-        timeout=30,
-        what="every batch stored",
-    )
-
-    assert stored_before < len(batches)
-    assert_all_stored_once(dsn, batches, device)
-    assert "database unavailable" in caplog.text
-
-
 def test_sigterm_commits_what_was_received_and_a_restart_stores_nothing_twice(
     dsn, broker, make_device, tmp_path
 ):
