@@ -73,17 +73,20 @@ def test_register_a_device_and_connect_with_the_printed_password(dsn, broker):
 
 
 def test_registration_errors_are_readable_and_leave_nothing_behind(dsn, broker):
-    unknown_site = _livinglab(
-        "devices",
-        "add",
-        "d1",
-        "--site",
-        "nowhere",
-        "--sensor",
-        "t:temperature:degC",
-        dsn=dsn,
-        broker=broker,
-    )
+    def add(device_id, site="s1", sensor="t:t:degC"):
+        return _livinglab(
+            "devices",
+            "add",
+            device_id,
+            "--site",
+            site,
+            "--sensor",
+            sensor,
+            dsn=dsn,
+            broker=broker,
+        )
+
+    unknown_site = add("d1", site="nowhere")
     assert unknown_site.returncode == 2
     assert "site 'nowhere' does not exist" in unknown_site.stderr
     assert "livinglab sites add nowhere" in unknown_site.stderr
@@ -94,75 +97,22 @@ def test_registration_errors_are_readable_and_leave_nothing_behind(dsn, broker):
         ).returncode
         == 0
     )
-    bad_sensor = _livinglab(
-        "devices",
-        "add",
-        "d1",
-        "--site",
-        "s1",
-        "--sensor",
-        "temperature",
-        dsn=dsn,
-        broker=broker,
-    )
+    bad_sensor = add("d1", sensor="temperature")
     assert bad_sensor.returncode == 2
     assert "KEY:QUANTITY:UNIT" in bad_sensor.stderr
-    bad_id = _livinglab(
-        "devices",
-        "add",
-        "D/1",
-        "--site",
-        "s1",
-        "--sensor",
-        "t:t:degC",
-        dsn=dsn,
-        broker=broker,
-    )
+    bad_id = add("D/1")
     assert bad_id.returncode == 2
     assert "device id 'D/1'" in bad_id.stderr
     assert "Traceback" not in unknown_site.stderr + bad_sensor.stderr + bad_id.stderr
 
-    assert (
-        _livinglab(
-            "devices",
-            "add",
-            "d1",
-            "--site",
-            "s1",
-            "--sensor",
-            "t:t:degC",
-            dsn=dsn,
-            broker=broker,
-        ).returncode
-        == 0
-    )
-    again = _livinglab(
-        "devices",
-        "add",
-        "d1",
-        "--site",
-        "s1",
-        "--sensor",
-        "t:t:degC",
-        dsn=dsn,
-        broker=broker,
-    )
+    assert add("d1").returncode == 0
+    again = add("d1")
     assert again.returncode == 2
     assert "device 'd1' is already registered" in again.stderr
 
     # The broker already has a client d2 (made outside the registry): the registry keeps no half.
     broker.add_device("d2")
-    clash = _livinglab(
-        "devices",
-        "add",
-        "d2",
-        "--site",
-        "s1",
-        "--sensor",
-        "t:t:degC",
-        dsn=dsn,
-        broker=broker,
-    )
+    clash = add("d2")
     assert clash.returncode == 2
     assert "already exists" in clash.stderr
     with psycopg.connect(dsn) as conn:
