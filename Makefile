@@ -5,12 +5,12 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROJECT := pyproject.toml edge_agent/pyproject.toml platform/pyproject.toml
 
-.PHONY: demo test lint bench bench-agent system venv clean
+.PHONY: demo test lint bench bench-agent system system-test venv clean
 
 demo: system venv
 	$(VENV)/bin/livinglab demo $(DEMO_ARGS)
 
-test: system venv lint
+test: system-test venv lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -26,6 +26,9 @@ bench-agent: system venv
 
 system:
 	bash scripts/install-system.sh
+
+system-test:
+	bash scripts/install-system.sh --test
 
 venv: $(STAMP)
 

@@ -9,6 +9,10 @@ PG_MAJOR="${PG_MAJOR:-15}"
 PG_CONFIG="/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config"
 PACKAGES=(mosquitto mosquitto-clients "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}"
           cmake gcc make libc6-dev xz-utils)
+# Browser tests drive Debian's Chromium; `--test` adds it (demos and deployments do without).
+if [ "${1:-}" = "--test" ]; then
+    PACKAGES+=(chromium chromium-driver fonts-dejavu-core)
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

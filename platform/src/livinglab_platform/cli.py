@@ -63,10 +63,10 @@ def sites_add(
     address: Annotated[str | None, typer.Option(help="Street address")] = None,
 ) -> None:
     """Add a pilot site."""
-    from livinglab_platform import db, devices
+    from livinglab_platform import db, sites
 
     with db.connect(_database_url()) as conn:
-        devices.add_site(
+        sites.add_site(
             conn,
             site_id=site_id,
             name=name,

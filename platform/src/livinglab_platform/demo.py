@@ -26,7 +26,7 @@ from rich.live import Live
 from rich.table import Table
 
 from livinglab_edge_agent.outbox import Outbox
-from livinglab_platform import broker, db, devices
+from livinglab_platform import broker, db, devices, sites
 from livinglab_platform.errors import ServiceError
 from livinglab_platform.lab import Mosquitto, Postgres
 
@@ -179,7 +179,7 @@ def _register_pilots(lab: _Lab, console: Console) -> None:
                 ).fetchone()
                 is None
             ):
-                devices.add_site(
+                sites.add_site(
                     conn,
                     site_id=pilot.site_id,
                     name=pilot.site_name,

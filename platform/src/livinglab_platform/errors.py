@@ -1,4 +1,4 @@
-"""Errors of the platform; each carries an HTTP status for the API to come."""
+"""Errors of the platform; each carries the HTTP status the API answers with."""
 
 
 class PlatformError(Exception):
@@ -35,3 +35,27 @@ class ServiceError(PlatformError):
     """A local service (PostgreSQL, Mosquitto) of the lab could not be started or stopped."""
 
     status = 500
+
+
+class AuthenticationError(PlatformError):
+    """No token, or a token that is unknown, revoked or expired."""
+
+    status = 401
+
+
+class ForbiddenError(PlatformError):
+    """The person is known but their role or organisation may not do this."""
+
+    status = 403
+
+
+class NotFoundError(PlatformError):
+    """The object does not exist, or is not visible to the person asking."""
+
+    status = 404
+
+
+class ConflictError(PlatformError):
+    """The request is valid but clashes with the current state (a transition, a duplicate id)."""
+
+    status = 409

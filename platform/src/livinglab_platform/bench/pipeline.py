@@ -31,7 +31,7 @@ import numpy.typing as npt
 import psycopg
 from rich.console import Console
 
-from livinglab_platform import broker
+from livinglab_platform import broker, sites
 from livinglab_platform import devices as registry
 from livinglab_platform.bench.frames import Frame, plan_frames, scheduled, stamped
 from livinglab_platform.bench.harness import (
@@ -100,7 +100,7 @@ def register_devices(lab: BenchLab, device_ids: Sequence[str]) -> Devices:
     assert lab.dsn is not None
     passwords = {}
     with psycopg.connect(lab.dsn) as conn, lab.admin() as dynsec:
-        registry.add_site(conn, site_id=SITE_ID, name="Benchmark")
+        sites.add_site(conn, site_id=SITE_ID, name="Benchmark")
         conn.commit()
         for device_id in device_ids:
             credentials = registry.register_device(

@@ -1,0 +1,107 @@
+"""The FastAPI application: the API under /api/v1, the web pages, and one error format."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool
+from starlette.exceptions import HTTPException
+
+from livinglab_platform.api.deps import ERRORS
+from livinglab_platform.api.routes import data, devices, ecosystem, sites, trials
+from livinglab_platform.api.settings import ApiSettings
+from livinglab_platform.config import BrokerSettings
+from livinglab_platform.errors import PlatformError
+
+__all__ = ["create_app"]
+
+API_PREFIX = "/api/v1"
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    # Naive timestamps from clients are read as UTC, whatever the server's default time zone.
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path")]
+    return ".".join(parts) or str(location[-1] if location else "request")
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": _field(tuple(e.get("loc", ()))),
+            "message": str(e.get("msg", "invalid")),
+        }
+        for e in exc.errors()
+    ]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return JSONResponse(
+        status_code=422,
+        content={"detail": f"invalid input: {summary}", "errors": errors},
+    )
+
+
+def _platform_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PlatformError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(
+        status_code=exc.status,
+        content={"detail": str(exc), "errors": []},
+        headers=headers,
+    )
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        status_code=exc.status_code,
+        content={"detail": str(exc.detail), "errors": []},
+        headers=exc.headers,
+    )
+
+
+def create_app(
+    settings: ApiSettings | None = None, broker_settings: BrokerSettings | None = None
+) -> FastAPI:
+    """Build the application; settings default to the LIVINGLAB_* environment."""
+    settings = settings or ApiSettings()
+    broker_settings = broker_settings or BrokerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with ConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=settings.api_pool_size,
+            configure=_configure,
+            open=True,
+        ) as pool:
+            app.state.pool = pool
+            yield
+
+    app = FastAPI(
+        title="livinglab",
+        version="1",
+        summary="Ljubljana's living lab: trials, partners, devices and their data",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.broker_settings = broker_settings
+    api = APIRouter(prefix=API_PREFIX, responses=ERRORS)
+    for module in (ecosystem, sites, devices, trials, data):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(PlatformError, _platform_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    return app

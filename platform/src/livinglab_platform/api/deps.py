@@ -1,0 +1,95 @@
+"""Dependencies of the API's routes: a database connection, the person asking, the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import ConnectionPool
+
+from livinglab_platform import people
+from livinglab_platform.access import Principal
+from livinglab_platform.broker import DynSec
+from livinglab_platform.config import BrokerSettings
+from livinglab_platform.errors import AuthenticationError
+from livinglab_platform.models import ErrorPublic
+
+__all__ = [
+    "COOKIE",
+    "ERRORS",
+    "BrokerDep",
+    "ConnDep",
+    "CurrentPrincipal",
+]
+
+COOKIE = "livinglab_token"
+
+# Every route may answer with these; each is an ErrorPublic with a sentence a person can act on.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorPublic,
+        "description": "The request is invalid for the registry",
+    },
+    401: {
+        "model": ErrorPublic,
+        "description": "No token, or an unknown, revoked or expired one",
+    },
+    403: {
+        "model": ErrorPublic,
+        "description": "Your role or organisation may not do this",
+    },
+    404: {"model": ErrorPublic, "description": "Not found, or not visible to you"},
+    409: {"model": ErrorPublic, "description": "Clashes with the current state"},
+    422: {
+        "model": ErrorPublic,
+        "description": "Invalid input; `errors` names each field",
+    },
+}
+
+_bearer = HTTPBearer(
+    auto_error=False, description="A token from `livinglab tokens create`"
+)
+
+
+def _connection(request: Request) -> Iterator[psycopg.Connection[Any]]:
+    pool: ConnectionPool[psycopg.Connection[Any]] = request.app.state.pool
+    with pool.connection() as conn:
+        # The pool commits when the block ends without an error and rolls back otherwise.
+        yield conn
+
+
+ConnDep = Annotated[psycopg.Connection[Any], Depends(_connection)]
+
+
+def _principal(
+    request: Request,
+    conn: ConnDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    token = (
+        credentials.credentials
+        if credentials is not None
+        else request.cookies.get(COOKIE)
+    )
+    if not token:
+        raise AuthenticationError(
+            "sign in: send `Authorization: Bearer <token>` (tokens come from an operator)"
+        )
+    principal = people.authenticate(conn, token)
+    conn.commit()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def _broker(request: Request) -> Iterator[DynSec]:
+    settings: BrokerSettings = request.app.state.broker_settings
+    with settings.dynsec() as dynsec:
+        yield dynsec
+
+
+BrokerDep = Annotated[DynSec, Depends(_broker)]

@@ -1,0 +1,64 @@
+"""The audit trail: who changed what, when and why, for every object the platform manages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from livinglab_platform.access import Principal
+from livinglab_platform.models import AuditEntryPublic
+
+__all__ = ["list_entries", "record"]
+
+
+def record(
+    conn: psycopg.Connection[Any],
+    principal: Principal,
+    *,
+    object_type: str,
+    object_id: object,
+    action: str,
+    reason: str | None = None,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Append one entry in the caller's transaction, so the change and its record commit together."""
+    conn.execute(
+        "INSERT INTO audit_log (actor, actor_label, object_type, object_id, action, reason, details)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            principal.person_id,
+            principal.label,
+            object_type,
+            str(object_id),
+            action,
+            reason or None,
+            Jsonb(details or {}),
+        ),
+    )
+
+
+def list_entries(
+    conn: psycopg.Connection[Any], *, object_type: str, object_id: object
+) -> list[AuditEntryPublic]:
+    """The entries of one object, oldest first."""
+    rows = conn.execute(
+        "SELECT a.time, coalesce(p.name || ' <' || p.email || '>', a.actor_label),"
+        " a.object_type, a.object_id, a.action, a.reason, a.details"
+        " FROM audit_log a LEFT JOIN people p ON p.id = a.actor"
+        " WHERE a.object_type = %s AND a.object_id = %s ORDER BY a.time, a.id",
+        (object_type, str(object_id)),
+    ).fetchall()
+    return [
+        AuditEntryPublic(
+            time=r[0],
+            actor=r[1],
+            object_type=r[2],
+            object_id=r[3],
+            action=r[4],
+            reason=r[5],
+            details=r[6],
+        )
+        for r in rows
+    ]

@@ -1,0 +1,536 @@
+"""Trials: registration, editing, lifecycle transitions, device assignments and data grants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from livinglab_platform import audit
+from livinglab_platform.access import Principal, require_operator, trial_visibility_sql
+from livinglab_platform.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    RegistryError,
+)
+from livinglab_platform.lifecycle import OPEN_STATES, TRANSITIONS
+from livinglab_platform.models import (
+    Action,
+    AssignmentCreate,
+    AssignmentPublic,
+    GrantCreate,
+    GrantPublic,
+    PartnerLink,
+    Role,
+    State,
+    TransitionRequest,
+    TrialCreate,
+    TrialPublic,
+    TrialUpdate,
+)
+
+__all__ = [
+    "assign_device",
+    "create_grant",
+    "create_trial",
+    "get_trial",
+    "list_grants",
+    "list_trials",
+    "revoke_grant",
+    "transition",
+    "unassign_device",
+    "update_trial",
+]
+
+_FIELDS = (
+    "title",
+    "technology",
+    "technology_description",
+    "trl_start",
+    "trl_target",
+    "starts_on",
+    "ends_on",
+    "success_criteria",
+    "data_sharing_terms",
+    "personal_data",
+)
+
+
+def _is_owner(principal: Principal, row: dict[str, Any]) -> bool:
+    return (
+        principal.role is Role.partner
+        and principal.organisation_id == row["organisation_id"]
+    )
+
+
+def _may_edit(principal: Principal, row: dict[str, Any]) -> bool:
+    return principal.is_operator or _is_owner(principal, row)
+
+
+def allowed_actions(principal: Principal, row: dict[str, Any]) -> list[Action]:
+    """The transitions this principal may make on the trial now."""
+    state = State(row["state"])
+    return [
+        action
+        for action, t in TRANSITIONS.items()
+        if state in t.sources
+        and (principal.is_operator or (t.owner and _is_owner(principal, row)))
+    ]
+
+
+def _row(
+    conn: psycopg.Connection[Any], principal: Principal, trial_id: int
+) -> dict[str, Any]:
+    condition, params = trial_visibility_sql(principal)
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            f"SELECT t.* FROM trials t WHERE t.id = %(id)s AND {condition}",
+            {**params, "id": trial_id},
+        ).fetchone()
+    if row is None:
+        raise NotFoundError(f"trial {trial_id} not found")
+    return row
+
+
+def _public(
+    conn: psycopg.Connection[Any], principal: Principal, row: dict[str, Any]
+) -> TrialPublic:
+    trial_id = row["id"]
+    sites = [
+        r[0]
+        for r in conn.execute(
+            "SELECT site_id FROM trial_sites WHERE trial_id = %s ORDER BY site_id",
+            (trial_id,),
+        )
+    ]
+    partners = [
+        PartnerLink(organisation_id=r[0], role=r[1])
+        for r in conn.execute(
+            "SELECT organisation_id, role FROM trial_partners WHERE trial_id = %s"
+            " ORDER BY organisation_id",
+            (trial_id,),
+        )
+    ]
+    devices = [
+        AssignmentPublic(
+            id=r[0], trial_id=trial_id, device_id=r[1], starts_at=r[2], ends_at=r[3]
+        )
+        for r in conn.execute(
+            "SELECT id, device_id, starts_at, ends_at FROM trial_devices WHERE trial_id = %s"
+            " ORDER BY starts_at, id",
+            (trial_id,),
+        )
+    ]
+    return TrialPublic(
+        **{f: row[f] for f in _FIELDS},
+        id=trial_id,
+        organisation_id=row["organisation_id"],
+        site_ids=sites,
+        partners=partners,
+        devices=devices,
+        state=State(row["state"]),
+        state_reason=row["state_reason"],
+        actions=allowed_actions(principal, row),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def get_trial(
+    conn: psycopg.Connection[Any], principal: Principal, trial_id: int
+) -> TrialPublic:
+    """One trial, if the principal may see it."""
+    return _public(conn, principal, _row(conn, principal, trial_id))
+
+
+def list_trials(
+    conn: psycopg.Connection[Any], principal: Principal, *, state: State | None = None
+) -> list[TrialPublic]:
+    """The trials this principal may see, newest first, optionally in one state."""
+    condition, params = trial_visibility_sql(principal)
+    if state is not None:
+        condition += " AND t.state = %(state)s"
+        params = {**params, "state": state.value}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            f"SELECT t.* FROM trials t WHERE {condition} ORDER BY t.id DESC", params
+        ).fetchall()
+    return [_public(conn, principal, r) for r in rows]
+
+
+def _check_references(
+    conn: psycopg.Connection[Any],
+    *,
+    site_ids: list[str] | None,
+    partners: list[PartnerLink] | None,
+) -> None:
+    for site_id in site_ids or []:
+        if (
+            conn.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone()
+            is None
+        ):
+            raise RegistryError(f"site {site_id!r} does not exist (site_ids)")
+    for partner in partners or []:
+        if (
+            conn.execute(
+                "SELECT 1 FROM organisations WHERE id = %s", (partner.organisation_id,)
+            ).fetchone()
+            is None
+        ):
+            raise RegistryError(
+                f"organisation {partner.organisation_id!r} does not exist (partners)"
+            )
+    ids = [p.organisation_id for p in partners or []]
+    if len(set(ids)) != len(ids):
+        raise RegistryError("each partner organisation may be listed once (partners)")
+
+
+def _write_links(
+    conn: psycopg.Connection[Any],
+    trial_id: int,
+    *,
+    site_ids: list[str] | None,
+    partners: list[PartnerLink] | None,
+) -> None:
+    if site_ids is not None:
+        conn.execute("DELETE FROM trial_sites WHERE trial_id = %s", (trial_id,))
+        for site_id in dict.fromkeys(site_ids):
+            conn.execute(
+                "INSERT INTO trial_sites (trial_id, site_id) VALUES (%s, %s)",
+                (trial_id, site_id),
+            )
+    if partners is not None:
+        conn.execute("DELETE FROM trial_partners WHERE trial_id = %s", (trial_id,))
+        for p in partners:
+            conn.execute(
+                "INSERT INTO trial_partners (trial_id, organisation_id, role) VALUES (%s, %s, %s)",
+                (trial_id, p.organisation_id, p.role),
+            )
+
+
+def create_trial(
+    conn: psycopg.Connection[Any], principal: Principal, *, trial: TrialCreate
+) -> TrialPublic:
+    """Register a trial as a draft: partners for their own organisation, operators for any."""
+    if principal.role is Role.viewer:
+        raise ForbiddenError("viewers may not register trials")
+    organisation_id = trial.organisation_id or principal.organisation_id
+    if organisation_id is None:
+        raise RegistryError(
+            "organisation_id is required when registering from the command line"
+        )
+    if not principal.is_operator and organisation_id != principal.organisation_id:
+        raise ForbiddenError(
+            "partners may register trials only for their own organisation"
+        )
+    if (
+        conn.execute(
+            "SELECT 1 FROM organisations WHERE id = %s", (organisation_id,)
+        ).fetchone()
+        is None
+    ):
+        raise RegistryError(
+            f"organisation {organisation_id!r} does not exist (organisation_id)"
+        )
+    _check_references(conn, site_ids=trial.site_ids, partners=trial.partners)
+    values = trial.model_dump(include=set(_FIELDS))
+    with conn.transaction():
+        row = conn.execute(
+            f"INSERT INTO trials (organisation_id, created_by, {', '.join(values)})"
+            f" VALUES (%(organisation_id)s, %(created_by)s, {', '.join('%(' + k + ')s' for k in values)})"
+            " RETURNING id",
+            {
+                **values,
+                "organisation_id": organisation_id,
+                "created_by": principal.person_id,
+            },
+        ).fetchone()
+        assert row is not None
+        trial_id = int(row[0])
+        _write_links(conn, trial_id, site_ids=trial.site_ids, partners=trial.partners)
+        audit.record(
+            conn,
+            principal,
+            object_type="trial",
+            object_id=trial_id,
+            action="create",
+            details={"title": trial.title, "organisation_id": organisation_id},
+        )
+    return get_trial(conn, principal, trial_id)
+
+
+def update_trial(
+    conn: psycopg.Connection[Any],
+    principal: Principal,
+    trial_id: int,
+    *,
+    changes: TrialUpdate,
+) -> TrialPublic:
+    """Edit a draft (or a submitted trial, before review); every change is audited."""
+    row = _row(conn, principal, trial_id)
+    if not _may_edit(principal, row):
+        raise ForbiddenError("only the trial's organisation and operators may edit it")
+    if row["state"] not in (State.draft, State.submitted):
+        raise ConflictError(
+            f"trial {trial_id} is {row['state']!r}; only draft or submitted trials can be edited"
+        )
+    values = changes.model_dump(include=set(_FIELDS), exclude_unset=True)
+    merged = {**{f: row[f] for f in _FIELDS}, **values}
+    if merged["trl_target"] < merged["trl_start"]:
+        raise RegistryError("trl_target must not be below trl_start")
+    if merged["ends_on"] < merged["starts_on"]:
+        raise RegistryError("ends_on must not be before starts_on")
+    _check_references(conn, site_ids=changes.site_ids, partners=changes.partners)
+    with conn.transaction():
+        if values:
+            conn.execute(
+                f"UPDATE trials SET {', '.join(f'{k} = %({k})s' for k in values)}, updated_at = now()"
+                " WHERE id = %(id)s",
+                {**values, "id": trial_id},
+            )
+        _write_links(
+            conn, trial_id, site_ids=changes.site_ids, partners=changes.partners
+        )
+        audit.record(
+            conn,
+            principal,
+            object_type="trial",
+            object_id=trial_id,
+            action="update",
+            details=changes.model_dump(mode="json", exclude_unset=True),
+        )
+    return get_trial(conn, principal, trial_id)
+
+
+def transition(
+    conn: psycopg.Connection[Any],
+    principal: Principal,
+    trial_id: int,
+    *,
+    request: TransitionRequest,
+) -> TrialPublic:
+    """Move a trial along its lifecycle, if this principal may take the action from its state."""
+    row = _row(conn, principal, trial_id)
+    rule = TRANSITIONS[request.action]
+    if not (principal.is_operator or (rule.owner and _is_owner(principal, row))):
+        who = (
+            "operators" if not rule.owner else "the trial's organisation and operators"
+        )
+        raise ForbiddenError(f"only {who} may {request.action.value} a trial")
+    state = State(row["state"])
+    if state not in rule.sources:
+        needed = " or ".join(sorted(f"'{s.value}'" for s in rule.sources))
+        raise ConflictError(
+            f"trial {trial_id} is '{state.value}'; {request.action.value} needs {needed}"
+        )
+    if rule.reason_required and not request.reason:
+        raise RegistryError(
+            f"a reason is required to {request.action.value} a trial (reason)"
+        )
+    with conn.transaction():
+        conn.execute(
+            "UPDATE trials SET state = %s, state_reason = %s, updated_at = now(),"
+            " approved_at = CASE WHEN %s THEN coalesce(approved_at, now()) ELSE approved_at END"
+            " WHERE id = %s",
+            (
+                rule.target.value,
+                request.reason or None,
+                rule.target is State.approved,
+                trial_id,
+            ),
+        )
+        audit.record(
+            conn,
+            principal,
+            object_type="trial",
+            object_id=trial_id,
+            action=request.action.value,
+            reason=request.reason or None,
+            details={"from": state.value, "to": rule.target.value},
+        )
+    return get_trial(conn, principal, trial_id)
+
+
+def assign_device(
+    conn: psycopg.Connection[Any],
+    principal: Principal,
+    trial_id: int,
+    *,
+    assignment: AssignmentCreate,
+) -> AssignmentPublic:
+    """Put a device to work for a trial during a sub-period.
+
+    Partners may assign only devices their organisation owns: an assignment opens data.
+    """
+    row = _row(conn, principal, trial_id)
+    if not _may_edit(principal, row):
+        raise ForbiddenError(
+            "only the trial's organisation and operators may assign devices"
+        )
+    if State(row["state"]) not in OPEN_STATES:
+        raise ConflictError(
+            f"trial {trial_id} is '{row['state']}'; devices can no longer change"
+        )
+    device = conn.execute(
+        "SELECT organisation_id FROM devices WHERE id = %s", (assignment.device_id,)
+    ).fetchone()
+    if device is None:
+        raise RegistryError(
+            f"device {assignment.device_id!r} does not exist (device_id)"
+        )
+    if not principal.is_operator and device[0] != principal.organisation_id:
+        raise ForbiddenError(
+            f"device {assignment.device_id!r} belongs to another organisation; ask an operator"
+            " to assign it"
+        )
+    with conn.transaction():
+        created = conn.execute(
+            "INSERT INTO trial_devices (trial_id, device_id, starts_at, ends_at)"
+            " VALUES (%s, %s, %s, %s) RETURNING id",
+            (trial_id, assignment.device_id, assignment.starts_at, assignment.ends_at),
+        ).fetchone()
+        assert created is not None
+        audit.record(
+            conn,
+            principal,
+            object_type="trial",
+            object_id=trial_id,
+            action="assign_device",
+            details=assignment.model_dump(mode="json"),
+        )
+    return AssignmentPublic(id=created[0], trial_id=trial_id, **assignment.model_dump())
+
+
+def unassign_device(
+    conn: psycopg.Connection[Any],
+    principal: Principal,
+    trial_id: int,
+    *,
+    assignment_id: int,
+) -> None:
+    """Remove a device assignment from a trial that is still open."""
+    row = _row(conn, principal, trial_id)
+    if not _may_edit(principal, row):
+        raise ForbiddenError(
+            "only the trial's organisation and operators may remove devices"
+        )
+    if State(row["state"]) not in OPEN_STATES:
+        raise ConflictError(
+            f"trial {trial_id} is '{row['state']}'; devices can no longer change"
+        )
+    with conn.transaction():
+        deleted = conn.execute(
+            "DELETE FROM trial_devices WHERE id = %s AND trial_id = %s RETURNING device_id",
+            (assignment_id, trial_id),
+        ).fetchone()
+        if deleted is None:
+            raise NotFoundError(
+                f"assignment {assignment_id} not found on trial {trial_id}"
+            )
+        audit.record(
+            conn,
+            principal,
+            object_type="trial",
+            object_id=trial_id,
+            action="unassign_device",
+            details={"assignment_id": assignment_id, "device_id": deleted[0]},
+        )
+
+
+def _grant(row: tuple[Any, ...]) -> GrantPublic:
+    return GrantPublic(
+        id=row[0],
+        trial_id=row[1],
+        organisation_id=row[2],
+        starts_at=row[3],
+        ends_at=row[4],
+        reason=row[5],
+        revoked=row[6] is not None,
+    )
+
+
+_GRANT_COLUMNS = "id, trial_id, organisation_id, starts_at, ends_at, reason, revoked_at"
+
+
+def create_grant(
+    conn: psycopg.Connection[Any],
+    principal: Principal,
+    trial_id: int,
+    *,
+    grant: GrantCreate,
+) -> GrantPublic:
+    """Give another organisation read access to a trial's data of a period (operators only)."""
+    _row(conn, principal, trial_id)
+    require_operator(principal, "grant access to a trial's data")
+    if (
+        conn.execute(
+            "SELECT 1 FROM organisations WHERE id = %s", (grant.organisation_id,)
+        ).fetchone()
+        is None
+    ):
+        raise RegistryError(
+            f"organisation {grant.organisation_id!r} does not exist (organisation_id)"
+        )
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO grants (trial_id, organisation_id, starts_at, ends_at, reason, granted_by)"
+            f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_GRANT_COLUMNS}",
+            (
+                trial_id,
+                grant.organisation_id,
+                grant.starts_at,
+                grant.ends_at,
+                grant.reason,
+                principal.person_id,
+            ),
+        ).fetchone()
+        assert row is not None
+        audit.record(
+            conn,
+            principal,
+            object_type="trial",
+            object_id=trial_id,
+            action="grant",
+            reason=grant.reason or None,
+            details={"grant_id": row[0], **grant.model_dump(mode="json")},
+        )
+    return _grant(row)
+
+
+def list_grants(
+    conn: psycopg.Connection[Any], principal: Principal, trial_id: int
+) -> list[GrantPublic]:
+    """A trial's grants, for whoever may see the trial."""
+    _row(conn, principal, trial_id)
+    rows = conn.execute(
+        f"SELECT {_GRANT_COLUMNS} FROM grants WHERE trial_id = %s ORDER BY id",
+        (trial_id,),
+    ).fetchall()
+    return [_grant(r) for r in rows]
+
+
+def revoke_grant(
+    conn: psycopg.Connection[Any], principal: Principal, trial_id: int, *, grant_id: int
+) -> GrantPublic:
+    """End a grant at once (operators only)."""
+    _row(conn, principal, trial_id)
+    require_operator(principal, "revoke grants")
+    with conn.transaction():
+        row = conn.execute(
+            "UPDATE grants SET revoked_at = coalesce(revoked_at, now())"
+            f" WHERE id = %s AND trial_id = %s RETURNING {_GRANT_COLUMNS}",
+            (grant_id, trial_id),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"grant {grant_id} not found on trial {trial_id}")
+        audit.record(
+            conn,
+            principal,
+            object_type="trial",
+            object_id=trial_id,
+            action="revoke_grant",
+            details={"grant_id": grant_id},
+        )
+    return _grant(row)

@@ -1,0 +1,53 @@
+from tests.api.world import World
+
+
+def test_me_and_a_trial_through_its_lifecycle(client, world: World):
+    me = client.get("/api/v1/me", headers=world.headers("partner"))
+    assert me.status_code == 200, me.text
+    assert me.json()["organisation_id"] == "startup-a"
+    created = client.post(
+        "/api/v1/trials",
+        headers=world.headers("partner"),
+        json={
+            "title": "Noise map",
+            "technology": "MEMS microphones",
+            "trl_start": 3,
+            "trl_target": 5,
+            "starts_on": "2026-06-01",
+            "ends_on": "2026-08-31",
+        },
+    )
+    assert created.status_code == 201, created.text
+    trial = created.json()
+    assert trial["state"] == "draft"
+    assert trial["actions"] == ["submit", "withdraw"]
+    r = client.post(
+        f"/api/v1/trials/{trial['id']}/transitions",
+        headers=world.headers("partner"),
+        json={"action": "submit"},
+    )
+    assert r.status_code == 200, r.text
+    r = client.post(
+        f"/api/v1/trials/{trial['id']}/transitions",
+        headers=world.headers("partner"),
+        json={"action": "approve"},
+    )
+    assert r.status_code == 403, r.text
+    r = client.post(
+        f"/api/v1/trials/{trial['id']}/transitions",
+        headers=world.headers("operator"),
+        json={"action": "approve"},
+    )
+    assert r.status_code == 200
+    assert r.json()["state"] == "approved"
+    audit = client.get(
+        f"/api/v1/trials/{trial['id']}/audit", headers=world.headers("viewer")
+    ).json()
+    assert [e["action"] for e in audit] == ["create", "submit", "approve"]
+    r = client.get(f"/api/v1/trials/{trial['id']}", headers=world.headers("other"))
+    assert r.status_code == 404
+    bad = client.post(
+        "/api/v1/trials", headers=world.headers("partner"), json={"title": "x"}
+    )
+    assert bad.status_code == 422
+    assert any(e["field"] == "title" for e in bad.json()["errors"]), bad.json()
