@@ -17,7 +17,9 @@ def _compose() -> dict:
 
 def test_the_stack_has_its_services():
     services = _compose()["services"]
-    assert {"timescaledb", "mosquitto", "setup", "ingest", "grafana"} <= set(services)
+    assert {"timescaledb", "mosquitto", "setup", "ingest", "api", "grafana"} <= set(
+        services
+    )
 
 
 def test_every_variable_must_be_set():
@@ -45,6 +47,8 @@ def test_platform_commands_exist():
     services = _compose()["services"]
     assert "ingest" in cli.commands  # type: ignore[attr-defined]
     assert services["ingest"]["command"] == ["ingest"]
+    assert "api" in cli.commands  # type: ignore[attr-defined]
+    assert services["api"]["command"][0] == "api"
     for command in ("db upgrade", "broker bootstrap"):
         group, sub = command.split()
         assert sub in cli.commands[group].commands  # type: ignore[attr-defined]

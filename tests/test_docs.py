@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
+from typer.main import get_command
+
+from livinglab_platform.api.settings import ApiSettings
+from livinglab_platform.cli import app
 from livinglab_platform.config import BrokerSettings, IngestSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,7 +19,7 @@ EXTRA = {"LIVINGLAB_TEST_DSN", "LIVINGLAB_PG_BINDIR"}
 
 def _settings_variables() -> set[str]:
     names = set()
-    for settings in (IngestSettings, BrokerSettings):
+    for settings in (IngestSettings, BrokerSettings, ApiSettings):
         prefix = settings.model_config.get("env_prefix", "")
         names |= {f"{prefix}{field}".upper() for field in settings.model_fields}
     return names
@@ -43,3 +48,50 @@ def test_readme_shows_the_two_commands():
     text = (ROOT / "README.md").read_text()
     assert "make demo" in text
     assert "make test" in text
+
+
+def _shell_lines(path: Path) -> list[str]:
+    """The command lines of a README's ```sh blocks, continuation lines joined."""
+    blocks = re.findall(r"```sh\n(.*?)```", path.read_text(), re.DOTALL)
+    text = "\n".join(blocks).replace("\\\n", " ")
+    return [line.strip() for line in text.splitlines()]
+
+
+def test_every_livinglab_command_in_the_readmes_exists_with_its_options():
+    cli = get_command(app)
+    checked = 0
+    for path in (ROOT / "README.md", ROOT / "platform" / "README.md"):
+        for line in _shell_lines(path):
+            tokens = shlex.split(line, comments=True)
+            # A command may sit inside $(...) or after a path such as .venv/bin/.
+            starts = [
+                i
+                for i, t in enumerate(tokens)
+                if re.fullmatch(r"(.*[(/])?livinglab", t)
+            ]
+            if not starts:
+                continue
+            words = []
+            for word in tokens[starts[0] + 1 :]:
+                if word in ("|", ">", "&", "||", "&&"):
+                    break
+                words.append(word)
+            command = cli
+            while (
+                words
+                and getattr(command, "commands", None)
+                and not words[0].startswith("-")
+            ):
+                name = words.pop(0)
+                assert name in command.commands, (
+                    f"{path.name}: no command {name!r} in {line!r}"
+                )
+                command = command.commands[name]
+            options = {"--help"} | {o for p in command.params for o in p.opts}
+            for word in words:
+                if word.startswith("--"):
+                    assert word in options, (
+                        f"{path.name}: {command.name} has no {word} ({line!r})"
+                    )
+            checked += 1
+    assert checked > 20  # the walk-through alone has more

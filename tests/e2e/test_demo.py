@@ -1,40 +1,123 @@
-"""`livinglab demo --duration 20` runs the whole lab and stores what its agents sent."""
+"""`livinglab demo` runs the whole lab: it stores what its agents sent, seeds a registry with
+trials in every state, and serves the API, where the running trial's data shows up."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from livinglab_platform import seed
 
-def _demo(cwd, *, duration_s):
-    """Run the demo in `cwd` with a relative lab directory, as `make demo` does; return its summary."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "livinglab_platform",
-            "demo",
-            "--duration",
-            str(duration_s),
-            "--lab-dir",
-            "lab",
-        ],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+START_TIMEOUT_S = 120
+
+
+@contextlib.contextmanager
+def _demo(cwd: Path, *, duration_s: float) -> Iterator[subprocess.Popen[str]]:
+    """The demo in `cwd` with a relative lab directory, as `make demo` runs it."""
+    # A file, not a pipe: the demo's output can never block on a full pipe.
+    with (cwd / "demo.out").open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "livinglab_platform", "demo",
+                "--duration", str(duration_s), "--lab-dir", "lab",
+            ],
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if (
+            process.poll() is None
+        ):  # a failed check: Ctrl-C stops the lab's services in order
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=120)
+
+
+def _summary(cwd: Path, process: subprocess.Popen[str]) -> dict[str, int]:
+    assert process.wait(timeout=240) == 0, (cwd / "demo.out").read_text()[-5000:]
+    return json.loads((cwd / "demo.out").read_text().strip().splitlines()[-1])
+
+
+def _lab_env(
+    cwd: Path, *, newer_than: int, process: subprocess.Popen[str]
+) -> dict[str, str]:
+    """`lab/tokens.env` once this run has written it (the API answers from then on)."""
+    path = cwd / "lab" / "tokens.env"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (path.exists() and path.stat().st_mtime_ns > newer_than):
+        assert process.poll() is None, (cwd / "demo.out").read_text()[-5000:]
+        assert time.monotonic() < deadline, "the demo wrote no tokens.env"
+        time.sleep(0.2)
+    lines = path.read_text().splitlines()
+    return dict(
+        line.split("=", 1) for line in lines if "=" in line and not line.startswith("#")
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _get(env: dict[str, str], who: str, path: str):
+    request = urllib.request.Request(
+        env["LAB_URL"] + path,
+        headers={"Authorization": f"Bearer {env[who.upper() + '_TOKEN']}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def _check_first_run(
+    tmp_path: Path, env: dict[str, str], process: subprocess.Popen[str]
+) -> dict[str, int]:
+    """The seeded registry as the API shows it, while the demo runs; then the run's summary."""
+    trials = _get(env, "operator", "/api/v1/trials")
+    assert sorted(t["state"] for t in trials) == sorted(
+        ["running", "submitted", "approved", "draft", "completed", "rejected"]
+    )
+    assert len(_get(env, "operator", "/api/v1/organisations")) == len(
+        seed.ORGANISATIONS
+    )
+    assert (
+        len(_get(env, "viewer", "/api/v1/trials")) == 5
+    )  # drafts are their owners' business
+    running = next(t for t in trials if t["state"] == "running")
+    assert {d["device_id"] for d in running["devices"]} == {
+        "tp-air-01",
+        "fe-pm-01",
+        "center-noise-01",
+    }
+    # The running trial's data reaches the researcher who owns it, through its assignments.
+    deadline = time.monotonic() + 15
+    while True:
+        series = _get(
+            env, "researcher", f"/api/v1/data?trial={running['id']}&interval=raw"
+        )["series"]
+        if {s["device_id"] for s in series} == {
+            "tp-air-01",
+            "fe-pm-01",
+            "center-noise-01",
+        }:
+            break
+        assert time.monotonic() < deadline, series
+        time.sleep(1)
+
+    return _summary(tmp_path, process)
 
 
 @pytest.mark.slow
 def test_demo_run_stores_what_its_agents_sent(tmp_path):
-    summary = _demo(tmp_path, duration_s=20)
+    with _demo(tmp_path, duration_s=25) as process:
+        env = _lab_env(tmp_path, newer_than=0, process=process)
+        summary = _check_first_run(tmp_path, env, process)
     # Three agents sampling six keys at 10 Hz send about 60 readings a second.
     assert summary["sent"] > 500
     assert summary["stored"] == summary["sent"]
@@ -42,8 +125,16 @@ def test_demo_run_stores_what_its_agents_sent(tmp_path):
     assert summary["duplicated"] == 0
     assert summary["quarantined"] == 0
 
-    # A second run continues on the same lab: registry, outboxes and data are kept.
-    second = _demo(tmp_path, duration_s=5)
+    # A second run continues on the same lab: registry, tokens, outboxes and data are kept.
+    written = (tmp_path / "lab" / "tokens.env").stat().st_mtime_ns
+    with _demo(tmp_path, duration_s=8) as process:
+        again = _lab_env(tmp_path, newer_than=written, process=process)
+        assert {k: v for k, v in again.items() if k != "LAB_URL"} == {
+            k: v for k, v in env.items() if k != "LAB_URL"
+        }
+        assert len(_get(again, "operator", "/api/v1/trials")) == 6
+        assert len(_get(again, "operator", "/api/v1/people")) == len(seed.PEOPLE)
+        second = _summary(tmp_path, process)
     assert second["sent"] > 0
     assert second["stored"] == second["sent"]
     assert second["lost"] == 0

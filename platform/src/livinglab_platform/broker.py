@@ -43,7 +43,11 @@ class DynSec:
         tls: bool = False,
         ca_file: str | None = None,
     ) -> None:
+        # The connection opens at the first command: an API request that fails validation or
+        # access checks never touches the broker, so it gets its 4xx even when the broker is down.
+        self._address = (host, port)
         self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._connected = False
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=f"livinglab-admin-{uuid.uuid4().hex[:8]}",
@@ -53,6 +57,9 @@ class DynSec:
         if tls:
             self._client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_message = self._on_message
+
+    def _connect(self) -> None:
+        host, port = self._address
         subscribed: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
         self._client.on_subscribe = lambda _c, _u, _mid, codes, _p: subscribed.put(
             codes
@@ -64,6 +71,7 @@ class DynSec:
                 f"cannot reach the broker at {host}:{port}: {exc}"
             ) from exc
         self._client.loop_start()
+        self._connected = True
         self._client.subscribe(RESPONSE_TOPIC, qos=1)
         try:
             codes = subscribed.get(timeout=TIMEOUT_S)
@@ -87,8 +95,10 @@ class DynSec:
             logger.warning("ignoring a non-JSON dynamic-security response")
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        if self._connected:
+            self._connected = False
+            self._client.disconnect()
+            self._client.loop_stop()
 
     def __enter__(self) -> DynSec:
         return self
@@ -100,6 +110,8 @@ class DynSec:
         self, *commands: dict[str, Any], ignore: tuple[str, ...] = ()
     ) -> list[dict[str, Any]]:
         """Run commands in order; raise BrokerError on the first error not listed in `ignore`."""
+        if not self._connected:
+            self._connect()
         tag = uuid.uuid4().hex
         tagged = [
             {**c, "correlationData": f"{tag}-{i}"} for i, c in enumerate(commands)

@@ -9,6 +9,7 @@ outside them.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,6 +68,8 @@ class Plan:
     sensor_ids: tuple[int, ...]
     sql: str
     params: dict[str, Any]
+    # The query of (sensor_id, windows) the rows are limited to; estimates reuse it.
+    windows_sql: str = ""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -156,6 +159,9 @@ def plan_query(
     meta = "s.device_id, s.key, s.quantity, s.unit"
     if interval is Interval.raw:
         source = "readings"
+        # Sensor by sensor, highest id first: the order in which the (sensor_id, time DESC) index
+        # reads backwards, so PostgreSQL merges the chunks' index scans and sends the first rows at
+        # once; ascending ids would sort the whole range first (minutes, on disk, for a big export).
         sql = f"""
             WITH visible AS ({visible_sql})
             SELECT r.time, {meta}, r.value
@@ -163,7 +169,7 @@ def plan_query(
               JOIN sensors s ON s.id = r.sensor_id
              WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
                AND v.windows @> r.time
-             ORDER BY r.sensor_id, r.time"""
+             ORDER BY r.sensor_id DESC, r.time"""
     elif whole:
         source = "readings_1h" if INTERVAL_S[interval] >= 3600 else "readings_1m"
         sql = f"""
@@ -186,7 +192,12 @@ def plan_query(
     if interval is not Interval.raw:
         params["width"] = timedelta(seconds=INTERVAL_S[interval])
     return Plan(
-        interval=interval, source=source, sensor_ids=sensor_ids, sql=sql, params=params
+        interval=interval,
+        source=source,
+        sensor_ids=sensor_ids,
+        sql=sql,
+        params=params,
+        windows_sql=visible_sql,
     )
 
 
@@ -196,7 +207,10 @@ def rows(
     """Run a plan with a server-side cursor, yielding chunks of rows: memory stays flat."""
     if not plan.sensor_ids:
         return
-    with conn.cursor(name="livinglab_data") as cur:
+    # A server-side cursor lives in a transaction; an autocommit connection gets one here.
+    scope = conn.transaction() if conn.autocommit else nullcontext()
+    # Binary rows load about a fifth faster than text (timestamps and floats need no parsing).
+    with scope, conn.cursor(name="livinglab_data", binary=True) as cur:
         cur.itersize = chunk_rows
         cur.execute(plan.sql, plan.params)
         while chunk := cur.fetchmany(chunk_rows):

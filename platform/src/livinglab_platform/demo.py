@@ -1,8 +1,9 @@
 """`livinglab demo`: a whole living lab on one machine, under `.lab/`.
 
-Its own PostgreSQL with TimescaleDB and its own Mosquitto on free loopback ports, the ingest
-service, and three simulated edge agents at pilot sites in Ljubljana. Everything persists in the
-lab directory, so a second run continues where the first stopped.
+Its own PostgreSQL with TimescaleDB and its own Mosquitto on free loopback ports, a seeded
+registry (seed.py: organisations, people with tokens, sites, trials in every state), the ingest
+service, the API with the web pages, and three simulated edge agents at pilot sites in Ljubljana.
+Everything persists in the lab directory, so a second run continues where the first stopped.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from rich.live import Live
 from rich.table import Table
 
 from livinglab_edge_agent.outbox import Outbox
-from livinglab_platform import broker, db, devices, sites
+from livinglab_platform import broker, db, devices, seed
 from livinglab_platform.errors import ServiceError
-from livinglab_platform.lab import Mosquitto, Postgres
+from livinglab_platform.lab import Mosquitto, Postgres, free_port, wait_for_port
 
 __all__ = ["PILOTS", "DemoSummary", "run_demo"]
 
@@ -39,28 +40,26 @@ CATCH_UP_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class Pilot:
-    """A simulated pilot: a site and the device installed there."""
+    """A simulated pilot: the device installed at a site (seed.py describes the sites) and its owner."""
 
     site_id: str
-    site_name: str
-    latitude: float
-    longitude: float
     device_id: str
+    organisation_id: str
     kind: str
     sensors: tuple[tuple[str, str, str], ...]
 
 
 PILOTS = (
     Pilot(
-        "tp-ljubljana", "Tehnološki park Ljubljana", 46.0456, 14.4589, "tp-air-01", "air",
+        "tp-ljubljana", "tp-air-01", "zrak-io", "air",
         (("air_temperature", "air_temperature", "degC"), ("relative_humidity", "relative_humidity", "%"), ("air_pressure", "air_pressure", "hPa")),
     ),
     Pilot(
-        "ul-fe", "Univerza v Ljubljani, Fakulteta za elektrotehniko", 46.0446, 14.4897, "fe-pm-01", "particulate",
+        "ul-fe", "fe-pm-01", "ul-fe", "particulate",
         (("pm2_5", "pm2_5", "ug/m3"), ("pm10", "pm10", "ug/m3")),
     ),
     Pilot(
-        "presernov-trg", "Prešernov trg, Ljubljana", 46.0514, 14.5061, "center-noise-01", "noise",
+        "presernov-trg", "center-noise-01", "tiha-soseska", "noise",
         (("noise_level", "noise_level", "dBA"),),
     ),
 )  # fmt: skip
@@ -171,22 +170,9 @@ def _agent_dir(lab: _Lab, pilot: Pilot) -> Path:
 
 
 def _register_pilots(lab: _Lab, console: Console) -> None:
+    """Register the pilots' devices that are missing, owned by their organisations (seeded first)."""
     with db.connect(lab.dsn) as conn, _admin(lab.mosquitto) as dynsec:
         for pilot in PILOTS:
-            if (
-                conn.execute(
-                    "SELECT 1 FROM sites WHERE id = %s", (pilot.site_id,)
-                ).fetchone()
-                is None
-            ):
-                sites.add_site(
-                    conn,
-                    site_id=pilot.site_id,
-                    name=pilot.site_name,
-                    latitude=pilot.latitude,
-                    longitude=pilot.longitude,
-                )
-                conn.commit()
             password_file = _agent_dir(lab, pilot) / "password"
             if (
                 conn.execute(
@@ -201,18 +187,107 @@ def _register_pilots(lab: _Lab, console: Console) -> None:
                     site_id=pilot.site_id,
                     sensors=[devices.SensorDefinition(*s) for s in pilot.sensors],
                     description=f"simulated {pilot.kind} sensor",
+                    organisation_id=pilot.organisation_id,
+                    principal=seed.SEEDER,
                 )
                 password_file.parent.mkdir(parents=True, exist_ok=True)
                 password_file.write_text(credentials.password + "\n")
                 password_file.chmod(0o600)
-                console.print(f"  registered {pilot.device_id} at {pilot.site_name}")
+                console.print(
+                    f"  registered {pilot.device_id} at {pilot.site_id} for {pilot.organisation_id}"
+                )
             conn.commit()
             _write_agent_config(lab, pilot)
 
 
+def _seed(lab: _Lab, console: Console) -> dict[str, str]:
+    """The registry, the pilots' devices and the trials; returns the demo people's tokens."""
+    with db.connect(lab.dsn) as conn:
+        tokens = seed.seed_registry(conn, tokens=_read_tokens(lab.directory))
+    _register_pilots(lab, console)
+    with db.connect(lab.dsn) as conn:
+        added = seed.seed_trials(conn, devices=[p.device_id for p in PILOTS])
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM organisations), (SELECT count(*) FROM people),"
+            " (SELECT count(*) FROM trials)"
+        ).fetchone()
+    assert counts is not None
+    console.print(
+        f"  registry: {counts[0]} organisations, {counts[1]} people, {counts[2]} trials"
+        f" ({added} added now)"
+    )
+    return tokens
+
+
+_TOKEN_SUFFIX = "_TOKEN"
+
+
+def _read_tokens(directory: Path) -> dict[str, str]:
+    """Tokens an earlier run wrote, by person handle."""
+    path = directory / "tokens.env"
+    if not path.exists():
+        return {}
+    tokens = {}
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name.endswith(_TOKEN_SUFFIX) and value:
+            tokens[name.removesuffix(_TOKEN_SUFFIX).lower()] = value
+    return tokens
+
+
+def _write_tokens(directory: Path, *, url: str, tokens: dict[str, str]) -> None:
+    """`.lab/tokens.env`: the web address and a token per demo person, for a shell or curl."""
+    lines = [
+        "# Written by `livinglab demo`: the lab's web address and its people's tokens.",
+        f"LAB_URL={url}",
+    ]
+    for person in seed.PEOPLE:
+        if person.handle in tokens:
+            lines.append(
+                f"# {person.name} <{person.email}>, {person.role.value} at {person.organisation_id}"
+            )
+            lines.append(
+                f"{person.handle.upper()}{_TOKEN_SUFFIX}={tokens[person.handle]}"
+            )
+    path = directory / "tokens.env"
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
+def _start_api(lab: _Lab) -> str:
+    """The API and web pages on a free loopback port; returns their address."""
+    port = free_port()
+    admin = {
+        # Device registration and credential rotation through the API need the broker's admin.
+        "LIVINGLAB_MQTT_ADMIN_USER": lab.mosquitto.admin_user,
+        "LIVINGLAB_MQTT_ADMIN_PASSWORD": lab.mosquitto.admin_password,
+    }
+    _spawn(
+        lab,
+        "api",
+        ["-m", "livinglab_platform", "api", "--host", "127.0.0.1", "--port", str(port)],
+        extra_env=admin,
+    )
+    wait_for_port(port, process=lab.processes["api"])
+    return f"http://127.0.0.1:{port}"
+
+
+def _print_people(console: Console, *, url: str, tokens: dict[str, str]) -> None:
+    console.print(f"  demo people: sign in at {url}/ with a token")
+    for person in seed.PEOPLE:
+        if person.handle in tokens:
+            # soft_wrap: a token cut by the terminal's width could not be copied.
+            console.print(
+                f"    {person.name}, {person.role.value} at {person.organisation_id}:"
+                f" {tokens[person.handle]}",
+                soft_wrap=True,
+                highlight=False,
+            )
+
+
 def _write_agent_config(lab: _Lab, pilot: Pilot) -> None:
     directory = _agent_dir(lab, pilot)
-    config = f"""# Written by `livinglab demo`: a simulated {pilot.kind} station at {pilot.site_name}.
+    config = f"""# Written by `livinglab demo`: a simulated {pilot.kind} station at site {pilot.site_id}.
 device_id = "{pilot.device_id}"
 heartbeat_interval_s = {HEARTBEAT_S}
 
@@ -238,11 +313,17 @@ options = {{ kind = "{pilot.kind}", dropout = 0.005 }}
     (directory / "agent.toml").write_text(config)
 
 
-def _spawn(lab: _Lab, name: str, args: list[str]) -> None:
+def _spawn(
+    lab: _Lab,
+    name: str,
+    args: list[str],
+    *,
+    extra_env: dict[str, str] | None = None,
+) -> None:
     log = (lab.directory / "logs" / f"{name}.log").open("ab")
     lab.processes[name] = subprocess.Popen(
         [sys.executable, *args],
-        env=os.environ | _service_env(lab),
+        env=os.environ | _service_env(lab) | (extra_env or {}),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches the demo only; it stops the others in order.
@@ -390,7 +471,7 @@ def run_demo(
     lab = _start_services(lab_dir.absolute(), console)
     summary = None
     try:
-        _register_pilots(lab, console)
+        tokens = _seed(lab, console)
         acked_before, _ = _outbox_totals(lab)
         with db.connect(lab.dsn) as conn:
             stored_before, quarantined_before = _counts(conn)
@@ -407,16 +488,26 @@ def run_demo(
                     str(_agent_dir(lab, pilot) / "agent.toml"),
                 ],
             )
+        url = _start_api(lab)
+        _write_tokens(lab.directory, url=url, tokens=tokens)
+        _print_people(console, url=url, tokens=tokens)
         console.print(
-            f"  ingest and {len(PILOTS)} agents running; logs in {lab.directory / 'logs'}; "
+            f"  web pages at {url}/, API at {url}/api/v1 (docs at {url}/docs);"
+            f" tokens in {lab.directory / 'tokens.env'}"
+        )
+        console.print(
+            f"  ingest, API and {len(PILOTS)} agents running; logs in {lab.directory / 'logs'}; "
             + ("Ctrl-C stops" if duration_s is None else f"running {duration_s:.0f} s")
         )
         with contextlib.suppress(KeyboardInterrupt):
             _watch(lab, duration_s, console)
         console.print(
-            "\nstopping: agents drain their outboxes, then ingest, broker and database stop"
+            "\nstopping: API and agents (they drain their outboxes), then ingest, broker and database"
         )
-        _stop(*(lab.processes.pop(pilot.device_id) for pilot in PILOTS))
+        _stop(
+            lab.processes.pop("api"),
+            *(lab.processes.pop(pilot.device_id) for pilot in PILOTS),
+        )
         acked_after, _ = _outbox_totals(lab)
         _wait_for_ingest(lab, expected=stored_before + acked_after - acked_before)
         _stop(lab.processes.pop("ingest"))

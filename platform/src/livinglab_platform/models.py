@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
 __all__ = [
+    "SLUG_PATTERN",
     "Action",
     "AssignmentCreate",
     "AssignmentPublic",
@@ -35,6 +40,7 @@ __all__ = [
     "PersonCreate",
     "PersonPublic",
     "PointPublic",
+    "Reason",
     "Role",
     "SensorCreate",
     "SensorPublic",
@@ -51,9 +57,10 @@ __all__ = [
     "TrialUpdate",
 ]
 
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Slug = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"),
+    StringConstraints(pattern=SLUG_PATTERN),
     Field(
         description="1-63 characters of a-z 0-9 _ -, starting with a letter or digit",
         examples=["tp-ljubljana"],
@@ -73,16 +80,52 @@ def _printable(value: str) -> str:
     return value
 
 
+def _not_a_number(value: object) -> object:
+    # pydantic would read a number as Unix time; the documented format is ISO 8601 text.
+    if isinstance(value, int | float):
+        raise ValueError(
+            "must be ISO 8601 text such as 2026-05-01 or 2026-05-01T08:00:00Z"
+        )
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    # A moment without an offset is UTC, as the database session reads it; one with an offset
+    # must stay inside Python's years 1-9999 in UTC: PostgreSQL would store
+    # 0001-01-01T00:00+14:00 (in 1 BC), and every later read of the row would fail.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must lie between the years 1 and 9999 in UTC") from None
+
+
 Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_printable),
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
 ]
-Text = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_printable)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2000),
+    AfterValidator(_printable),
+    Field(description="Why; kept in the audit trail"),
+]
+Day = Annotated[date, BeforeValidator(_not_a_number)]
+Moment = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_utc)]
 
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _printable_text(cls, value: object) -> object:
+        # Every text of every input, lists included, so no field can be forgotten.
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                _printable(item)
+        return value
 
 
 class Kind(StrEnum):
@@ -195,7 +238,7 @@ class TokenCreate(_Input):
     name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
     ] = "api"
-    expires_at: datetime | None = Field(
+    expires_at: Moment | None = Field(
         default=None, description="When the token stops working; none: until revoked"
     )
 
@@ -221,8 +264,9 @@ class SiteCreate(_Input):
     id: Slug
     name: Name
     address: Annotated[str, StringConstraints(max_length=300)] = ""
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    # Strict: pydantic would read `false` as 0.0, a point in the Gulf of Guinea.
+    latitude: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    longitude: StrictFloat | None = Field(default=None, ge=-180, le=180)
     host_organisation_id: Slug | None = None
     description: Text = ""
     photos: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
@@ -325,13 +369,13 @@ class TrialCreate(_Input):
     technology_description: Text = ""
     trl_start: TRL
     trl_target: TRL
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
     site_ids: list[Slug] = Field(default_factory=list, max_length=50)
     partners: list[PartnerLink] = Field(default_factory=list, max_length=50)
     success_criteria: Text = ""
     data_sharing_terms: Text = ""
-    personal_data: bool = False
+    personal_data: StrictBool = False
 
     @model_validator(mode="after")
     def _ranges(self) -> TrialCreate:
@@ -342,6 +386,8 @@ class TrialCreate(_Input):
 
 
 class TrialUpdate(_Input):
+    """Changes to a trial; a field left out or null stays as it is."""
+
     title: (
         Annotated[
             str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)
@@ -352,13 +398,13 @@ class TrialUpdate(_Input):
     technology_description: Text | None = None
     trl_start: TRL | None = None
     trl_target: TRL | None = None
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: Day | None = None
+    ends_on: Day | None = None
     site_ids: list[Slug] | None = Field(default=None, max_length=50)
     partners: list[PartnerLink] | None = Field(default=None, max_length=50)
     success_criteria: Text | None = None
     data_sharing_terms: Text | None = None
-    personal_data: bool | None = None
+    personal_data: StrictBool | None = None
 
     @model_validator(mode="after")
     def _ranges(self) -> TrialUpdate:
@@ -370,8 +416,8 @@ class TrialUpdate(_Input):
 
 class AssignmentCreate(_Input):
     device_id: Slug
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
 
     @model_validator(mode="after")
     def _order(self) -> AssignmentCreate:
@@ -415,9 +461,7 @@ class TrialPublic(BaseModel):
 
 class TransitionRequest(_Input):
     action: Action
-    reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, max_length=2000)
-    ] = ""
+    reason: Reason = ""
 
 
 class AuditEntryPublic(BaseModel):
@@ -434,8 +478,8 @@ class AuditEntryPublic(BaseModel):
 
 class GrantCreate(_Input):
     organisation_id: Slug
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     reason: Text = ""
 
     @model_validator(mode="after")

@@ -276,7 +276,10 @@ def update_trial(
         raise ConflictError(
             f"trial {trial_id} is {row['state']!r}; only draft or submitted trials can be edited"
         )
-    values = changes.model_dump(include=set(_FIELDS), exclude_unset=True)
+    # Every column is NOT NULL, so a null in the request can only mean "leave as it is".
+    values = changes.model_dump(
+        include=set(_FIELDS), exclude_unset=True, exclude_none=True
+    )
     merged = {**{f: row[f] for f in _FIELDS}, **values}
     if merged["trl_target"] < merged["trl_start"]:
         raise RegistryError("trl_target must not be below trl_start")
@@ -299,7 +302,9 @@ def update_trial(
             object_type="trial",
             object_id=trial_id,
             action="update",
-            details=changes.model_dump(mode="json", exclude_unset=True),
+            details=changes.model_dump(
+                mode="json", exclude_unset=True, exclude_none=True
+            ),
         )
     return get_trial(conn, principal, trial_id)
 

@@ -10,11 +10,21 @@ import psycopg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
+from livinglab_platform import web
 from livinglab_platform.api.deps import ERRORS
-from livinglab_platform.api.routes import data, devices, ecosystem, sites, trials
+from livinglab_platform.api.routes import (
+    data,
+    devices,
+    ecosystem,
+    exports,
+    sites,
+    trials,
+)
 from livinglab_platform.api.settings import ApiSettings
 from livinglab_platform.config import BrokerSettings
 from livinglab_platform.errors import PlatformError
@@ -61,12 +71,32 @@ def _platform_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> list[str]:
+    # Starlette answers 405 from the first route whose path matches, so its Allow header names that
+    # route's methods only; RFC 9110 section 15.5.6 wants every method the resource supports. Asking
+    # each route about each method works whether or not routers nest their routes.
+    return [
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    detail = str(exc.detail)
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
     return JSONResponse(
         status_code=exc.status_code,
-        content={"detail": str(exc.detail), "errors": []},
-        headers=exc.headers,
+        content={"detail": detail, "errors": []},
+        headers=headers,
     )
 
 
@@ -98,9 +128,11 @@ def create_app(
     app.state.settings = settings
     app.state.broker_settings = broker_settings
     api = APIRouter(prefix=API_PREFIX, responses=ERRORS)
-    for module in (ecosystem, sites, devices, trials, data):
+    for module in (ecosystem, sites, devices, trials, data, exports):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(PlatformError, _platform_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 
@@ -15,7 +15,7 @@ from livinglab_platform.access import Principal
 from livinglab_platform.broker import DynSec
 from livinglab_platform.config import BrokerSettings
 from livinglab_platform.errors import AuthenticationError
-from livinglab_platform.models import ErrorPublic
+from livinglab_platform.models import SLUG_PATTERN, ErrorPublic
 
 __all__ = [
     "COOKIE",
@@ -23,6 +23,7 @@ __all__ = [
     "BrokerDep",
     "ConnDep",
     "CurrentPrincipal",
+    "SlugPath",
 ]
 
 COOKIE = "livinglab_token"
@@ -48,6 +49,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "Invalid input; `errors` names each field",
     },
 }
+
+# Organisation, site and device ids are slugs: anything else is refused before it reaches a query
+# (psycopg cannot even send a NUL in text).
+SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN)]
 
 _bearer = HTTPBearer(
     auto_error=False, description="A token from `livinglab tokens create`"

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Query, status
 
 from livinglab_platform import devices, fleet
-from livinglab_platform.api.deps import BrokerDep, ConnDep, CurrentPrincipal
+from livinglab_platform.api.deps import BrokerDep, ConnDep, CurrentPrincipal, SlugPath
 from livinglab_platform.models import (
+    SLUG_PATTERN,
     DeviceCreate,
     DeviceCredentialsPublic,
     DevicePublic,
     ErrorPublic,
+    Reason,
 )
 
 router = APIRouter(tags=["devices"])
@@ -23,7 +25,9 @@ _BROKER = {
 
 @router.get("/devices")
 def list_devices(
-    conn: ConnDep, principal: CurrentPrincipal, site: str | None = None
+    conn: ConnDep,
+    principal: CurrentPrincipal,
+    site: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
 ) -> list[DevicePublic]:
     """Devices visible to you, with online state, outbox depth, clock and delivery completeness."""
     return fleet.list_devices(conn, principal, site_id=site)
@@ -39,7 +43,7 @@ def register_device(
 
 @router.get("/devices/{device_id}")
 def read_device(
-    conn: ConnDep, principal: CurrentPrincipal, device_id: str
+    conn: ConnDep, principal: CurrentPrincipal, device_id: SlugPath
 ) -> DevicePublic:
     """One device with its live status."""
     return fleet.get_device(conn, principal, device_id)
@@ -47,7 +51,7 @@ def read_device(
 
 @router.post("/devices/{device_id}/credentials", responses=_BROKER)  # type: ignore[arg-type]
 def rotate_credentials(
-    conn: ConnDep, principal: CurrentPrincipal, dynsec: BrokerDep, device_id: str
+    conn: ConnDep, principal: CurrentPrincipal, dynsec: BrokerDep, device_id: SlugPath
 ) -> DeviceCredentialsPublic:
     """Issue a new broker password; the old one stops working."""
     return devices.rotate_credentials(conn, dynsec, principal, device_id=device_id)
@@ -58,8 +62,8 @@ def revoke_device(
     conn: ConnDep,
     principal: CurrentPrincipal,
     dynsec: BrokerDep,
-    device_id: str,
-    reason: Annotated[str, Body(embed=True, max_length=2000)] = "",
+    device_id: SlugPath,
+    reason: Annotated[Reason, Body(embed=True)] = "",
 ) -> DevicePublic:
     """Disconnect the device now and refuse its broker logins from now on; its data stays."""
     return devices.revoke(conn, dynsec, principal, device_id=device_id, reason=reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from livinglab_platform import people
-from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
+from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, SlugPath
 from livinglab_platform.errors import NotFoundError
 from livinglab_platform.models import (
     OrganisationCreate,
@@ -47,7 +47,7 @@ def create_organisation(
 
 @router.get("/organisations/{organisation_id}")
 def read_organisation(
-    conn: ConnDep, _principal: CurrentPrincipal, organisation_id: str
+    conn: ConnDep, _principal: CurrentPrincipal, organisation_id: SlugPath
 ) -> OrganisationPublic:
     """One organisation."""
     return people.get_organisation(conn, organisation_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from livinglab_platform import sites
-from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
+from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, SlugPath
 from livinglab_platform.models import SiteCreate, SitePublic
 
 router = APIRouter(tags=["sites"])
@@ -26,6 +26,8 @@ def create_site(
 
 
 @router.get("/sites/{site_id}")
-def read_site(conn: ConnDep, _principal: CurrentPrincipal, site_id: str) -> SitePublic:
+def read_site(
+    conn: ConnDep, _principal: CurrentPrincipal, site_id: SlugPath
+) -> SitePublic:
     """One pilot site."""
     return sites.get_site(conn, site_id)

@@ -1,46 +1,31 @@
-"""The `livinglab` command: database, registry, ingest, demo and benchmarks."""
+"""`livinglab db|broker|ingest|api|demo|bench`: the platform's services and the local lab."""
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from livinglab_platform.cli.terminal import console
 from livinglab_platform.config import BrokerSettings, IngestSettings
-from livinglab_platform.errors import PlatformError
 
-app = typer.Typer(
-    help="livinglab: the open platform of Ljubljana's living lab.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
+__all__ = [
+    "api",
+    "bench_app",
+    "broker_app",
+    "db_app",
+    "demo",
+    "ingest",
+]
+
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-sites_app = typer.Typer(help="Pilot sites.", no_args_is_help=True)
-devices_app = typer.Typer(
-    help="Devices and their broker credentials.", no_args_is_help=True
-)
 broker_app = typer.Typer(
     help="Broker administration (dynamic security).", no_args_is_help=True
 )
 bench_app = typer.Typer(
     help="Benchmarks (results as a table, then one JSON line).", no_args_is_help=True
 )
-app.add_typer(db_app, name="db")
-app.add_typer(sites_app, name="sites")
-app.add_typer(devices_app, name="devices")
-app.add_typer(broker_app, name="broker")
-app.add_typer(bench_app, name="bench")
-
-console = Console()
-err = Console(stderr=True)
-
-
-def _database_url() -> str:
-    return IngestSettings().database_url
 
 
 @db_app.command("upgrade")
@@ -48,66 +33,9 @@ def db_upgrade() -> None:
     """Apply pending migrations to LIVINGLAB_DATABASE_URL (idempotent)."""
     from livinglab_platform import db
 
-    applied = db.upgrade(_database_url())
+    applied = db.upgrade(IngestSettings().database_url)
     console.print(
         f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}; schema is up to date"
-    )
-
-
-@sites_app.command("add")
-def sites_add(
-    site_id: Annotated[str, typer.Argument(help="Short id, e.g. tp-ljubljana")],
-    name: Annotated[str, typer.Option(help="Readable name")],
-    latitude: Annotated[float | None, typer.Option(help="WGS84 latitude")] = None,
-    longitude: Annotated[float | None, typer.Option(help="WGS84 longitude")] = None,
-    address: Annotated[str | None, typer.Option(help="Street address")] = None,
-) -> None:
-    """Add a pilot site."""
-    from livinglab_platform import db, sites
-
-    with db.connect(_database_url()) as conn:
-        sites.add_site(
-            conn,
-            site_id=site_id,
-            name=name,
-            latitude=latitude,
-            longitude=longitude,
-            address=address,
-        )
-        conn.commit()
-    console.print(f"site {site_id} added")
-
-
-@devices_app.command("add")
-def devices_add(
-    device_id: Annotated[
-        str, typer.Argument(help="Device id; also its MQTT username and client id")
-    ],
-    site: Annotated[str, typer.Option(help="Site the device is installed at")],
-    sensor: Annotated[
-        list[str], typer.Option(help="KEY:QUANTITY:UNIT, repeat for each sensor")
-    ],
-    description: Annotated[str | None, typer.Option(help="Free text")] = None,
-) -> None:
-    """Register a device and its sensors, create its broker client, print its password once."""
-    from livinglab_platform import db, devices
-
-    definitions = [devices.parse_sensor(s) for s in sensor]
-    with db.connect(_database_url()) as conn, BrokerSettings().dynsec() as dynsec:
-        credentials = devices.register_device(
-            conn,
-            dynsec,
-            device_id=device_id,
-            site_id=site,
-            sensors=definitions,
-            description=description,
-        )
-    console.print(
-        f"device [bold]{device_id}[/] registered at site {site} with {len(definitions)} sensor(s)"
-    )
-    console.print("broker credentials (shown once, store them on the device now):")
-    console.print(
-        f"  username  = {credentials.username}\n  client_id = {credentials.client_id}\n  password  = {credentials.password}"
     )
 
 
@@ -132,7 +60,6 @@ def broker_bootstrap() -> None:
     )
 
 
-@app.command()
 def ingest() -> None:
     """Run the ingest service (MQTT -> TimescaleDB) until SIGTERM."""
     from livinglab_platform.ingest.__main__ import main as ingest_main
@@ -140,7 +67,54 @@ def ingest() -> None:
     ingest_main()
 
 
-@app.command()
+def api(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on; default LIVINGLAB_API_HOST"),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port to listen on; default LIVINGLAB_API_PORT"
+        ),
+    ] = None,
+) -> None:
+    """Serve the API (/api/v1, docs at /docs) and the web pages until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    from livinglab_platform.api import create_app
+    from livinglab_platform.api.settings import ApiSettings
+
+    settings = ApiSettings()
+    overrides = {"api_host": host, "api_port": port}
+    settings = settings.model_copy(
+        update={k: v for k, v in overrides.items() if v is not None}
+    )
+    console.print(
+        f"livinglab API on http://{settings.api_host}:{settings.api_port}/"
+        f" (OpenAPI docs at /docs), database {_without_password(settings.database_url)}",
+        highlight=False,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+    )
+
+
+def _without_password(dsn: str) -> str:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(unreadable LIVINGLAB_DATABASE_URL)"
+    parts.pop("password", None)
+    return make_conninfo("", **parts)
+
+
 def demo(
     duration: Annotated[
         float | None,
@@ -152,7 +126,7 @@ def demo(
         Path, typer.Option(help="Where the lab keeps its services' data")
     ] = Path(".lab"),
 ) -> None:
-    """Run a local living lab: database, broker, ingest and three simulated pilot-site agents."""
+    """Run a local living lab: database, broker, ingest, API and three simulated pilot-site agents."""
     from livinglab_platform.demo import run_demo
 
     summary = run_demo(lab_dir=lab_dir, duration_s=duration, console=console)
@@ -218,15 +192,3 @@ def bench_agent(
     from livinglab_platform.bench.agent import run_agent_benchmark
 
     run_agent_benchmark(lab_dir=lab_dir, backlog=backlog, console=console)
-
-
-def main() -> None:
-    """Entry point: configure logging and turn platform errors into one readable line."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        app()
-    except PlatformError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        sys.exit(2)

@@ -1,0 +1,40 @@
+"""The `livinglab` command: registry, trials, data, and the lab's services, for the operator."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from livinglab_platform.cli import data, lab, registry, trials
+from livinglab_platform.cli.terminal import PlatformGroup
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="livinglab: the open platform of Ljubljana's living lab.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    cls=PlatformGroup,
+)
+app.add_typer(registry.orgs_app, name="orgs")
+app.add_typer(registry.people_app, name="people")
+app.add_typer(registry.tokens_app, name="tokens")
+app.add_typer(registry.sites_app, name="sites")
+app.add_typer(registry.devices_app, name="devices")
+app.add_typer(trials.trials_app, name="trials")
+app.command("export")(data.export)
+app.add_typer(lab.db_app, name="db")
+app.add_typer(lab.broker_app, name="broker")
+app.command("ingest")(lab.ingest)
+app.command("api")(lab.api)
+app.command("demo")(lab.demo)
+app.add_typer(lab.bench_app, name="bench")
+
+
+def main() -> None:
+    """Entry point: configure logging and run the command (refusals exit with status 2)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app()

@@ -1,0 +1,421 @@
+"""`livinglab orgs|people|tokens|sites|devices`: the registry, edited by the operator at the terminal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import psycopg
+import typer
+from rich.table import Table
+
+from livinglab_platform import devices, fleet, people, sites
+from livinglab_platform.cli.terminal import (
+    connect,
+    console,
+    err,
+    format_moment,
+    operator,
+    parse_moment,
+)
+from livinglab_platform.config import BrokerSettings
+from livinglab_platform.errors import NotFoundError
+from livinglab_platform.models import (
+    DevicePublic,
+    Kind,
+    OrganisationCreate,
+    PersonCreate,
+    PersonPublic,
+    Role,
+    SiteCreate,
+    TokenCreate,
+)
+
+__all__ = ["devices_app", "orgs_app", "people_app", "sites_app", "tokens_app"]
+
+orgs_app = typer.Typer(
+    help="Organisations of the city's digital ecosystem.", no_args_is_help=True
+)
+people_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="Tokens people sign in to the API and web pages with.", no_args_is_help=True
+)
+sites_app = typer.Typer(help="Pilot sites.", no_args_is_help=True)
+devices_app = typer.Typer(
+    help="Devices and their broker credentials.", no_args_is_help=True
+)
+
+
+@orgs_app.command("add")
+def orgs_add(
+    organisation_id: Annotated[str, typer.Argument(help="Short id, e.g. ul-fe")],
+    name: Annotated[str, typer.Option(help="Full name")],
+    kind: Annotated[Kind, typer.Option(help="Kind of organisation")],
+    description: Annotated[str, typer.Option(help="Free text")] = "",
+    website: Annotated[str, typer.Option(help="Web address")] = "",
+) -> None:
+    """Add an organisation."""
+    with connect() as conn:
+        organisation = people.create_organisation(
+            conn,
+            operator(),
+            organisation=OrganisationCreate(
+                id=organisation_id,
+                name=name,
+                kind=kind,
+                description=description,
+                website=website,
+            ),
+        )
+        conn.commit()
+    family = ", MOL family" if organisation.mol_family else ""
+    console.print(
+        f"organisation {organisation.id} added: {organisation.name} ({organisation.kind.value}{family})"
+    )
+
+
+@orgs_app.command("list")
+def orgs_list() -> None:
+    """Every organisation; ● marks the MOL family (city administration, its institutions and companies)."""
+    with connect() as conn:
+        organisations = people.list_organisations(conn)
+    family = sum(1 for o in organisations if o.mol_family)
+    table = Table(
+        title=f"{len(organisations)} organisation(s), {family} in the MOL family"
+    )
+    for column in ("id", "name", "kind", "MOL"):
+        table.add_column(column)
+    for o in organisations:
+        table.add_row(o.id, o.name, o.kind.value, "[blue]●[/]" if o.mol_family else "")
+    console.print(table)
+
+
+@people_app.command("add")
+def people_add(
+    org: Annotated[str, typer.Option(help="Organisation id")],
+    name: Annotated[str, typer.Option(help="Full name")],
+    email: Annotated[str, typer.Option(help="E-mail address; identifies the person")],
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="operator: runs the lab; partner: works on the organisation's trials; viewer: watches"
+        ),
+    ],
+) -> None:
+    """Add a person to an organisation."""
+    with connect() as conn:
+        person = people.create_person(
+            conn,
+            operator(),
+            person=PersonCreate(organisation_id=org, name=name, email=email, role=role),
+        )
+        conn.commit()
+    console.print(
+        f"person {person.id} added: {person.name} <{person.email}>, {person.role.value} at {person.organisation_id}"
+    )
+    console.print(f"give them a token: livinglab tokens create {person.email}")
+
+
+@people_app.command("list")
+def people_list(
+    org: Annotated[
+        str | None, typer.Option(help="Only the people of this organisation")
+    ] = None,
+) -> None:
+    """Everyone, by name."""
+    with connect() as conn:
+        everyone = people.list_people(conn, operator())
+    shown = [p for p in everyone if org is None or p.organisation_id == org]
+    table = Table(title=f"{len(shown)} person(s)")
+    for column in ("id", "name", "e-mail", "organisation", "role"):
+        table.add_column(column)
+    for p in shown:
+        table.add_row(str(p.id), p.name, p.email, p.organisation_id, p.role.value)
+    console.print(table)
+
+
+def _person(conn: psycopg.Connection[Any], email: str) -> PersonPublic:
+    wanted = email.strip().lower()
+    for person in people.list_people(conn, operator()):
+        if person.email == wanted:
+            return person
+    raise NotFoundError(
+        f"no person with e-mail {email!r}; add them first with `livinglab people add`"
+    )
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Argument(help="E-mail of the person")],
+    name: Annotated[
+        str, typer.Option(help="What the token is for, e.g. laptop or grafana")
+    ] = "cli",
+    expires: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=parse_moment,
+            help="When it stops working (ISO date or date-time, UTC without an offset); default: until revoked",
+        ),
+    ] = None,
+) -> None:
+    """Create a token for a person and print it once."""
+    with connect() as conn:
+        person = _person(conn, email)
+        created = people.create_token(
+            conn,
+            operator(),
+            person_id=person.id,
+            token=TokenCreate(name=name, expires_at=expires),
+        )
+        conn.commit()
+    until = (
+        f"until {format_moment(created.expires_at)}"
+        if created.expires_at
+        else "until revoked"
+    )
+    console.print(
+        f"token {created.id} ({created.name}) for {person.name} <{person.email}>, valid {until}:"
+    )
+    # On a line of its own, for copying, or for `| tail -1` in scripts.
+    console.print(created.token, highlight=False, soft_wrap=True)
+    err.print(
+        "[yellow]shown once[/]: the platform keeps only its hash; store it now or create another"
+    )
+
+
+@tokens_app.command("list")
+def tokens_list(
+    email: Annotated[str, typer.Argument(help="E-mail of the person")],
+) -> None:
+    """A person's tokens (never the secrets)."""
+    with connect() as conn:
+        person = _person(conn, email)
+        tokens = people.list_tokens(conn, operator(), person_id=person.id)
+    table = Table(title=f"tokens of {person.name} <{person.email}>")
+    for column in ("id", "name", "prefix", "created", "expires", "last used", "state"):
+        table.add_column(column)
+    now = datetime.now(UTC)
+    for t in tokens:
+        if t.revoked_at is not None:
+            state = f"[red]revoked {format_moment(t.revoked_at)}[/]"
+        elif t.expires_at is not None and t.expires_at <= now:
+            state = "[red]expired[/]"
+        else:
+            state = "[green]valid[/]"
+        table.add_row(
+            str(t.id),
+            t.name,
+            t.prefix + "…",
+            format_moment(t.created_at),
+            format_moment(t.expires_at),
+            format_moment(t.last_used_at),
+            state,
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[int, typer.Argument(help="Token id (from `tokens list`)")],
+) -> None:
+    """Revoke a token at once."""
+    with connect() as conn:
+        token = people.revoke_token(conn, operator(), token_id=token_id)
+        conn.commit()
+    console.print(
+        f"token {token.id} ({token.name}, {token.prefix}…) revoked at {format_moment(token.revoked_at)}"
+    )
+
+
+@sites_app.command("add")
+def sites_add(
+    site_id: Annotated[str, typer.Argument(help="Short id, e.g. tp-ljubljana")],
+    name: Annotated[str, typer.Option(help="Readable name")],
+    latitude: Annotated[float | None, typer.Option(help="WGS84 latitude")] = None,
+    longitude: Annotated[float | None, typer.Option(help="WGS84 longitude")] = None,
+    address: Annotated[str, typer.Option(help="Street address")] = "",
+    host_org: Annotated[
+        str | None, typer.Option(help="Organisation hosting the site")
+    ] = None,
+    description: Annotated[str, typer.Option(help="Free text")] = "",
+) -> None:
+    """Add a pilot site."""
+    with connect() as conn:
+        site = sites.create_site(
+            conn,
+            operator(),
+            site=SiteCreate(
+                id=site_id,
+                name=name,
+                latitude=latitude,
+                longitude=longitude,
+                address=address,
+                host_organisation_id=host_org,
+                description=description,
+            ),
+        )
+        conn.commit()
+    console.print(f"site {site.id} added")
+
+
+@sites_app.command("list")
+def sites_list() -> None:
+    """Every site, by name."""
+    with connect() as conn:
+        all_sites = sites.list_sites(conn)
+    table = Table(title=f"{len(all_sites)} site(s)")
+    for column in ("id", "name", "host", "address", "lat, lon"):
+        table.add_column(column)
+    for s in all_sites:
+        where = (
+            f"{s.latitude:.4f}, {s.longitude:.4f}"
+            if s.latitude is not None and s.longitude is not None
+            else "-"
+        )
+        table.add_row(s.id, s.name, s.host_organisation_id or "-", s.address, where)
+    console.print(table)
+
+
+def _print_credentials(*, username: str, client_id: str, password: str) -> None:
+    console.print("broker credentials (shown once, store them on the device now):")
+    console.print(
+        f"  username  = {username}\n  client_id = {client_id}\n  password  = {password}",
+        highlight=False,
+    )
+
+
+@devices_app.command("add")
+def devices_add(
+    device_id: Annotated[
+        str, typer.Argument(help="Device id; also its MQTT username and client id")
+    ],
+    site: Annotated[str, typer.Option(help="Site the device is installed at")],
+    sensor: Annotated[
+        list[str], typer.Option(help="KEY:QUANTITY:UNIT, repeat for each sensor")
+    ],
+    description: Annotated[str | None, typer.Option(help="Free text")] = None,
+    org: Annotated[
+        str | None, typer.Option(help="Organisation that owns the device")
+    ] = None,
+) -> None:
+    """Register a device and its sensors, create its broker client, print its password once."""
+    definitions = [devices.parse_sensor(s) for s in sensor]
+    with connect() as conn, BrokerSettings().dynsec() as dynsec:
+        credentials = devices.register_device(
+            conn,
+            dynsec,
+            device_id=device_id,
+            site_id=site,
+            sensors=definitions,
+            description=description,
+            organisation_id=org,
+            principal=operator(),
+        )
+    owner = f", owned by {org}" if org else ""
+    console.print(
+        f"device [bold]{device_id}[/] registered at site {site}{owner} with {len(definitions)} sensor(s)"
+    )
+    _print_credentials(
+        username=credentials.username,
+        client_id=credentials.client_id,
+        password=credentials.password,
+    )
+
+
+def _online(device: DevicePublic) -> str:
+    if device.revoked:
+        return "[red]revoked[/]"
+    if device.online is None:
+        return "[dim]○ never[/]"
+    return "[green]● online[/]" if device.online else "[red]● offline[/]"
+
+
+def _ago(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    seconds = (datetime.now(UTC) - moment).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{max(seconds, 0):.0f} s ago"
+
+
+def _clock(device: DevicePublic) -> str:
+    if device.clock_synced is None:
+        return "-"
+    offset = (
+        f" {device.clock_offset_ms:+.1f} ms"
+        if device.clock_offset_ms is not None
+        else ""
+    )
+    return ("synced" if device.clock_synced else "[yellow]not synced[/]") + offset
+
+
+@devices_app.command("list")
+def devices_list(
+    site: Annotated[
+        str | None, typer.Option(help="Only the devices at this site")
+    ] = None,
+) -> None:
+    """Every device with its last heartbeat and delivery completeness."""
+    with connect() as conn:
+        fleet_devices = fleet.list_devices(conn, operator(), site_id=site)
+    online = sum(1 for d in fleet_devices if d.online and not d.revoked)
+    table = Table(title=f"{len(fleet_devices)} device(s), {online} online")
+    for column in (
+        "device",
+        "site",
+        "owner",
+        "sensors",
+        "status",
+        "last seen",
+        "outbox",
+        "clock",
+        "complete",
+    ):
+        table.add_column(
+            column, justify="right" if column in ("outbox", "complete") else "left"
+        )
+    for d in fleet_devices:
+        table.add_row(
+            d.id,
+            d.site_id,
+            d.organisation_id or "-",
+            ", ".join(s.key for s in d.sensors),
+            _online(d),
+            _ago(d.last_seen),
+            "-" if d.outbox_depth is None else f"{d.outbox_depth:,}",
+            _clock(d),
+            "-" if d.completeness is None else f"{d.completeness:.1%}",
+        )
+    console.print(table)
+
+
+@devices_app.command("rotate")
+def devices_rotate(
+    device_id: Annotated[str, typer.Argument(help="Device id")],
+) -> None:
+    """Give a device a new broker password (printed once); the old one stops working at once."""
+    with connect() as conn, BrokerSettings().dynsec() as dynsec:
+        credentials = devices.rotate_credentials(
+            conn, dynsec, operator(), device_id=device_id
+        )
+    console.print(f"device [bold]{device_id}[/]: new password, the old one is void")
+    _print_credentials(
+        username=credentials.username,
+        client_id=credentials.client_id,
+        password=credentials.password,
+    )
+
+
+@devices_app.command("revoke")
+def devices_revoke(
+    device_id: Annotated[str, typer.Argument(help="Device id")],
+    reason: Annotated[str, typer.Option(help="Why, for the audit trail")] = "",
+) -> None:
+    """Disconnect a device and refuse its credentials from now on; its data stays."""
+    with connect() as conn, BrokerSettings().dynsec() as dynsec:
+        devices.revoke(conn, dynsec, operator(), device_id=device_id, reason=reason)
+    console.print(
+        f"device [bold]{device_id}[/] revoked: disconnected, its credentials refused; its data stays"
+    )

@@ -1,0 +1,140 @@
+"""What the commands share at the terminal: consoles, the operator, the database, dates, errors."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import psycopg
+import pydantic
+import typer
+from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+
+from livinglab_platform import db
+from livinglab_platform.access import Principal, cli_principal
+from livinglab_platform.config import IngestSettings
+from livinglab_platform.errors import PlatformError
+
+__all__ = [
+    "PlatformGroup",
+    "connect",
+    "console",
+    "err",
+    "format_moment",
+    "format_size",
+    "is_stdout",
+    "operator",
+    "output",
+    "parse_moment",
+]
+
+console = Console()
+err = Console(stderr=True)
+
+# Exit status of a command refused by the platform (bad input, unknown object, broker down),
+# as distinct from 1 (a failed demo or check) and click's own usage errors (also 2).
+REFUSED = 2
+
+
+def operator() -> Principal:
+    """The person at the terminal: an operator, named `cli:<user>` in the audit trail."""
+    return cli_principal(getpass.getuser())
+
+
+def connect() -> psycopg.Connection[tuple[Any, ...]]:
+    """A connection to LIVINGLAB_DATABASE_URL; the command commits what it changed."""
+    return db.connect(IngestSettings().database_url)
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO date (midnight) or date-time; without an offset it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO date or date-time, e.g. 2026-05-01 or 2026-05-01T08:00+02:00"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def format_moment(moment: datetime | None) -> str:
+    """A timestamp in UTC to the minute, or `-`."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_size(size: int) -> str:
+    """A file size for people: 812 B, 10.1 kB, 162.5 MB."""
+    if size < 1_000:
+        return f"{size} B"
+    if size < 1_000_000:
+        return f"{size / 1e3:.1f} kB"
+    return f"{size / 1e6:,.1f} MB"
+
+
+def is_stdout(path: Path) -> bool:
+    """`-o -` means standard output."""
+    return str(path) == "-"
+
+
+@contextlib.contextmanager
+def output(path: Path) -> Iterator[BinaryIO]:
+    """Write to `path` (or stdout for `-`) so that a failed command leaves no partial file behind."""
+    if is_stdout(path):
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as stream:
+            yield stream
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:5]:
+        field = ".".join(str(part) for part in error["loc"])
+        value = error["input"]
+        if not field:  # a rule across fields, e.g. an end before the start
+            problems.append(str(error["msg"]).removeprefix("Value error, "))
+        elif error["type"] == "string_pattern_mismatch":
+            # pydantic would quote the regular expression; say what it means instead.
+            form = (
+                "an e-mail address"
+                if field.endswith("email")
+                else "1-63 of a-z 0-9 _ -, starting with a letter or digit"
+            )
+            problems.append(f"{field} {value!r} must be {form}")
+        elif isinstance(value, str | int | float):
+            problems.append(f"{field} {value!r}: {error['msg']}")
+        else:
+            problems.append(f"{field}: {error['msg']}")
+    return "invalid input: " + "; ".join(problems)
+
+
+class PlatformGroup(TyperGroup):
+    """The root command: a refusal by the platform becomes one red line and exit status 2."""
+
+    # `Any`: the click Context that TyperGroup.invoke takes lives in typer's private vendored click.
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PlatformError as exc:
+            message = str(exc)
+        except pydantic.ValidationError as exc:
+            message = _describe(exc)
+        # soft_wrap: one line whatever the terminal's width, so scripts can grep it.
+        err.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
+        raise typer.Exit(code=REFUSED)

@@ -1,0 +1,306 @@
+"""`livinglab trials ...`: the approval queue, lifecycle, devices, grants and dossiers of trials."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from livinglab_platform import audit, trials
+from livinglab_platform.cli.terminal import (
+    connect,
+    console,
+    err,
+    format_moment,
+    format_size,
+    is_stdout,
+    operator,
+    parse_moment,
+)
+from livinglab_platform.cli.terminal import output as open_output
+from livinglab_platform.models import (
+    Action,
+    AssignmentCreate,
+    GrantCreate,
+    State,
+    TransitionRequest,
+    TrialPublic,
+)
+
+__all__ = ["trials_app"]
+
+trials_app = typer.Typer(
+    help="Trials: approval, lifecycle, devices, grants, dossiers.", no_args_is_help=True
+)
+
+TrialId = Annotated[int, typer.Argument(help="Trial id (from `trials list`)")]
+Moment = Annotated[
+    datetime,
+    typer.Option(
+        parser=parse_moment,
+        help="ISO date or date-time; UTC without an offset",
+        show_default=False,
+    ),
+]
+
+_STATE_STYLE = {
+    State.draft: "dim",
+    State.submitted: "yellow",
+    State.approved: "cyan",
+    State.rejected: "red",
+    State.deploying: "cyan",
+    State.running: "green",
+    State.evaluating: "green",
+    State.completed: "blue",
+    State.withdrawn: "red",
+}
+
+
+def _state(trial: TrialPublic) -> str:
+    return f"[{_STATE_STYLE[trial.state]}]{trial.state.value}[/]"
+
+
+@trials_app.command("list")
+def trials_list(
+    state: Annotated[
+        State | None, typer.Option(help="Only trials in this state, e.g. submitted")
+    ] = None,
+) -> None:
+    """Trials, newest first; `--state submitted` is the approval queue."""
+    with connect() as conn:
+        found = trials.list_trials(conn, operator(), state=state)
+    table = Table(title=f"{len(found)} trial(s)" + (f" {state.value}" if state else ""))
+    for column in (
+        "id",
+        "title",
+        "organisation",
+        "state",
+        "TRL",
+        "period",
+        "sites",
+        "devices",
+    ):
+        table.add_column(column, justify="right" if column == "id" else "left")
+    for t in found:
+        table.add_row(
+            str(t.id),
+            t.title,
+            t.organisation_id,
+            _state(t),
+            f"{t.trl_start}→{t.trl_target}",
+            f"{t.starts_on} to {t.ends_on}",
+            ", ".join(t.site_ids) or "-",
+            str(len({d.device_id for d in t.devices})),
+        )
+    console.print(table)
+
+
+@trials_app.command("show")
+def trials_show(trial_id: TrialId) -> None:
+    """A trial's details, devices, grants and audit trail."""
+    with connect() as conn:
+        principal = operator()
+        trial = trials.get_trial(conn, principal, trial_id)
+        grants = trials.list_grants(conn, principal, trial_id)
+        entries = audit.list_entries(conn, object_type="trial", object_id=trial_id)
+    details = Table.grid(padding=(0, 2))
+    details.add_column(style="bold")
+    details.add_column()
+    reason = f" ({trial.state_reason})" if trial.state_reason else ""
+    partners = ", ".join(
+        p.organisation_id + (f" ({p.role})" if p.role else "") for p in trial.partners
+    )
+    for label, value in (
+        ("state", _state(trial) + reason),
+        ("organisation", trial.organisation_id),
+        ("technology", f"{trial.technology}, TRL {trial.trl_start}→{trial.trl_target}"),
+        ("", trial.technology_description),
+        ("period", f"{trial.starts_on} to {trial.ends_on}"),
+        ("sites", ", ".join(trial.site_ids) or "-"),
+        ("partners", partners or "-"),
+        ("success criteria", trial.success_criteria or "-"),
+        ("data sharing", trial.data_sharing_terms or "-"),
+        ("personal data", "yes" if trial.personal_data else "no"),
+        ("next actions", ", ".join(a.value for a in trial.actions) or "none"),
+    ):
+        if value:
+            details.add_row(label, value)
+    console.print(f"[bold]trial {trial.id}: {trial.title}[/]")
+    console.print(details)
+    if trial.devices:
+        table = Table(title="devices")
+        for column in ("assignment", "device", "from", "until"):
+            table.add_column(column)
+        for d in trial.devices:
+            table.add_row(
+                str(d.id),
+                d.device_id,
+                format_moment(d.starts_at),
+                format_moment(d.ends_at),
+            )
+        console.print(table)
+    if grants:
+        table = Table(title="data grants")
+        for column in ("grant", "organisation", "from", "until", "reason", "state"):
+            table.add_column(column)
+        for g in grants:
+            table.add_row(
+                str(g.id),
+                g.organisation_id,
+                format_moment(g.starts_at),
+                format_moment(g.ends_at),
+                g.reason,
+                "[red]revoked[/]" if g.revoked else "active",
+            )
+        console.print(table)
+    table = Table(title="audit trail")
+    for column in ("time", "who", "action", "reason"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(format_moment(e.time), e.actor, e.action, e.reason or "")
+    console.print(table)
+
+
+def _transition(trial_id: int, *, action: Action, reason: str) -> None:
+    with connect() as conn:
+        trial = trials.transition(
+            conn,
+            operator(),
+            trial_id,
+            request=TransitionRequest(action=action, reason=reason),
+        )
+        conn.commit()
+    following = ", ".join(a.value for a in trial.actions) or "none"
+    console.print(
+        f"trial {trial.id} ({trial.title}): {action.value} done, now {_state(trial)}; next: {following}"
+    )
+
+
+@trials_app.command("approve")
+def trials_approve(
+    trial_id: TrialId,
+    reason: Annotated[str, typer.Option(help="A note for the audit trail")] = "",
+) -> None:
+    """Approve a submitted trial."""
+    _transition(trial_id, action=Action.approve, reason=reason)
+
+
+@trials_app.command("reject")
+def trials_reject(
+    trial_id: TrialId,
+    reason: Annotated[
+        str, typer.Option(help="Why; the applicant reads it", show_default=False)
+    ],
+) -> None:
+    """Reject a submitted trial, with the reason."""
+    _transition(trial_id, action=Action.reject, reason=reason)
+
+
+@trials_app.command("transition")
+def trials_transition(
+    trial_id: TrialId,
+    action: Annotated[Action, typer.Argument(help="The lifecycle action")],
+    reason: Annotated[
+        str, typer.Option(help="Why (required to reject and withdraw)")
+    ] = "",
+) -> None:
+    """Take any lifecycle action: submit, approve, reject, deploy, start, evaluate, complete, withdraw."""
+    _transition(trial_id, action=action, reason=reason)
+
+
+@trials_app.command("assign")
+def trials_assign(
+    trial_id: TrialId,
+    device: Annotated[str, typer.Argument(help="Device id")],
+    start: Moment,
+    end: Moment,
+) -> None:
+    """Put a device to work for a trial from --start until --end."""
+    with connect() as conn:
+        assignment = trials.assign_device(
+            conn,
+            operator(),
+            trial_id,
+            assignment=AssignmentCreate(device_id=device, starts_at=start, ends_at=end),
+        )
+        conn.commit()
+    console.print(
+        f"device {assignment.device_id} assigned to trial {trial_id} from"
+        f" {format_moment(assignment.starts_at)} until {format_moment(assignment.ends_at)}"
+        f" (assignment {assignment.id})"
+    )
+
+
+@trials_app.command("grant")
+def trials_grant(
+    trial_id: TrialId,
+    org: Annotated[str, typer.Argument(help="Organisation that may read the data")],
+    start: Moment,
+    end: Moment,
+    reason: Annotated[str, typer.Option(help="Why, for the audit trail")] = "",
+) -> None:
+    """Let another organisation read a trial's data of a period."""
+    with connect() as conn:
+        grant = trials.create_grant(
+            conn,
+            operator(),
+            trial_id,
+            grant=GrantCreate(
+                organisation_id=org, starts_at=start, ends_at=end, reason=reason
+            ),
+        )
+        conn.commit()
+    console.print(
+        f"grant {grant.id}: {grant.organisation_id} may read trial {trial_id}'s data from"
+        f" {format_moment(grant.starts_at)} until {format_moment(grant.ends_at)}"
+    )
+
+
+@trials_app.command("dossier")
+def trials_dossier(
+    trial_id: TrialId,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Zip file to write, `-` for stdout; default trial-ID-dossier.zip",
+        ),
+    ] = None,
+) -> None:
+    """Write a trial's dossier (details, audit trail, data) as one zip file."""
+    from livinglab_platform import dossier
+
+    path = output or Path(f"trial-{trial_id}-dossier.zip")
+    started = time.monotonic()
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        # A bar only on a terminal: in a log or a pipe it is noise.
+        disable=is_stdout(path) or not err.is_terminal,
+    )
+    task = progress.add_task(f"dossier of trial {trial_id}", total=None)
+    with connect() as conn, progress, open_output(path) as out:
+        summary = dossier.write_dossier(
+            conn,
+            operator(),
+            trial_id,
+            out,
+            on_rows=lambda rows: progress.advance(task, rows),
+        )
+    if is_stdout(path):
+        return
+    console.print(
+        f"dossier of trial {trial_id} written to {path}: {len(summary.files)} file(s),"
+        f" {summary.rows:,} data rows, {format_size(path.stat().st_size)}"
+        f" in {time.monotonic() - started:.1f} s"
+    )

@@ -1,0 +1,122 @@
+"""A trial's small live charts: one inline SVG sparkline per sensor, drawn on the server.
+
+static/chart.js redraws the same charts from /api/v1/data every 30 s, so the two agree on the
+geometry (WIDTH, HEIGHT, PAD) and on the gap rule; without JavaScript the server's drawing stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from livinglab_platform import data, fleet
+from livinglab_platform.access import Principal
+from livinglab_platform.errors import NotFoundError
+from livinglab_platform.models import Interval, SensorPublic, TrialPublic
+
+__all__ = ["HEIGHT", "PAD", "WIDTH", "WINDOW", "Chart", "sparkline", "trial_charts"]
+
+WIDTH = 300
+HEIGHT = 60
+PAD = 4
+WINDOW = timedelta(hours=24)
+# A silence longer than 1/48 of the window (30 min of a day) breaks the line instead of
+# drawing a straight segment across it, which would look like readings that never came.
+GAP_FRACTION = 1 / 48
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One sensor's sparkline and the numbers printed beside it."""
+
+    device_id: str
+    sensor: SensorPublic
+    path: str
+    count: int
+    last: float | None
+    low: float | None
+    high: float | None
+
+
+def sparkline(
+    points: Sequence[tuple[datetime, float]], *, start: datetime, end: datetime
+) -> str:
+    """The SVG path `d` of points over [start, end], scaled into WIDTH x HEIGHT."""
+    if not points:
+        return ""
+    values = [v for _, v in points]
+    low, high = min(values), max(values)
+    span_s = (end - start).total_seconds()
+    gap_s = span_s * GAP_FRACTION
+    inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
+    commands: list[str] = []
+    previous: datetime | None = None
+    for moment, value in points:
+        x = PAD + (moment - start).total_seconds() / span_s * inner_w
+        # A flat series sits in the middle rather than on the floor.
+        share = 0.5 if high == low else (value - low) / (high - low)
+        y = HEIGHT - PAD - share * inner_h
+        jump = previous is None or (moment - previous).total_seconds() > gap_s
+        commands.append(f"{'M' if jump else 'L'}{x:.1f} {y:.1f}")
+        previous = moment
+    if len(points) == 1:
+        # A lone reading is a dot: a tiny segment that the round line cap makes visible.
+        commands.append("h0.1")
+    return " ".join(commands)
+
+
+def _sensors(
+    conn: psycopg.Connection[Any], principal: Principal, trial: TrialPublic
+) -> list[tuple[str, SensorPublic]]:
+    found: list[tuple[str, SensorPublic]] = []
+    for device_id in dict.fromkeys(a.device_id for a in trial.devices):
+        try:
+            device = fleet.get_device(conn, principal, device_id)
+        except NotFoundError:
+            # A partner reading a trial through a grant may not see the device itself.
+            continue
+        found.extend((device_id, sensor) for sensor in device.sensors)
+    return found
+
+
+def trial_charts(
+    conn: psycopg.Connection[Any],
+    principal: Principal,
+    trial: TrialPublic,
+    *,
+    now: datetime,
+) -> list[Chart]:
+    """A chart per sensor of the trial's devices over the last WINDOW, as the principal may see."""
+    sensors = _sensors(conn, principal, trial)
+    if not sensors:
+        return []
+    start = now - WINDOW
+    plan = data.plan_query(
+        conn, principal, data.DataQuery(start=start, end=now, trial_id=trial.id)
+    )
+    series: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+    for chunk in data.rows(conn, plan):
+        for row in chunk:
+            value = row[5] if plan.interval is Interval.raw else row[6]
+            if value is not None:
+                series.setdefault((row[1], row[2]), []).append((row[0], float(value)))
+    charts = []
+    for device_id, sensor in sensors:
+        points = series.get((device_id, sensor.key), [])
+        values = [v for _, v in points]
+        charts.append(
+            Chart(
+                device_id=device_id,
+                sensor=sensor,
+                path=sparkline(points, start=start, end=now),
+                count=len(points),
+                last=values[-1] if values else None,
+                low=min(values, default=None),
+                high=max(values, default=None),
+            )
+        )
+    return charts

@@ -1,0 +1,265 @@
+"""The web pages: sign-in, my trials, registering a trial, one trial, the approval queue, devices.
+
+Pages call the domain modules with the signed-in person's principal, as the API does; they never
+call the API over HTTP. Every form carries the CSRF token (session.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from livinglab_platform import audit, people, sites, trials
+from livinglab_platform.access import require_operator
+from livinglab_platform.errors import (
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    PlatformError,
+    RegistryError,
+)
+from livinglab_platform.fleet import list_devices
+from livinglab_platform.models import Action, Role, State, TransitionRequest
+from livinglab_platform.web.charts import HEIGHT, WIDTH, trial_charts
+from livinglab_platform.web.forms import TrialForm, platform_errors, validation_errors
+from livinglab_platform.web.render import redirect, render
+from livinglab_platform.web.routing import PageRoute
+from livinglab_platform.web.session import (
+    TOKEN_COOKIE,
+    FormDep,
+    PageConn,
+    Session,
+    SessionDep,
+    field,
+    forget_token,
+    language,
+    sign_in,
+    sign_out,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+_NOTICES = frozenset({"created", "changed"})
+
+
+@router.get("/")
+@router.get("/signin")
+def home(request: Request, conn: PageConn) -> Response:
+    """Signed in: my trials. Otherwise the sign-in form."""
+    token = request.cookies.get(TOKEN_COOKIE)
+    if not token:
+        return render(request, "signin.html", error_id=None)
+    try:
+        people.authenticate(conn, token)
+    except AuthenticationError:
+        response = render(request, "signin.html", error_id="signin.ended")
+        forget_token(request, response)
+        return response
+    return redirect(request, "/trials")
+
+
+@router.post("/signin")
+def sign_in_page(request: Request, conn: PageConn, form: FormDep) -> Response:
+    """Check the pasted token; keep it in a cookie and go to my trials."""
+    token = field(form, "token").strip()
+    if not token:
+        return render(request, "signin.html", status_code=400, error_id="signin.empty")
+    try:
+        people.authenticate(conn, token)
+    except AuthenticationError:
+        return render(request, "signin.html", status_code=400, error_id="signin.error")
+    response = redirect(request, "/trials")
+    sign_in(request, response, token)
+    return response
+
+
+@router.get("/signout")
+def sign_out_link(request: Request) -> Response:
+    """Forget the sign-in (signing out asks for no proof: it only ever takes access away)."""
+    response = redirect(request, "/")
+    sign_out(request, response)
+    return response
+
+
+@router.post("/signout")
+def sign_out_page(request: Request, _form: FormDep) -> Response:
+    """The header's sign-out button."""
+    return sign_out_link(request)
+
+
+@router.get("/trials")
+def my_trials(request: Request, conn: PageConn, session: SessionDep) -> Response:
+    """The trials the person may see, newest first."""
+    found = trials.list_trials(conn, session.principal)
+    names = {o.id: o.name for o in people.list_organisations(conn)}
+    return render(request, "trials.html", trials=found, organisations=names)
+
+
+def _form_page(
+    request: Request,
+    conn: PageConn,
+    session: Session,
+    form: TrialForm,
+    errors: dict[str, str],
+    *,
+    status_code: int = 200,
+) -> Response:
+    own = session.principal.organisation_id
+    return render(
+        request,
+        "trial_form.html",
+        status_code=status_code,
+        form=form,
+        errors=errors,
+        sites=sites.list_sites(conn),
+        organisations=[o for o in people.list_organisations(conn) if o.id != own],
+    )
+
+
+@router.get("/trials/new")
+def new_trial(request: Request, conn: PageConn, session: SessionDep) -> Response:
+    """The registration form for a startup's (or any partner's) trial."""
+    if session.principal.role is Role.viewer:
+        raise ForbiddenError("viewers may not register trials")
+    return _form_page(request, conn, session, TrialForm(), {})
+
+
+@router.post("/trials/new")
+def create_trial(
+    request: Request, conn: PageConn, session: SessionDep, form: FormDep
+) -> Response:
+    """Register the trial as a draft and show it; a refused form comes back as typed."""
+    typed = TrialForm.read(form)
+    try:
+        trial = trials.create_trial(conn, session.principal, trial=typed.trial())
+    except ValidationError as exc:
+        errors = validation_errors(language(request), exc, typed)
+        return _form_page(request, conn, session, typed, errors, status_code=422)
+    except (RegistryError, ConflictError) as exc:
+        conn.rollback()
+        return _form_page(
+            request, conn, session, typed, platform_errors(exc), status_code=exc.status
+        )
+    return redirect(request, f"/trials/{trial.id}?notice=created")
+
+
+def _trial_page(
+    request: Request,
+    conn: PageConn,
+    session: Session,
+    trial_id: int,
+    *,
+    status_code: int = 200,
+    error: str = "",
+    reason_for: str = "",
+) -> Response:
+    principal = session.principal
+    trial = trials.get_trial(conn, principal, trial_id)
+    notice = request.query_params.get("notice", "")
+    return render(
+        request,
+        "trial.html",
+        status_code=status_code,
+        trial=trial,
+        entries=audit.list_entries(conn, object_type="trial", object_id=trial.id),
+        organisations={o.id: o.name for o in people.list_organisations(conn)},
+        site_names={s.id: s.name for s in sites.list_sites(conn)},
+        charts=trial_charts(conn, principal, trial, now=datetime.now(UTC)),
+        chart_width=WIDTH,
+        chart_height=HEIGHT,
+        notice=notice if notice in _NOTICES else "",
+        error=error,
+        reason_for=reason_for,
+    )
+
+
+@router.get("/trials/{trial_id}")
+def show_trial(
+    request: Request, conn: PageConn, session: SessionDep, trial_id: int
+) -> Response:
+    """A trial: its details, state, actions, devices, live charts and audit trail."""
+    return _trial_page(request, conn, session, trial_id)
+
+
+@router.post("/trials/{trial_id}")
+def act_on_trial(
+    request: Request,
+    conn: PageConn,
+    session: SessionDep,
+    form: FormDep,
+    trial_id: int,
+) -> Response:
+    """Take a lifecycle action (submit, approve, reject, ...) from the trial page or the queue."""
+    try:
+        action = Action(field(form, "action"))
+    except ValueError:
+        raise RegistryError(
+            "unknown action; use one of the trial page's buttons"
+        ) from None
+    reason = field(form, "reason").strip()
+    try:
+        trial = trials.transition(
+            conn,
+            session.principal,
+            trial_id,
+            request=TransitionRequest(action=action, reason=reason),
+        )
+    except ValidationError as exc:
+        conn.rollback()
+        message = "; ".join(str(e.get("msg")) for e in exc.errors())
+        return _trial_page(
+            request, conn, session, trial_id, status_code=422, error=message
+        )
+    except (RegistryError, ConflictError) as exc:
+        conn.rollback()
+        missing_reason = isinstance(exc, RegistryError) and not reason
+        return _trial_page(
+            request,
+            conn,
+            session,
+            trial_id,
+            status_code=exc.status,
+            error="" if missing_reason else str(exc),
+            reason_for=action.value if missing_reason else "",
+        )
+    if field(form, "next") == "queue":
+        return redirect(request, f"/queue?done={trial.id}")
+    return redirect(request, f"/trials/{trial.id}?notice=changed")
+
+
+@router.get("/queue")
+def approval_queue(request: Request, conn: PageConn, session: SessionDep) -> Response:
+    """Submitted trials for an operator to approve or reject."""
+    require_operator(session.principal, "see the approval queue")
+    waiting = trials.list_trials(conn, session.principal, state=State.submitted)
+    done = None
+    done_id = request.query_params.get("done", "")
+    if done_id.isdigit():
+        try:
+            done = trials.get_trial(conn, session.principal, int(done_id))
+        except PlatformError:
+            done = None
+    return render(
+        request,
+        "queue.html",
+        trials=waiting,
+        done=done,
+        queue_actions=(Action.approve, Action.reject),
+        organisations={o.id: o.name for o in people.list_organisations(conn)},
+    )
+
+
+@router.get("/devices")
+def devices(request: Request, conn: PageConn, session: SessionDep) -> Response:
+    """Devices with their online state, last heartbeat, outbox, clock and completeness."""
+    return render(
+        request,
+        "devices.html",
+        devices=list_devices(conn, session.principal),
+        organisations={o.id: o.name for o in people.list_organisations(conn)},
+        site_names={s.id: s.name for s in sites.list_sites(conn)},
+    )

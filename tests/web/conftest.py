@@ -1,0 +1,110 @@
+"""Web page fixtures: the application on a fresh, seeded database, and signing in as someone."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from livinglab_platform import trials
+from livinglab_platform.api import create_app
+from livinglab_platform.api.settings import ApiSettings
+from livinglab_platform.models import AssignmentCreate, TransitionRequest
+from tests.api.conftest import broker_settings
+from tests.api.world import CLI, World, add_device, seed, trial_input
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def world(dsn: str) -> World:
+    return seed(dsn)
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[TestClient]:
+    """The pages on the world's database; nobody signed in yet."""
+    app = create_app(ApiSettings(database_url=world.dsn), broker_settings(None))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form of a page."""
+    match = CSRF.search(html)
+    assert match is not None, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, world: World, who: str) -> None:
+    """Sign `who` in through the sign-in form, as a browser would."""
+    page = client.get("/")
+    assert page.status_code == 200, page.text
+    answer = client.post(
+        "/signin", data={"token": world.tokens[who], "csrf": csrf_of(page.text)}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.url.path == "/trials"
+
+
+def approved_trial_with_readings(dsn: str) -> tuple[int, int]:
+    """An approved trial of startup-a whose device dev-a (pm2_5, temperature) has readings
+    every 5 minutes of the last day, but for an hour's outage; returns (trial, pm2_5 sensor)."""
+    now = datetime.now(UTC)
+    with psycopg.connect(dsn) as conn:
+        sensor = add_device(conn, "dev-a", "startup-a")
+        row = conn.execute(
+            "INSERT INTO sensors (device_id, key, quantity, unit)"
+            " VALUES ('dev-a', 'temperature', 'temperature', '°C') RETURNING id"
+        ).fetchone()
+        assert row is not None
+        temperature = int(row[0])
+        trial = trials.create_trial(
+            conn, CLI, trial=trial_input(organisation_id="startup-a")
+        )
+        trials.assign_device(
+            conn,
+            CLI,
+            trial.id,
+            assignment=AssignmentCreate(
+                device_id="dev-a",
+                starts_at=now - timedelta(days=2),
+                ends_at=now + timedelta(days=2),
+            ),
+        )
+        for action in ("submit", "approve"):
+            trials.transition(
+                conn,
+                CLI,
+                trial.id,
+                request=TransitionRequest(action=action),  # type: ignore[arg-type]
+            )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO readings (time, sensor_id, value) VALUES (%s, %s, %s)",
+                [
+                    (now - timedelta(minutes=5 * m), sensor_id, value)
+                    for m in range(1, 288)
+                    if not 108 <= m < 120
+                    for sensor_id, value in (
+                        (sensor, 14 + 8 * math.sin(m / 46) + (m * 7919 % 13) / 4),
+                        (temperature, 6 + 5 * math.sin((m - 80) / 46)),
+                    )
+                ],
+            )
+        conn.execute(
+            "INSERT INTO device_status (device_id, online, last_seen, outbox_depth,"
+            " clock_synced) VALUES ('dev-a', true, %s, 3, true)",
+            (now,),
+        )
+        conn.execute(
+            "INSERT INTO deliveries (device_id, seq, readings, received_at)"
+            " SELECT 'dev-a', s, 10, now() FROM generate_series(1, 10) s WHERE s <> 5"
+        )
+        conn.commit()
+    return trial.id, sensor
