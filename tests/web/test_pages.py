@@ -472,3 +472,22 @@ def test_sparkline_scales_into_the_box_and_breaks_at_gaps():
     assert float(commands[-1][1]) == WIDTH - PAD
     assert sparkline([], start=start, end=end) == ""
     assert sparkline([(start, 5.0)], start=start, end=end).endswith("h0.1")
+
+
+def test_the_sign_in_cookie_reads_the_api_but_changes_nothing(client, world):
+    sign_in(client, world, "partner")
+    assert client.get("/api/v1/me").json()["organisation_id"] == "startup-a"
+    # A cross-site form posting to the API with the cookie attached is refused.
+    created = client.post(
+        "/api/v1/trials",
+        json={
+            "title": "Forged trial",
+            "technology": "none",
+            "trl_start": 1,
+            "trl_target": 2,
+            "starts_on": "2027-01-01",
+            "ends_on": "2027-02-01",
+        },
+    )
+    assert created.status_code == 401
+    assert "Bearer" in created.json()["detail"]

@@ -74,11 +74,12 @@ def _principal(
     conn: ConnDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    token = (
-        credentials.credentials
-        if credentials is not None
-        else request.cookies.get(COOKIE)
-    )
+    token = credentials.credentials if credentials is not None else None
+    # The web pages' sign-in cookie also opens the API, but only for reads (their live charts):
+    # a cross-site form or script can then never change anything with it, whatever SameSite
+    # policy a browser applies. Changes go through the pages' CSRF-checked forms or a Bearer token.
+    if token is None and request.method in ("GET", "HEAD"):
+        token = request.cookies.get(COOKIE)
     if not token:
         raise AuthenticationError(
             "sign in: send `Authorization: Bearer <token>` (tokens come from an operator)"
