@@ -119,7 +119,7 @@ def register_device(
         is not None
     ):
         conn.rollback()
-        raise RegistryError(f"device {device_id!r} is already registered")
+        raise ConflictError(f"device {device_id!r} is already registered")
     password = secrets.token_urlsafe(24)
     try:
         conn.execute(
@@ -148,6 +148,10 @@ def register_device(
     except BrokerError:
         conn.rollback()
         raise
+    except psycopg.errors.UniqueViolation as exc:
+        # A concurrent registration of the same id committed after the check above.
+        conn.rollback()
+        raise ConflictError(f"device {device_id!r} is already registered") from exc
     try:
         conn.commit()
     except psycopg.Error:

@@ -26,7 +26,7 @@ class BrokerError(PlatformError):
 
 
 class RegistryError(PlatformError):
-    """A registry change is invalid: unknown site, duplicate device or sensor, bad id."""
+    """A registry change is invalid: an unknown site or organisation, a bad id, a missing reason."""
 
     status = 400
 

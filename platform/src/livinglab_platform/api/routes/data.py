@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
 
 from livinglab_platform import data
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
@@ -45,7 +46,19 @@ def data_query(
 ) -> data.DataQuery:
     """The query parameters shared by /data and /export."""
     end = _utc(end) or datetime.now(UTC)
-    start = _utc(start) or end - DEFAULT_RANGE
+    start = _utc(start)
+    if start is None:
+        if end - datetime.min.replace(tzinfo=UTC) < DEFAULT_RANGE:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("query", "end"),
+                        "msg": "must be at least 24 h after the year 1 when start is not given",
+                        "type": "value_error",
+                    }
+                ]
+            )
+        start = end - DEFAULT_RANGE
     return data.DataQuery(
         start=start,
         end=end,
