@@ -271,3 +271,42 @@ def test_viewers_get_aggregates_only(client, world: World):
     )
     assert r.status_code == 200, r.text
     assert r.json()["interval"] != "raw"
+
+
+def test_a_partner_removes_only_its_own_devices_from_its_trial(client, world: World):
+    with psycopg.connect(world.dsn) as conn:
+        add_device(conn, "lab-dev", "lab")
+        add_device(conn, "own-dev", "startup-a")
+        trial_id = make_trial(conn, "startup-a", state="running", device="lab-dev")
+        make_assignment = {
+            "device_id": "own-dev",
+            "starts_at": "2026-05-01T00:00:00Z",
+            "ends_at": "2026-05-02T00:00:00Z",
+        }
+    own = client.post(
+        f"/api/v1/trials/{trial_id}/devices",
+        headers=world.headers("partner"),
+        json=make_assignment,
+    )
+    assert own.status_code == 201, own.text
+    lent = next(
+        d["id"]
+        for d in client.get(
+            f"/api/v1/trials/{trial_id}", headers=world.headers("partner")
+        ).json()["devices"]
+        if d["device_id"] == "lab-dev"
+    )
+    refused = client.delete(
+        f"/api/v1/trials/{trial_id}/devices/{lent}", headers=world.headers("partner")
+    )
+    assert refused.status_code == 403
+    assert "ask an operator" in refused.json()["detail"]
+    removed = client.delete(
+        f"/api/v1/trials/{trial_id}/devices/{own.json()['id']}",
+        headers=world.headers("partner"),
+    )
+    assert removed.status_code == 204
+    by_operator = client.delete(
+        f"/api/v1/trials/{trial_id}/devices/{lent}", headers=world.headers("operator")
+    )
+    assert by_operator.status_code == 204

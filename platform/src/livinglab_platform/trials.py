@@ -425,15 +425,26 @@ def unassign_device(
         raise ConflictError(
             f"trial {trial_id} is '{row['state']}'; devices can no longer change"
         )
+    assigned = conn.execute(
+        "SELECT td.device_id, d.organisation_id FROM trial_devices td"
+        " JOIN devices d ON d.id = td.device_id WHERE td.id = %s AND td.trial_id = %s",
+        (assignment_id, trial_id),
+    ).fetchone()
+    if assigned is None:
+        raise NotFoundError(f"assignment {assignment_id} not found on trial {trial_id}")
+    # As with assigning: a partner's own devices only. A device an operator lent to the trial
+    # stays part of its record unless an operator removes it.
+    if not principal.is_operator and assigned[1] != principal.organisation_id:
+        raise ForbiddenError(
+            f"device {assigned[0]!r} belongs to another organisation; ask an operator to"
+            " remove it from the trial"
+        )
     with conn.transaction():
         deleted = conn.execute(
-            "DELETE FROM trial_devices WHERE id = %s AND trial_id = %s RETURNING device_id",
-            (assignment_id, trial_id),
+            "DELETE FROM trial_devices WHERE id = %s RETURNING device_id",
+            (assignment_id,),
         ).fetchone()
-        if deleted is None:
-            raise NotFoundError(
-                f"assignment {assignment_id} not found on trial {trial_id}"
-            )
+        assert deleted is not None
         audit.record(
             conn,
             principal,
