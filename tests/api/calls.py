@@ -120,6 +120,14 @@ def _sees(role: str, org: str) -> bool:
     return role != "partner" or org == "startup-a"
 
 
+@builds("GET", "/api/v1/health")
+def _health(s: Setup, org: str) -> Call:
+    return Call(
+        "/api/v1/health",
+        check=lambda r, _role: r.json() == {"status": "ok", "pending_migrations": []},
+    )
+
+
 @builds("GET", "/api/v1/me")
 def _me(s: Setup, org: str) -> Call:
     return Call(

@@ -27,6 +27,7 @@ CELLS = [(role, owner) for role in ROLES for owner in OWNERS]
 #                                                             anonymous  operator   partner    viewer
 #                                                             own  for.  own  for.  own  for.  own  for.
 EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
+    ("GET",    "/api/v1/health"):                             (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/me"):                                 (401, 401, 200, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/organisations"):                      (401, 401, 200, 200, 200, 200, 200, 200),
     ("POST",   "/api/v1/organisations"):                      (401, 401, 201, 201, 403, 403, 403, 403),

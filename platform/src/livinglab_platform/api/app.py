@@ -22,6 +22,7 @@ from livinglab_platform.api.routes import (
     devices,
     ecosystem,
     exports,
+    health,
     sites,
     trials,
 )
@@ -128,7 +129,7 @@ def create_app(
     app.state.settings = settings
     app.state.broker_settings = broker_settings
     api = APIRouter(prefix=API_PREFIX, responses=ERRORS)
-    for module in (ecosystem, sites, devices, trials, data, exports):
+    for module in (health, ecosystem, sites, devices, trials, data, exports):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(web.router)
