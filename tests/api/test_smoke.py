@@ -1,3 +1,5 @@
+import pytest
+
 from tests.api.world import World
 
 
@@ -51,3 +53,20 @@ def test_me_and_a_trial_through_its_lifecycle(client, world: World):
     )
     assert bad.status_code == 422
     assert any(e["field"] == "title" for e in bad.json()["errors"]), bad.json()
+
+
+@pytest.mark.slow
+def test_without_a_database_every_endpoint_answers_503_in_json():
+    from fastapi.testclient import TestClient
+
+    from livinglab_platform.api import create_app
+    from livinglab_platform.api.settings import ApiSettings
+    from livinglab_platform.lab import free_port
+
+    nowhere = f"postgresql://nobody@127.0.0.1:{free_port()}/livinglab?connect_timeout=1"
+    with TestClient(create_app(ApiSettings(database_url=nowhere))) as client:
+        for path in ("/api/v1/health", "/api/v1/trials"):
+            answer = client.get(path, headers={"Authorization": "Bearer ll_x"})
+            assert answer.status_code == 503
+            assert "database is not reachable" in answer.json()["detail"]
+            assert answer.headers["Retry-After"] == "5"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -32,7 +33,11 @@ from livinglab_platform.errors import PlatformError
 
 __all__ = ["create_app"]
 
+logger = logging.getLogger(__name__)
+
 API_PREFIX = "/api/v1"
+# How long a request waits for a database connection before answering 503.
+DATABASE_WAIT_S = 5.0
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -69,6 +74,20 @@ def _platform_error(_request: Request, exc: Exception) -> JSONResponse:
         status_code=exc.status,
         content={"detail": str(exc), "errors": []},
         headers=headers,
+    )
+
+
+def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    # PoolTimeout: no connection within DATABASE_WAIT_S, usually because the server is down or
+    # restarting; OperationalError: the connection broke mid-request. Both pass, so say so.
+    logger.warning("database unavailable: %s", exc)
+    return JSONResponse(
+        status_code=503,
+        content={
+            "detail": "the database is not reachable right now; try again in a moment",
+            "errors": [],
+        },
+        headers={"Retry-After": "5"},
     )
 
 
@@ -115,6 +134,7 @@ def create_app(
             min_size=1,
             max_size=settings.api_pool_size,
             configure=_configure,
+            timeout=DATABASE_WAIT_S,
             open=True,
         ) as pool:
             app.state.pool = pool
@@ -137,4 +157,6 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(PlatformError, _platform_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app

@@ -48,6 +48,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorPublic,
         "description": "Invalid input; `errors` names each field",
     },
+    503: {
+        "model": ErrorPublic,
+        "description": "The database is not reachable right now; retry later",
+    },
 }
 
 # Organisation, site and device ids are slugs: anything else is refused before it reaches a query
