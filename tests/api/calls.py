@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # what starlette.testclient answers with
 import psycopg
 
 from livinglab_platform import devices, people, sites, trials
