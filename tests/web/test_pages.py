@@ -474,6 +474,20 @@ def test_sparkline_scales_into_the_box_and_breaks_at_gaps():
     assert sparkline([(start, 5.0)], start=start, end=end).endswith("h0.1")
 
 
+def test_a_sparkline_of_a_device_that_just_started_fills_the_box():
+    end = datetime(2026, 1, 2, tzinfo=UTC)
+    start = end - timedelta(hours=24)
+    points = [(end - timedelta(minutes=m), float(m)) for m in range(60, -1, -1)]
+    commands = re.findall(
+        r"([ML])([\d.]+) ([\d.]+)", sparkline(points, start=start, end=end)
+    )
+    assert (
+        float(commands[0][1]) == PAD
+    )  # the first reading, an hour ago, is at the left edge
+    assert float(commands[-1][1]) == WIDTH - PAD
+    assert [c[0] for c in commands].count("M") == 1  # one-minute steps are no gap
+
+
 def test_the_sign_in_cookie_reads_the_api_but_changes_nothing(client, world):
     sign_in(client, world, "partner")
     assert client.get("/api/v1/me").json()["organisation_id"] == "startup-a"

@@ -45,18 +45,21 @@ class Chart:
 def sparkline(
     points: Sequence[tuple[datetime, float]], *, start: datetime, end: datetime
 ) -> str:
-    """The SVG path `d` of points over [start, end], scaled into WIDTH x HEIGHT."""
+    """The SVG path `d` of time-ordered points over [start, end], scaled into WIDTH x HEIGHT."""
     if not points:
         return ""
     values = [v for _, v in points]
     low, high = min(values), max(values)
-    span_s = (end - start).total_seconds()
-    gap_s = span_s * GAP_FRACTION
+    gap_s = (end - start).total_seconds() * GAP_FRACTION
+    # The x axis starts at the first reading when it comes later than `start`: a device that
+    # began sending an hour ago fills the chart instead of a sliver at its right edge.
+    left = max(start, points[0][0])
+    span_s = (end - left).total_seconds() or (end - start).total_seconds()
     inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
     commands: list[str] = []
     previous: datetime | None = None
     for moment, value in points:
-        x = PAD + (moment - start).total_seconds() / span_s * inner_w
+        x = PAD + (moment - left).total_seconds() / span_s * inner_w
         # A flat series sits in the middle rather than on the floor.
         share = 0.5 if high == low else (value - low) / (high - low)
         y = HEIGHT - PAD - share * inner_h

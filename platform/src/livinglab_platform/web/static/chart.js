@@ -23,14 +23,16 @@
     var values = points.map(function (p) { return p[1]; });
     var low = Math.min.apply(null, values);
     var high = Math.max.apply(null, values);
-    var span = end - start;
-    var gap = span * GAP_FRACTION;
+    var gap = (end - start) * GAP_FRACTION;
+    // As charts.py: the x axis starts at the first reading when it comes after `start`.
+    var left = Math.max(start, points[0][0]);
+    var span = (end - left) || (end - start);
     var innerW = WIDTH - 2 * PAD;
     var innerH = HEIGHT - 2 * PAD;
     var commands = [];
     var previous = null;
     points.forEach(function (p) {
-      var x = PAD + (p[0] - start) / span * innerW;
+      var x = PAD + (p[0] - left) / span * innerW;
       var share = high === low ? 0.5 : (p[1] - low) / (high - low);
       var y = HEIGHT - PAD - share * innerH;
       var jump = previous === null || p[0] - previous > gap;
