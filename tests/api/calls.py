@@ -16,7 +16,7 @@ from typing import Any
 import httpx2 as httpx  # what starlette.testclient answers with
 import psycopg
 
-from livinglab_platform import devices, people, sites, trials
+from livinglab_platform import devices, grants, people, sites
 from livinglab_platform.models import GrantCreate, TokenCreate
 from tests.api.world import CLI, T0, World, add_device, make_trial, trial_input
 from tests.conftest import Broker
@@ -86,7 +86,7 @@ class Setup:
         return make_trial(self.conn, org, state=state, device=device)
 
     def grant(self, trial_id: int) -> int:
-        grant = trials.create_grant(
+        grant = grants.create_grant(
             self.conn,
             CLI,
             trial_id,

@@ -217,3 +217,23 @@ def test_a_concurrent_registration_of_the_same_id_is_a_conflict(
                 site_id="site-1",
                 sensors=[devices.SensorDefinition("pm2_5", "pm2_5", "ug/m3")],
             )
+
+
+@pytest.mark.parametrize("name", ["admin", "ingest", "platform"])
+def test_a_device_cannot_take_a_broker_users_name(
+    broker_client, world: World, broker: Broker, name: str
+):
+    r = _register(broker_client, world, "operator", id=name)
+    assert r.status_code == 409, r.text
+    assert f"already has a client named '{name}'" in r.json()["detail"]
+    gone = broker_client.get(
+        f"/api/v1/devices/{name}", headers=world.headers("operator")
+    )
+    assert gone.status_code == 404
+    # Nothing is left on the broker either: the role made for the device was removed again.
+    with broker.admin() as dynsec:
+        (answer,) = dynsec.run(
+            {"command": "getRole", "rolename": f"device-{name}"},
+            ignore=("Role not found",),
+        )
+    assert answer.get("error") == "Role not found"

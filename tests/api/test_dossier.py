@@ -12,7 +12,7 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from livinglab_platform import dossier, trials
+from livinglab_platform import dossier, grants
 from livinglab_platform.access import Principal
 from livinglab_platform.errors import ForbiddenError
 from livinglab_platform.models import GrantCreate, Role
@@ -139,7 +139,7 @@ def test_a_granted_organisation_gets_only_the_granted_period(client, world: Worl
     trial_id = _trial(world)
     grant = (T0, T0 + 5 * HOUR + 30 * timedelta(minutes=1))
     with psycopg.connect(world.dsn) as conn:
-        trials.create_grant(
+        grants.create_grant(
             conn,
             CLI,
             trial_id,

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from schemathesis.core.parameters import ParameterLocation
 
 from livinglab_platform import broker as broker_admin
-from livinglab_platform import devices, people, trials
+from livinglab_platform import devices, grants, people
 from livinglab_platform.api import create_app
 from livinglab_platform.api.settings import ApiSettings
 from livinglab_platform.lab import Mosquitto
@@ -165,7 +165,7 @@ def _populate(world: World, broker: Broker) -> None:
             make_trial(conn, "startup-b", state="submitted"),
             make_trial(conn, "startup-b", state="running", device="dev-b"),
         ]
-        grant = trials.create_grant(
+        grant = grants.create_grant(
             conn,
             CLI,
             ids[2],

@@ -114,7 +114,7 @@ def test_registration_errors_are_readable_and_leave_nothing_behind(dsn, broker):
     broker.add_device("d2")
     clash = add("d2")
     assert clash.returncode == 2
-    assert "already exists" in clash.stderr
+    assert "already has a client named 'd2'" in clash.stderr
     with psycopg.connect(dsn) as conn:
         assert conn.execute(
             "SELECT count(*) FROM devices WHERE id = 'd2'"

@@ -16,7 +16,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from livinglab_edge_agent.wire import TOPIC_ROOT, topic
-from livinglab_platform.errors import BrokerError
+from livinglab_platform.errors import BrokerError, ConflictError
 
 __all__ = ["DynSec", "bootstrap", "create_device_client", "device_acls"]
 
@@ -48,15 +48,19 @@ class DynSec:
         self._address = (host, port)
         self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
         self._connected = False
+        # The callback reaches the queue through userdata, not through `self`: no reference cycle,
+        # so the paho client (and the socket pair of its network thread) is freed, and its sockets
+        # closed, as soon as this object is dropped rather than whenever the cycle collector runs.
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=f"livinglab-admin-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv5,
+            userdata=self._responses,
         )
         self._client.username_pw_set(user, password)
         if tls:
             self._client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
-        self._client.on_message = self._on_message
+        self._client.on_message = _on_response
 
     def _connect(self) -> None:
         host, port = self._address
@@ -85,14 +89,6 @@ class DynSec:
             raise BrokerError(
                 f"the admin user may not use dynamic security: {codes[0]}"
             )
-
-    def _on_message(
-        self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
-    ) -> None:
-        try:
-            self._responses.put(json.loads(message.payload))
-        except ValueError:
-            logger.warning("ignoring a non-JSON dynamic-security response")
 
     def close(self) -> None:
         if self._connected:
@@ -136,6 +132,17 @@ class DynSec:
         return results
 
 
+def _on_response(
+    _client: mqtt.Client,
+    responses: queue.Queue[dict[str, Any]],
+    message: mqtt.MQTTMessage,
+) -> None:
+    try:
+        responses.put(json.loads(message.payload))
+    except ValueError:
+        logger.warning("ignoring a non-JSON dynamic-security response")
+
+
 def device_acls(device_id: str) -> list[dict[str, Any]]:
     """A device may publish its telemetry, status and events and read its own config, nothing else."""
     acls: list[dict[str, Any]] = [
@@ -155,9 +162,13 @@ def device_acls(device_id: str) -> list[dict[str, Any]]:
 
 
 def create_device_client(dynsec: DynSec, *, device_id: str, password: str) -> None:
-    """Create the device's role and client; the client id is pinned to the device id."""
+    """Create the device's role and client; the client id is pinned to the device id.
+
+    Raises ConflictError when the broker already has a client of that name (another device, or
+    one of the platform's own users such as `admin` or `ingest`), leaving nothing behind.
+    """
     role = f"device-{device_id}"
-    dynsec.run(
+    created_role, created_client = dynsec.run(
         {"command": "createRole", "rolename": role, "acls": device_acls(device_id)},
         {
             "command": "createClient",
@@ -166,7 +177,15 @@ def create_device_client(dynsec: DynSec, *, device_id: str, password: str) -> No
             "clientid": device_id,
             "roles": [{"rolename": role}],
         },
+        ignore=("Role already exists", "Client already exists"),
     )
+    if created_client.get("error"):
+        if not created_role.get("error"):
+            dynsec.run({"command": "deleteRole", "rolename": role})
+        raise ConflictError(
+            f"the broker already has a client named {device_id!r} (a device or one of the"
+            " platform's own users); choose another device id"
+        )
 
 
 def bootstrap(dynsec: DynSec, *, ingest_password: str, platform_password: str) -> None:

@@ -145,7 +145,7 @@ def register_device(
                 },
             )
         create_device_client(dynsec, device_id=device_id, password=password)
-    except BrokerError:
+    except (BrokerError, ConflictError):
         conn.rollback()
         raise
     except psycopg.errors.UniqueViolation as exc:

@@ -342,7 +342,7 @@ class PartnerLink(_Input):
     role: Annotated[str, StringConstraints(max_length=200)] = ""
 
 
-def _check_trial_ranges(
+def check_trial_ranges(
     trl_start: int | None,
     trl_target: int | None,
     starts_on: date | None,
@@ -379,7 +379,7 @@ class TrialCreate(_Input):
 
     @model_validator(mode="after")
     def _ranges(self) -> TrialCreate:
-        _check_trial_ranges(
+        check_trial_ranges(
             self.trl_start, self.trl_target, self.starts_on, self.ends_on
         )
         return self
@@ -408,7 +408,7 @@ class TrialUpdate(_Input):
 
     @model_validator(mode="after")
     def _ranges(self) -> TrialUpdate:
-        _check_trial_ranges(
+        check_trial_ranges(
             self.trl_start, self.trl_target, self.starts_on, self.ends_on
         )
         return self

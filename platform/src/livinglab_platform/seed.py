@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from livinglab_platform import people, sites, trials
+from livinglab_platform import grants, people, sites, trials
 from livinglab_platform.access import Principal
 from livinglab_platform.errors import AuthenticationError
 from livinglab_platform.models import (
@@ -343,7 +343,7 @@ def seed_trials(
                     )
         if seed.grant is not None:
             organisation_id, reason = seed.grant
-            trials.create_grant(
+            grants.create_grant(
                 conn,
                 operator,
                 trial.id,

@@ -1,4 +1,4 @@
-"""Trials: registration, editing, lifecycle transitions, device assignments and data grants."""
+"""Trials: registration, editing, lifecycle transitions and device assignments (grants: grants.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from livinglab_platform import audit
-from livinglab_platform.access import Principal, require_operator, trial_visibility_sql
+from livinglab_platform.access import Principal, trial_visibility_sql
 from livinglab_platform.errors import (
     ConflictError,
     ForbiddenError,
@@ -20,8 +20,6 @@ from livinglab_platform.models import (
     Action,
     AssignmentCreate,
     AssignmentPublic,
-    GrantCreate,
-    GrantPublic,
     PartnerLink,
     Role,
     State,
@@ -29,16 +27,14 @@ from livinglab_platform.models import (
     TrialCreate,
     TrialPublic,
     TrialUpdate,
+    check_trial_ranges,
 )
 
 __all__ = [
     "assign_device",
-    "create_grant",
     "create_trial",
     "get_trial",
-    "list_grants",
     "list_trials",
-    "revoke_grant",
     "transition",
     "unassign_device",
     "update_trial",
@@ -281,10 +277,15 @@ def update_trial(
         include=set(_FIELDS), exclude_unset=True, exclude_none=True
     )
     merged = {**{f: row[f] for f in _FIELDS}, **values}
-    if merged["trl_target"] < merged["trl_start"]:
-        raise RegistryError("trl_target must not be below trl_start")
-    if merged["ends_on"] < merged["starts_on"]:
-        raise RegistryError("ends_on must not be before starts_on")
+    try:
+        check_trial_ranges(
+            merged["trl_start"],
+            merged["trl_target"],
+            merged["starts_on"],
+            merged["ends_on"],
+        )
+    except ValueError as exc:
+        raise RegistryError(str(exc)) from exc
     _check_references(conn, site_ids=changes.site_ids, partners=changes.partners)
     with conn.transaction():
         if values:
@@ -453,100 +454,3 @@ def unassign_device(
             action="unassign_device",
             details={"assignment_id": assignment_id, "device_id": deleted[0]},
         )
-
-
-def _grant(row: tuple[Any, ...]) -> GrantPublic:
-    return GrantPublic(
-        id=row[0],
-        trial_id=row[1],
-        organisation_id=row[2],
-        starts_at=row[3],
-        ends_at=row[4],
-        reason=row[5],
-        revoked=row[6] is not None,
-    )
-
-
-_GRANT_COLUMNS = "id, trial_id, organisation_id, starts_at, ends_at, reason, revoked_at"
-
-
-def create_grant(
-    conn: psycopg.Connection[Any],
-    principal: Principal,
-    trial_id: int,
-    *,
-    grant: GrantCreate,
-) -> GrantPublic:
-    """Give another organisation read access to a trial's data of a period (operators only)."""
-    _row(conn, principal, trial_id)
-    require_operator(principal, "grant access to a trial's data")
-    if (
-        conn.execute(
-            "SELECT 1 FROM organisations WHERE id = %s", (grant.organisation_id,)
-        ).fetchone()
-        is None
-    ):
-        raise RegistryError(
-            f"organisation {grant.organisation_id!r} does not exist (organisation_id)"
-        )
-    with conn.transaction():
-        row = conn.execute(
-            "INSERT INTO grants (trial_id, organisation_id, starts_at, ends_at, reason, granted_by)"
-            f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_GRANT_COLUMNS}",
-            (
-                trial_id,
-                grant.organisation_id,
-                grant.starts_at,
-                grant.ends_at,
-                grant.reason,
-                principal.person_id,
-            ),
-        ).fetchone()
-        assert row is not None
-        audit.record(
-            conn,
-            principal,
-            object_type="trial",
-            object_id=trial_id,
-            action="grant",
-            reason=grant.reason or None,
-            details={"grant_id": row[0], **grant.model_dump(mode="json")},
-        )
-    return _grant(row)
-
-
-def list_grants(
-    conn: psycopg.Connection[Any], principal: Principal, trial_id: int
-) -> list[GrantPublic]:
-    """A trial's grants, for whoever may see the trial."""
-    _row(conn, principal, trial_id)
-    rows = conn.execute(
-        f"SELECT {_GRANT_COLUMNS} FROM grants WHERE trial_id = %s ORDER BY id",
-        (trial_id,),
-    ).fetchall()
-    return [_grant(r) for r in rows]
-
-
-def revoke_grant(
-    conn: psycopg.Connection[Any], principal: Principal, trial_id: int, *, grant_id: int
-) -> GrantPublic:
-    """End a grant at once (operators only)."""
-    _row(conn, principal, trial_id)
-    require_operator(principal, "revoke grants")
-    with conn.transaction():
-        row = conn.execute(
-            "UPDATE grants SET revoked_at = coalesce(revoked_at, now())"
-            f" WHERE id = %s AND trial_id = %s RETURNING {_GRANT_COLUMNS}",
-            (grant_id, trial_id),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"grant {grant_id} not found on trial {trial_id}")
-        audit.record(
-            conn,
-            principal,
-            object_type="trial",
-            object_id=trial_id,
-            action="revoke_grant",
-            details={"grant_id": grant_id},
-        )
-    return _grant(row)

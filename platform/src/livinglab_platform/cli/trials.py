@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from livinglab_platform import audit, trials
+from livinglab_platform import audit, grants, trials
 from livinglab_platform.cli.terminal import (
     connect,
     console,
@@ -106,7 +106,7 @@ def trials_show(trial_id: TrialId) -> None:
     with connect() as conn:
         principal = operator()
         trial = trials.get_trial(conn, principal, trial_id)
-        grants = trials.list_grants(conn, principal, trial_id)
+        given = grants.list_grants(conn, principal, trial_id)
         entries = audit.list_entries(conn, object_type="trial", object_id=trial_id)
     details = Table.grid(padding=(0, 2))
     details.add_column(style="bold")
@@ -144,11 +144,11 @@ def trials_show(trial_id: TrialId) -> None:
                 format_moment(d.ends_at),
             )
         console.print(table)
-    if grants:
+    if given:
         table = Table(title="data grants")
         for column in ("grant", "organisation", "from", "until", "reason", "state"):
             table.add_column(column)
-        for g in grants:
+        for g in given:
             table.add_row(
                 str(g.id),
                 g.organisation_id,
@@ -246,7 +246,7 @@ def trials_grant(
 ) -> None:
     """Let another organisation read a trial's data of a period."""
     with connect() as conn:
-        grant = trials.create_grant(
+        grant = grants.create_grant(
             conn,
             operator(),
             trial_id,

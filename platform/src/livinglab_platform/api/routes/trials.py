@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from livinglab_platform import audit, trials
+from livinglab_platform import audit, grants, trials
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
 from livinglab_platform.models import (
     AssignmentCreate,
@@ -100,7 +100,7 @@ def list_grants(
     conn: ConnDep, principal: CurrentPrincipal, trial_id: int
 ) -> list[GrantPublic]:
     """Organisations given read access to the trial's data."""
-    return trials.list_grants(conn, principal, trial_id)
+    return grants.list_grants(conn, principal, trial_id)
 
 
 @router.post("/trials/{trial_id}/grants", status_code=status.HTTP_201_CREATED)
@@ -108,7 +108,7 @@ def create_grant(
     conn: ConnDep, principal: CurrentPrincipal, trial_id: int, grant: GrantCreate
 ) -> GrantPublic:
     """Give another organisation read access to the trial's data of a period (operators)."""
-    return trials.create_grant(conn, principal, trial_id, grant=grant)
+    return grants.create_grant(conn, principal, trial_id, grant=grant)
 
 
 @router.delete("/trials/{trial_id}/grants/{grant_id}")
@@ -116,4 +116,4 @@ def revoke_grant(
     conn: ConnDep, principal: CurrentPrincipal, trial_id: int, grant_id: int
 ) -> GrantPublic:
     """End a grant now (operators)."""
-    return trials.revoke_grant(conn, principal, trial_id, grant_id=grant_id)
+    return grants.revoke_grant(conn, principal, trial_id, grant_id=grant_id)
