@@ -108,8 +108,9 @@ def test_sigterm_commits_what_was_received_and_a_restart_stores_nothing_twice(
     dsn, broker, make_device, tmp_path
 ):
     device = make_device("d1")
-    batches = make_stream(batches=300, readings=200)
-    # One batch per group and a small receive window, so the stop lands mid-stream.
+    # Many small batches, one per group, and a small receive window, so the stop lands
+    # mid-stream: with 300 batches a fast run had stored them all before SIGTERM arrived.
+    batches = make_stream(batches=3000, readings=20)
     env = ingest_env(
         dsn,
         broker,
