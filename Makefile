@@ -3,7 +3,7 @@
 VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-PROJECT := pyproject.toml edge_agent/pyproject.toml platform/pyproject.toml
+PROJECT := pyproject.toml edge_agent/pyproject.toml platform/pyproject.toml lab/pyproject.toml
 
 .PHONY: demo test lint bench bench-agent system system-test venv clean
 
@@ -35,7 +35,7 @@ venv: $(STAMP)
 $(STAMP): $(PROJECT)
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e ./edge_agent -e ./platform -e '.[dev]'
+	$(PYTHON) -m pip install --quiet -e ./edge_agent -e ./platform -e ./lab -e '.[dev]'
 	touch $(STAMP)
 
 clean:

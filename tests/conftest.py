@@ -18,9 +18,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from livinglab_platform import broker as broker_admin
-from livinglab_platform import db
-from livinglab_platform.lab import Mosquitto, Postgres
+from livinglab_lab.services import Mosquitto, Postgres
+from livinglab_platform.core import db
+from livinglab_platform.core import dynsec as broker_admin
 
 
 @dataclass

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from typer.main import get_command
 
-from livinglab_platform.api.settings import ApiSettings
 from livinglab_platform.cli import app
-from livinglab_platform.config import BrokerSettings, IngestSettings
+from livinglab_platform.core.settings import ApiSettings, BrokerSettings, IngestSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Variables read by the lab tooling and tests, outside the settings classes.

@@ -16,8 +16,10 @@ from typing import Any
 import httpx2 as httpx  # what starlette.testclient answers with
 import psycopg
 
-from livinglab_platform import devices, grants, people, sites
-from livinglab_platform.models import GrantCreate, TokenCreate
+from livinglab_platform.registry import devices, sites, tokens
+from livinglab_platform.registry.schemas import TokenCreate
+from livinglab_platform.trials import grants
+from livinglab_platform.trials.schemas import GrantCreate
 from tests.api.world import CLI, T0, World, add_device, make_trial, trial_input
 from tests.conftest import Broker
 
@@ -221,7 +223,7 @@ def _create_token(s: Setup, org: str) -> Call:
 
 @builds("DELETE", "/api/v1/tokens/{token_id}")
 def _revoke_token(s: Setup, org: str) -> Call:
-    token = people.create_token(
+    token = tokens.create_token(
         s.conn, CLI, person_id=s.world.person_ids[PERSON[org]], token=TokenCreate()
     )
     s.conn.commit()

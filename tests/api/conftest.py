@@ -8,8 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from livinglab_platform.api import create_app
-from livinglab_platform.api.settings import ApiSettings
-from livinglab_platform.config import BrokerSettings
+from livinglab_platform.core.settings import ApiSettings, BrokerSettings
 from tests.api.world import World, seed
 from tests.conftest import Broker
 

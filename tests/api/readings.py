@@ -7,8 +7,8 @@ from typing import Any
 
 import psycopg
 
-from livinglab_platform import trials
-from livinglab_platform.models import AssignmentCreate, TransitionRequest
+from livinglab_platform.trials import assignments, registration, transitions
+from livinglab_platform.trials.schemas import AssignmentCreate, TransitionRequest
 from tests.api.world import CLI, trial_input
 
 
@@ -48,11 +48,11 @@ def trial_with_windows(
     **overrides: Any,
 ) -> int:
     """A trial with devices assigned for (device, start, end) windows, then walked by `actions`."""
-    trial = trials.create_trial(
+    trial = registration.create_trial(
         conn, CLI, trial=trial_input(organisation_id=organisation_id, **overrides)
     )
     for device_id, starts_at, ends_at in windows:
-        trials.assign_device(
+        assignments.assign_device(
             conn,
             CLI,
             trial.id,
@@ -61,7 +61,7 @@ def trial_with_windows(
             ),
         )
     for action in actions:
-        trials.transition(
+        transitions.transition(
             conn,
             CLI,
             trial.id,

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from livinglab_platform.api import create_app
-from livinglab_platform.api.settings import ApiSettings
+from livinglab_platform.core.settings import ApiSettings
 from tests.api.calls import BROKER_ROWS, BUILDERS, Setup
 from tests.api.world import World
 from tests.conftest import Broker

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from livinglab_edge_agent.wire import topic
-from livinglab_platform import devices
-from livinglab_platform.errors import ConflictError
+from livinglab_platform.core.errors import ConflictError
+from livinglab_platform.registry import devices
 from tests.api.world import World
 from tests.conftest import Broker
 

@@ -1,4 +1,4 @@
-"""GET /api/v1/trials/{id}/dossier and dossier.write_dossier: one zip, consistent with the API."""
+"""GET /api/v1/trials/{id}/dossier and dossiers.write_dossier: one zip, consistent with the API."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from livinglab_platform import dossier, grants
 from livinglab_platform.access import Principal
-from livinglab_platform.errors import ForbiddenError
-from livinglab_platform.models import GrantCreate, Role
+from livinglab_platform.core.errors import ForbiddenError
+from livinglab_platform.data import dossiers
+from livinglab_platform.registry.schemas import Role
+from livinglab_platform.trials import grants
+from livinglab_platform.trials.schemas import GrantCreate
 from tests.api.readings import insert_readings, trial_with_windows
 from tests.api.world import CLI, T0, World, add_device
 
@@ -204,8 +206,8 @@ def test_write_dossier_streams_to_a_pipe_and_reports_progress(world: World):
     seen: list[int] = []
     pipe = _Pipe()
     with psycopg.connect(world.dsn) as conn:
-        summary = dossier.write_dossier(conn, CLI, trial_id, pipe, on_rows=seen.append)  # type: ignore[arg-type]
-    assert summary == dossier.DossierSummary(trial_id=trial_id, rows=240, files=FILES)
+        summary = dossiers.write_dossier(conn, CLI, trial_id, pipe, on_rows=seen.append)  # type: ignore[arg-type]
+    assert summary == dossiers.DossierSummary(trial_id=trial_id, rows=240, files=FILES)
     assert sum(seen) == 240
     archive = zipfile.ZipFile(io.BytesIO(bytes(pipe.data)))
     assert archive.testzip() is None
@@ -216,7 +218,7 @@ def test_write_dossier_streams_to_a_pipe_and_reports_progress(world: World):
     # Seekable output keeps the already compressed Parquet stored as is.
     out = io.BytesIO()
     with psycopg.connect(world.dsn) as conn:
-        dossier.write_dossier(conn, CLI, trial_id, out)
+        dossiers.write_dossier(conn, CLI, trial_id, out)
     stored = zipfile.ZipFile(out).getinfo("data.parquet")
     assert stored.compress_type == zipfile.ZIP_STORED
 
@@ -232,9 +234,9 @@ def test_a_trial_without_devices_has_an_empty_data_file(world: World):
             role=Role.viewer,
         )
         with pytest.raises(ForbiddenError, match="aggregated data only"):
-            dossier.write_dossier(conn, viewer, trial_id, out)
+            dossiers.write_dossier(conn, viewer, trial_id, out)
         assert out.getvalue() == b""
-        summary = dossier.write_dossier(conn, CLI, trial_id, out)
+        summary = dossiers.write_dossier(conn, CLI, trial_id, out)
     assert summary.rows == 0
     archive = zipfile.ZipFile(out)
     table = pq.read_table(io.BytesIO(archive.read("data.parquet")))

@@ -12,10 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg.pq import TransactionStatus
 
-from livinglab_platform import data, export
 from livinglab_platform.access import Principal
-from livinglab_platform.errors import RegistryError
-from livinglab_platform.models import Interval, Role
+from livinglab_platform.core.errors import RegistryError
+from livinglab_platform.data import exports, queries
+from livinglab_platform.data.schemas import Interval
+from livinglab_platform.registry.schemas import Role
 from tests.api.readings import fill_rollups, insert_readings, trial_with_windows
 from tests.api.world import CLI, T0, World, add_device
 
@@ -268,7 +269,7 @@ def test_refusals_are_json_errors_not_broken_downloads(client, world: World):
 BIG_END = (T0 + 2 * DAY).isoformat()
 
 
-def _big_world(world: World) -> data.Plan:
+def _big_world(world: World) -> queries.Plan:
     with psycopg.connect(world.dsn) as conn:
         for device_id in ("dev-a", "dev-b"):
             sensor = add_device(conn, device_id, "startup-a")
@@ -276,10 +277,10 @@ def _big_world(world: World) -> data.Plan:
                 conn, sensor, start=T0, n=100_000, step=timedelta(seconds=1)
             )
         conn.commit()
-        return data.plan_query(
+        return queries.plan_query(
             conn,
             CLI,
-            data.DataQuery(
+            queries.DataQuery(
                 start=T0,
                 end=T0 + 2 * DAY,
                 device_ids=("dev-a", "dev-b"),
@@ -292,11 +293,11 @@ def _big_world(world: World) -> data.Plan:
 def test_200k_rows_stream_in_chunks(client, world: World):
     plan = _big_world(world)
     with psycopg.connect(world.dsn) as conn:
-        pieces = list(export.stream(conn, plan, "csv", chunk_rows=20_000))
+        pieces = list(exports.stream(conn, plan, "csv", chunk_rows=20_000))
         assert pieces[0] == b"time,device_id,sensor,quantity,unit,value\n"
         assert [p.count(b"\n") for p in pieces[1:]] == [20_000] * 10
         parts = list(
-            export.stream(conn, plan, export.Format.parquet, chunk_rows=20_000)
+            exports.stream(conn, plan, exports.Format.parquet, chunk_rows=20_000)
         )
     assert len(parts) == 11  # ten row groups, then the footer
     parquet = pq.ParquetFile(io.BytesIO(b"".join(parts)))
@@ -322,7 +323,7 @@ def test_200k_rows_stream_in_chunks(client, world: World):
         ).fetchone()
         assert fetching == (1,)
         pieces = head + list(received)
-    assert len(pieces) == 1 + 200_000 // export.CHUNK_ROWS
+    assert len(pieces) == 1 + 200_000 // exports.CHUNK_ROWS
     body = b"".join(pieces).decode()
     assert body.count("\n") == 1 + 200_000
     assert "dev-a" in body
@@ -335,7 +336,7 @@ def test_an_abandoned_download_closes_its_cursor_before_the_connection_is_releas
 ):
     _big_world(world)
     closed_in: list[TransactionStatus] = []
-    stream = export.stream
+    stream = exports.stream
 
     def watched(conn, plan, fmt, **options):
         try:
@@ -343,7 +344,7 @@ def test_an_abandoned_download_closes_its_cursor_before_the_connection_is_releas
         finally:
             closed_in.append(conn.info.transaction_status)
 
-    monkeypatch.setattr(export, "stream", watched)
+    monkeypatch.setattr(exports, "stream", watched)
     request = {
         "headers": world.headers("operator"),
         "params": _params(
@@ -380,46 +381,48 @@ class _Pipe:
 def test_writers_need_only_write_and_report_progress(world: World):
     sensor = _device_with_readings(world, "dev-a", "startup-a", 2500)
     with psycopg.connect(world.dsn) as conn:
-        plan = data.plan_query(
+        plan = queries.plan_query(
             conn,
             CLI,
-            data.DataQuery(
+            queries.DataQuery(
                 start=T0, end=T0 + 2 * DAY, sensor_ids=(sensor,), interval=Interval.raw
             ),
         )
         seen: list[int] = []
         pipe = _Pipe()
         assert (
-            export.write_parquet(conn, plan, pipe, on_rows=seen.append, chunk_rows=1000)
+            exports.write_parquet(
+                conn, plan, pipe, on_rows=seen.append, chunk_rows=1000
+            )
             == 2500
         )
         assert seen == [1000, 1000, 500]
         assert pq.ParquetFile(io.BytesIO(bytes(pipe.data))).metadata.num_row_groups == 3
         seen.clear()
         pipe = _Pipe()
-        assert export.write_csv(conn, plan, pipe, on_rows=seen.append) == 2500
+        assert exports.write_csv(conn, plan, pipe, on_rows=seen.append) == 2500
         assert seen == [2500]
         assert bytes(pipe.data).count(b"\n") == 2501
         with pytest.raises(RegistryError, match="csv or parquet"):
-            list(export.stream(conn, plan, "xlsx"))
+            list(exports.stream(conn, plan, "xlsx"))
 
 
 def test_an_empty_export_is_a_valid_file(world: World):
     sensor = _device_with_readings(world, "dev-a", "startup-a", 0)
     with psycopg.connect(world.dsn) as conn:
-        plan = data.plan_query(
+        plan = queries.plan_query(
             conn,
             CLI,
-            data.DataQuery(
+            queries.DataQuery(
                 start=T0, end=T0 + DAY, sensor_ids=(sensor,), interval=Interval.h1
             ),
         )
         pipe = _Pipe()
-        assert export.write_parquet(conn, plan, pipe) == 0
+        assert exports.write_parquet(conn, plan, pipe) == 0
         table = pq.read_table(io.BytesIO(bytes(pipe.data)))
         assert table.num_rows == 0
         assert table.column_names == list(plan.columns)
-        assert b"".join(export.stream(conn, plan, "csv")) == (
+        assert b"".join(exports.stream(conn, plan, "csv")) == (
             b"time,device_id,sensor,quantity,unit,count,mean,min,max\n"
         )
 
@@ -441,20 +444,20 @@ def test_estimates_follow_rollups_windows_and_buckets(world: World):
             role=Role.partner,
         )
 
-        def plan(who: Principal, interval: Interval = Interval.raw) -> data.Plan:
-            return data.plan_query(
+        def plan(who: Principal, interval: Interval = Interval.raw) -> queries.Plan:
+            return queries.plan_query(
                 conn,
                 who,
-                data.DataQuery(
+                queries.DataQuery(
                     start=T0, end=T0 + DAY, trial_id=trial_id, interval=interval
                 ),
             )
 
         # Without rollups (readings loaded behind the ingest service's back): the planner's guess.
-        assert export.estimate_rows(conn, plan(CLI)) > 0
+        assert exports.estimate_rows(conn, plan(CLI)) > 0
         fill_rollups(conn)
-        assert export.estimate_rows(conn, plan(CLI)) == 3 * 60
-        assert export.estimate_rows(conn, plan(partner)) == 3 * 60
-        assert export.estimate_rows(conn, plan(CLI, Interval.m15)) == 24 * 4
-        rows = sum(len(c) for c in data.rows(conn, plan(partner)))
+        assert exports.estimate_rows(conn, plan(CLI)) == 3 * 60
+        assert exports.estimate_rows(conn, plan(partner)) == 3 * 60
+        assert exports.estimate_rows(conn, plan(CLI, Interval.m15)) == 24 * 4
+        rows = sum(len(c) for c in queries.rows(conn, plan(partner)))
         assert rows == 3 * 60

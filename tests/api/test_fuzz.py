@@ -25,12 +25,14 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.core.parameters import ParameterLocation
 
-from livinglab_platform import broker as broker_admin
-from livinglab_platform import devices, grants, people
+from livinglab_lab.services import Mosquitto
 from livinglab_platform.api import create_app
-from livinglab_platform.api.settings import ApiSettings
-from livinglab_platform.lab import Mosquitto
-from livinglab_platform.models import GrantCreate, TokenCreate
+from livinglab_platform.core import dynsec as broker_admin
+from livinglab_platform.core.settings import ApiSettings
+from livinglab_platform.registry import devices, tokens
+from livinglab_platform.registry.schemas import TokenCreate
+from livinglab_platform.trials import grants
+from livinglab_platform.trials.schemas import GrantCreate
 from tests.api.calls import BUILDERS, Setup
 from tests.api.conftest import broker_settings
 from tests.api.world import CLI, T0, World, add_device, make_trial, seed, trial_input
@@ -189,7 +191,7 @@ def _populate(world: World, broker: Broker) -> None:
             organisation_id=["startup-a", "startup-b", "mol"],
             person_id=list(world.person_ids.values()),
             token_id=[
-                people.create_token(
+                tokens.create_token(
                     conn, CLI, person_id=world.person_ids["other"], token=TokenCreate()
                 ).id
                 for _ in range(3)

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from livinglab_platform.lifecycle import TRANSITIONS
-from livinglab_platform.models import Action, State
+from livinglab_platform.trials.lifecycle import TRANSITIONS
+from livinglab_platform.trials.schemas import Action, State
 from tests.api.world import T0, World, add_device, make_trial
 
 DAY = timedelta(days=1)

@@ -59,9 +59,9 @@ def test_me_and_a_trial_through_its_lifecycle(client, world: World):
 def test_without_a_database_every_endpoint_answers_503_in_json():
     from fastapi.testclient import TestClient
 
+    from livinglab_lab.services import free_port
     from livinglab_platform.api import create_app
-    from livinglab_platform.api.settings import ApiSettings
-    from livinglab_platform.lab import free_port
+    from livinglab_platform.core.settings import ApiSettings
 
     nowhere = f"postgresql://nobody@127.0.0.1:{free_port()}/livinglab?connect_timeout=1"
     with TestClient(create_app(ApiSettings(database_url=nowhere))) as client:

@@ -11,15 +11,18 @@ from typing import Any
 
 import psycopg
 
-from livinglab_platform import people, sites, trials
 from livinglab_platform.access import cli_principal
-from livinglab_platform.models import (
-    AssignmentCreate,
+from livinglab_platform.registry import organisations, people, sites, tokens
+from livinglab_platform.registry.schemas import (
     Kind,
     OrganisationCreate,
     PersonCreate,
     Role,
     TokenCreate,
+)
+from livinglab_platform.trials import assignments, registration, transitions
+from livinglab_platform.trials.schemas import (
+    AssignmentCreate,
     TransitionRequest,
     TrialCreate,
 )
@@ -84,11 +87,11 @@ def make_trial(
     device: str | None = None,
 ) -> int:
     """A trial of `organisation_id` walked by an operator to `state`, optionally with a device."""
-    trial = trials.create_trial(
+    trial = registration.create_trial(
         conn, CLI, trial=trial_input(organisation_id=organisation_id)
     )
     if device is not None:
-        trials.assign_device(
+        assignments.assign_device(
             conn,
             CLI,
             trial.id,
@@ -108,7 +111,7 @@ def make_trial(
         "withdrawn": ["withdraw"],
     }[state]
     for action in path:
-        trials.transition(
+        transitions.transition(
             conn,
             CLI,
             trial.id,
@@ -129,7 +132,7 @@ def seed(dsn: str) -> World:
             ("startup-b", "Startup B d.o.o.", Kind.company),
             ("ul-fe", "UL Fakulteta za elektrotehniko", Kind.education_research),
         ]:
-            people.create_organisation(
+            organisations.create_organisation(
                 conn,
                 CLI,
                 organisation=OrganisationCreate(id=org_id, name=name, kind=kind),
@@ -159,7 +162,7 @@ def seed(dsn: str) -> World:
                 ),
             )
             world.person_ids[who] = person.id
-            world.tokens[who] = people.create_token(
+            world.tokens[who] = tokens.create_token(
                 conn, CLI, person_id=person.id, token=TokenCreate(name="tests")
             ).token
         conn.commit()

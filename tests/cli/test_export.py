@@ -13,8 +13,8 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from livinglab_platform.models import AssignmentCreate
-from livinglab_platform.trials import assign_device
+from livinglab_platform.trials.assignments import assign_device
+from livinglab_platform.trials.schemas import AssignmentCreate
 from tests.api.world import CLI, add_device, make_trial, seed
 
 DAY = datetime(2026, 5, 1, tzinfo=UTC)

@@ -8,8 +8,8 @@ import re
 import psycopg
 import pytest
 
-from livinglab_platform import people
-from livinglab_platform.errors import AuthenticationError
+from livinglab_platform.core.errors import AuthenticationError
+from livinglab_platform.registry import tokens
 
 CLI_USER = f"cli:{getpass.getuser()}"
 
@@ -57,7 +57,7 @@ def test_organisations_people_and_tokens(livinglab, dsn):
     token = _token(created.stdout)
     assert "shown once" in created.stderr
     with psycopg.connect(dsn) as conn:
-        principal = people.authenticate(conn, token)
+        principal = tokens.authenticate(conn, token)
         expires = conn.execute("SELECT expires_at FROM tokens").fetchone()[0]
     assert (principal.name, principal.organisation_id) == ("Luka Horvat", "zrak-io")
     assert expires.isoformat().startswith("2099-01-01T00:00:00")
@@ -73,7 +73,7 @@ def test_organisations_people_and_tokens(livinglab, dsn):
         psycopg.connect(dsn) as conn,
         pytest.raises(AuthenticationError, match="revoked"),
     ):
-        people.authenticate(conn, token)
+        tokens.authenticate(conn, token)
 
     with psycopg.connect(dsn) as conn:
         actors = {

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 
 import psycopg
 
-from livinglab_platform import people, seed
-from livinglab_platform.models import Kind, State
+from livinglab_lab import seed
+from livinglab_platform.registry.schemas import Kind
+from livinglab_platform.trials.schemas import State
 
 DEVICES = ("tp-air-01", "fe-pm-01", "center-noise-01")
 TODAY = date(2026, 5, 10)
@@ -45,7 +46,7 @@ def test_seeding_twice_adds_nothing_and_keeps_working_tokens(dsn):
         first = _counts(conn)
         kinds = {r[0] for r in conn.execute("SELECT kind FROM organisations")}
         for person in seed.PEOPLE:
-            assert people.authenticate(conn, tokens[person.handle]).name == person.name
+            assert tokens.authenticate(conn, tokens[person.handle]).name == person.name
         conn.commit()
     assert first == (len(seed.ORGANISATIONS), len(seed.PEOPLE), 3, 6, 3, 1)
     assert kinds == {k.value for k in Kind}

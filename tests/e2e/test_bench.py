@@ -10,8 +10,8 @@ import json
 import pytest
 from rich.console import Console
 
-from livinglab_platform.bench.harness import prepare_lab_dir
-from livinglab_platform.bench.ingest import run_ingest_benchmark
+from livinglab_lab.bench.harness import prepare_lab_dir
+from livinglab_lab.bench.ingest import run_ingest_benchmark
 
 KEYS = {
     "readings",

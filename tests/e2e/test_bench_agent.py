@@ -10,8 +10,8 @@ import json
 import pytest
 from rich.console import Console
 
-from livinglab_platform.bench.agent import run_agent_benchmark
-from livinglab_platform.bench.harness import prepare_lab_dir
+from livinglab_lab.bench.agent import run_agent_benchmark
+from livinglab_lab.bench.harness import prepare_lab_dir
 
 KEYS = {
     "cpu_us_per_reading",

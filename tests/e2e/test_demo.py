@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from livinglab_platform import seed
+from livinglab_lab import seed
 
 START_TIMEOUT_S = 120
 

@@ -17,7 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from livinglab_edge_agent.wire import Batch, ClockState, topic
-from livinglab_platform.config import IngestSettings
+from livinglab_platform.core.settings import IngestSettings
 
 T0_NS = 1_700_000_000_123_456_789  # 2023-11-14, with sub-microsecond digits on purpose
 # PUBACK reason 0x10: the broker accepted the message but nobody subscribes, so nobody stores it.

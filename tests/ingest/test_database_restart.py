@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from livinglab_platform import db
-from livinglab_platform.lab import Postgres
+from livinglab_lab.services import Postgres
+from livinglab_platform.core import db
 from tests.ingest.helpers import wait_for
 from tests.ingest.test_failures import (
     assert_all_stored_once,

@@ -8,7 +8,7 @@ import uuid
 
 import psycopg
 
-from livinglab_platform import db
+from livinglab_platform.core import db
 
 
 def test_upgrade_applies_everything_once(postgres_server):

@@ -16,7 +16,7 @@ from livinglab_edge_agent.wire import (
     encode_binary,
     encode_json,
 )
-from livinglab_platform.errors import ConfigurationError
+from livinglab_platform.core.errors import ConfigurationError
 from livinglab_platform.ingest import IngestService
 from tests.ingest.helpers import (
     T0_NS,

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from livinglab_platform import trials
 from livinglab_platform.api import create_app
-from livinglab_platform.api.settings import ApiSettings
-from livinglab_platform.models import AssignmentCreate, TransitionRequest
+from livinglab_platform.core.settings import ApiSettings
+from livinglab_platform.trials import assignments, registration, transitions
+from livinglab_platform.trials.schemas import AssignmentCreate, TransitionRequest
 from tests.api.conftest import broker_settings
 from tests.api.world import CLI, World, add_device, seed, trial_input
 
@@ -64,10 +64,10 @@ def approved_trial_with_readings(dsn: str) -> tuple[int, int]:
         ).fetchone()
         assert row is not None
         temperature = int(row[0])
-        trial = trials.create_trial(
+        trial = registration.create_trial(
             conn, CLI, trial=trial_input(organisation_id="startup-a")
         )
-        trials.assign_device(
+        assignments.assign_device(
             conn,
             CLI,
             trial.id,
@@ -78,7 +78,7 @@ def approved_trial_with_readings(dsn: str) -> tuple[int, int]:
             ),
         )
         for action in ("submit", "approve"):
-            trials.transition(
+            transitions.transition(
                 conn,
                 CLI,
                 trial.id,

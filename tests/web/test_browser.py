@@ -20,7 +20,7 @@ import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from livinglab_platform.api import create_app
-from livinglab_platform.api.settings import ApiSettings
+from livinglab_platform.core.settings import ApiSettings
 from tests.api.conftest import broker_settings
 from tests.api.world import World, add_device, make_trial
 from tests.web.conftest import approved_trial_with_readings

@@ -10,11 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from livinglab_platform.models import (
-    Action,
-    Role,
-    State,
-)
+from livinglab_platform.registry.schemas import Role
+from livinglab_platform.trials.schemas import Action, State
 from livinglab_platform.web import i18n
 from livinglab_platform.web.charts import HEIGHT, PAD, WIDTH, sparkline
 from livinglab_platform.web.forms import TEXT_FIELDS
@@ -92,7 +89,7 @@ def test_secure_cookies_when_served_over_https(world):
     from fastapi.testclient import TestClient
 
     from livinglab_platform.api import create_app
-    from livinglab_platform.api.settings import ApiSettings
+    from livinglab_platform.core.settings import ApiSettings
     from tests.api.conftest import broker_settings
 
     settings = ApiSettings(database_url=world.dsn, api_secure_cookies=True)

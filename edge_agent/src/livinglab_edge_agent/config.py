@@ -23,7 +23,7 @@ from pydantic import (
 from livinglab_edge_agent.errors import ConfigError
 from livinglab_edge_agent.outbox import DEFAULT_CAPACITY
 from livinglab_edge_agent.sensors import DRIVERS, SensorSpec
-from livinglab_edge_agent.wire import DEVICE_ID_PATTERN, MAX_READINGS
+from livinglab_edge_agent.wire import DEVICE_ID_PATTERN, DEVICE_ID_RULE, MAX_READINGS
 
 __all__ = [
     "AgentConfig",
@@ -122,7 +122,7 @@ class AgentConfig(BaseModel):
     def _check_device_id(cls, device_id: str) -> str:
         if not DEVICE_ID_PATTERN.match(device_id):
             raise ValueError(
-                "use 1-63 of a-z 0-9 _ -, starting with a letter or digit (it is the MQTT client id and a topic level)"
+                f"use {DEVICE_ID_RULE} (it is the MQTT client id and a topic level)"
             )
         return device_id
 

@@ -31,6 +31,7 @@ import numpy as np
 from livinglab_edge_agent.errors import OutboxError
 from livinglab_edge_agent.wire import (
     SENSOR_KEY_PATTERN,
+    SENSOR_KEY_RULE,
     Batch,
     ClockState,
     encode_binary,
@@ -203,9 +204,7 @@ class Outbox:
             return 0
         for key in {key for _, key, _ in readings}:
             if not isinstance(key, str) or not SENSOR_KEY_PATTERN.match(key):
-                raise ValueError(
-                    f"invalid sensor key {key!r}: use 1-63 of a-z 0-9 _ . -, starting with a letter or digit"
-                )
+                raise ValueError(f"invalid sensor key {key!r}: use {SENSOR_KEY_RULE}")
         count = len(readings)
         with self._lock:
             with self._transaction("add") as conn:

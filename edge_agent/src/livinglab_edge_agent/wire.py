@@ -40,9 +40,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "DEVICE_ID_PATTERN",
+    "DEVICE_ID_REGEX",
+    "DEVICE_ID_RULE",
     "MAX_PAYLOAD_BYTES",
     "OFFLINE_STATUS",
     "SENSOR_KEY_PATTERN",
+    "SENSOR_KEY_REGEX",
+    "SENSOR_KEY_RULE",
     "TOPIC_ROOT",
     "WIRE_VERSION",
     "Batch",
@@ -62,10 +66,17 @@ __all__ = [
 WIRE_VERSION = 1
 TOPIC_ROOT = "livinglab/v1"
 CHANNELS = ("telemetry", "status", "config", "events")
-# A device id is one MQTT topic level and a Mosquitto client id: no wildcards, no slashes.
+# A device id is one MQTT topic level and a Mosquitto client id: no wildcards, no slashes. Site
+# and organisation ids follow the same rule. Each rule is written once, here, in three forms: the
+# regular expression for pydantic and FastAPI (whose Rust engine has no `\Z`; its `$` is the end
+# of the text), the compiled pattern for Python, and the sentence people read when they break it.
+DEVICE_ID_REGEX = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+DEVICE_ID_RULE = "1-63 of a-z 0-9 _ -, starting with a letter or digit"
+SENSOR_KEY_REGEX = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+SENSOR_KEY_RULE = "1-63 of a-z 0-9 _ . -, starting with a letter or digit"
 # `\Z`, not `$`: in Python `$` also matches before a final newline, so "d1\n" would pass.
-DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
-SENSOR_KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
+DEVICE_ID_PATTERN = re.compile(DEVICE_ID_REGEX.removesuffix("$") + r"\Z")
+SENSOR_KEY_PATTERN = re.compile(SENSOR_KEY_REGEX.removesuffix("$") + r"\Z")
 # Mosquitto accepts 256 MB by default; a batch above this is refused as hostile or broken.
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 MAX_READINGS = 200_000
@@ -160,9 +171,7 @@ def topic(device_id: str, channel: str) -> str:
             f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}"
         )
     if not DEVICE_ID_PATTERN.match(device_id):
-        raise WireError(
-            f"invalid device id {device_id!r}: use 1-63 of a-z 0-9 _ -, starting with a letter or digit"
-        )
+        raise WireError(f"invalid device id {device_id!r}: use {DEVICE_ID_RULE}")
     return f"{TOPIC_ROOT}/{device_id}/{channel}"
 
 
@@ -194,9 +203,7 @@ def _check(batch: Batch) -> None:
         )
     for key in batch.sensors:
         if not SENSOR_KEY_PATTERN.match(key):
-            raise WireError(
-                f"invalid sensor key {key!r}: use 1-63 of a-z 0-9 _ . -, starting with a letter or digit"
-            )
+            raise WireError(f"invalid sensor key {key!r}: use {SENSOR_KEY_RULE}")
     offset = batch.clock.offset_ns
     if offset is not None and not -(2**63) <= offset < 2**63:
         raise WireError("clock offset does not fit in int64")

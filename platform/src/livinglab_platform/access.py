@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from livinglab_platform.errors import ForbiddenError
-from livinglab_platform.models import Role
+from livinglab_platform.core.errors import ForbiddenError
+from livinglab_platform.registry.schemas import Role
 
 __all__ = [
     "Principal",

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
-import psycopg
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field
 
 from livinglab_platform.access import Principal
-from livinglab_platform.models import AuditEntryPublic
+from livinglab_platform.core.db import Connection
 
-__all__ = ["list_entries", "record"]
+__all__ = ["AuditEntryPublic", "list_entries", "record"]
+
+
+class AuditEntryPublic(BaseModel):
+    time: datetime
+    actor: str = Field(
+        description="Who: a person's name and e-mail, or the command line"
+    )
+    object_type: str
+    object_id: str
+    action: str
+    reason: str | None
+    details: dict[str, object]
 
 
 def record(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     principal: Principal,
     *,
     object_type: str,
@@ -40,7 +52,7 @@ def record(
 
 
 def list_entries(
-    conn: psycopg.Connection[Any], *, object_type: str, object_id: object
+    conn: Connection, *, object_type: str, object_id: object
 ) -> list[AuditEntryPublic]:
     """The entries of one object, oldest first."""
     rows = conn.execute(

@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from livinglab_edge_agent.errors import ConfigError
+from livinglab_edge_agent.wire import DEVICE_ID_REGEX
 
 __all__ = ["Reading", "SensorKey", "SensorSource", "SensorSpec", "parse_options"]
 
@@ -52,7 +53,7 @@ class SensorSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    name: str = Field(pattern=DEVICE_ID_REGEX)
     driver: str
     interval_s: float = Field(default=10.0, ge=0.1)
     enabled: bool = True

@@ -15,6 +15,7 @@ from livinglab_edge_agent.sensors.base import (
     SensorSpec,
     parse_options,
 )
+from livinglab_edge_agent.wire import SENSOR_KEY_REGEX
 
 __all__ = ["Ds18b20", "Ds18b20Options", "open_ds18b20"]
 
@@ -104,7 +105,7 @@ class Ds18b20Options(BaseModel):
 
     base_dir: Path = Path(W1_DEVICES_DIR)
     device_id: str | None = Field(default=None, pattern=r"^28-[0-9a-f]{12}$")
-    key: str = Field(default="temperature", pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+    key: str = Field(default="temperature", pattern=SENSOR_KEY_REGEX)
 
 
 def open_ds18b20(spec: SensorSpec) -> Ds18b20:

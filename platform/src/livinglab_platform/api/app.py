@@ -21,15 +21,16 @@ from livinglab_platform.api.deps import ERRORS
 from livinglab_platform.api.routes import (
     data,
     devices,
-    ecosystem,
     exports,
     health,
+    organisations,
+    people,
     sites,
     trials,
 )
-from livinglab_platform.api.settings import ApiSettings
-from livinglab_platform.config import BrokerSettings
-from livinglab_platform.errors import PlatformError
+from livinglab_platform.core.db import Connection
+from livinglab_platform.core.errors import PlatformError
+from livinglab_platform.core.settings import ApiSettings, BrokerSettings
 
 __all__ = ["create_app"]
 
@@ -40,7 +41,7 @@ API_PREFIX = "/api/v1"
 DATABASE_WAIT_S = 5.0
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
+def _configure(conn: Connection) -> None:
     # Naive timestamps from clients are read as UTC, whatever the server's default time zone.
     conn.execute("SET TIME ZONE 'UTC'")
     conn.commit()
@@ -149,7 +150,16 @@ def create_app(
     app.state.settings = settings
     app.state.broker_settings = broker_settings
     api = APIRouter(prefix=API_PREFIX, responses=ERRORS)
-    for module in (health, ecosystem, sites, devices, trials, data, exports):
+    for module in (
+        health,
+        people,
+        organisations,
+        sites,
+        devices,
+        trials,
+        data,
+        exports,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(web.router)

@@ -5,28 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-import psycopg
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 
-from livinglab_platform import people
+from livinglab_edge_agent.wire import DEVICE_ID_REGEX
 from livinglab_platform.access import Principal
-from livinglab_platform.broker import DynSec
-from livinglab_platform.config import BrokerSettings
-from livinglab_platform.errors import AuthenticationError
-from livinglab_platform.models import SLUG_PATTERN, ErrorPublic
+from livinglab_platform.core.db import Connection
+from livinglab_platform.core.dynsec import DynSec
+from livinglab_platform.core.errors import AuthenticationError
+from livinglab_platform.core.schema import ErrorPublic
+from livinglab_platform.core.settings import BrokerSettings
+from livinglab_platform.registry import tokens
 
 __all__ = [
-    "COOKIE",
     "ERRORS",
     "BrokerDep",
     "ConnDep",
     "CurrentPrincipal",
     "SlugPath",
 ]
-
-COOKIE = "livinglab_token"
 
 # Every route may answer with these; each is an ErrorPublic with a sentence a person can act on.
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -56,21 +54,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 # Organisation, site and device ids are slugs: anything else is refused before it reaches a query
 # (psycopg cannot even send a NUL in text).
-SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN)]
+SlugPath = Annotated[str, Path(pattern=DEVICE_ID_REGEX)]
 
 _bearer = HTTPBearer(
     auto_error=False, description="A token from `livinglab tokens create`"
 )
 
 
-def _connection(request: Request) -> Iterator[psycopg.Connection[Any]]:
-    pool: ConnectionPool[psycopg.Connection[Any]] = request.app.state.pool
+def _connection(request: Request) -> Iterator[Connection]:
+    pool: ConnectionPool[Connection] = request.app.state.pool
     with pool.connection() as conn:
         # The pool commits when the block ends without an error and rolls back otherwise.
         yield conn
 
 
-ConnDep = Annotated[psycopg.Connection[Any], Depends(_connection)]
+ConnDep = Annotated[Connection, Depends(_connection)]
 
 
 def _principal(
@@ -83,12 +81,12 @@ def _principal(
     # a cross-site form or script can then never change anything with it, whatever SameSite
     # policy a browser applies. Changes go through the pages' CSRF-checked forms or a Bearer token.
     if token is None and request.method in ("GET", "HEAD"):
-        token = request.cookies.get(COOKIE)
+        token = request.cookies.get(tokens.TOKEN_COOKIE)
     if not token:
         raise AuthenticationError(
             "sign in: send `Authorization: Bearer <token>` (tokens come from an operator)"
         )
-    principal = people.authenticate(conn, token)
+    principal = tokens.authenticate(conn, token)
     conn.commit()
     return principal
 
@@ -98,7 +96,7 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 def _broker(request: Request) -> Iterator[DynSec]:
     settings: BrokerSettings = request.app.state.broker_settings
-    with settings.dynsec() as dynsec:
+    with DynSec.from_settings(settings) as dynsec:
         yield dynsec
 
 

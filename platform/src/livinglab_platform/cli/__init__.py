@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from importlib.metadata import entry_points
 
 import typer
 
-from livinglab_platform.cli import data, lab, registry, trials
+from livinglab_platform.cli import data, registry, services, trials
 from livinglab_platform.cli.terminal import PlatformGroup
 
 __all__ = ["app", "main"]
@@ -24,12 +25,14 @@ app.add_typer(registry.sites_app, name="sites")
 app.add_typer(registry.devices_app, name="devices")
 app.add_typer(trials.trials_app, name="trials")
 app.command("export")(data.export)
-app.add_typer(lab.db_app, name="db")
-app.add_typer(lab.broker_app, name="broker")
-app.command("ingest")(lab.ingest)
-app.command("api")(lab.api)
-app.command("demo")(lab.demo)
-app.add_typer(lab.bench_app, name="bench")
+app.add_typer(services.db_app, name="db")
+app.add_typer(services.broker_app, name="broker")
+app.command("ingest")(services.ingest)
+app.command("api")(services.api)
+# Development tooling (the local lab, the demo, benchmarks) is a distribution of its own that a
+# production install leaves out; when it is installed, it adds its commands here.
+for _plugin in entry_points(group="livinglab.commands"):
+    _plugin.load()(app)
 
 
 def main() -> None:

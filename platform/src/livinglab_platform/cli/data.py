@@ -19,7 +19,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from livinglab_platform import data
 from livinglab_platform.cli.terminal import (
     connect,
     console,
@@ -30,7 +29,8 @@ from livinglab_platform.cli.terminal import (
     parse_moment,
 )
 from livinglab_platform.cli.terminal import output as open_output
-from livinglab_platform.models import Interval
+from livinglab_platform.data import exports, queries
+from livinglab_platform.data.schemas import Interval
 
 __all__ = ["Format", "export"]
 
@@ -90,13 +90,12 @@ def export(
     ] = None,
 ) -> None:
     """Export readings to CSV or Parquet, streamed from the database (memory stays flat)."""
-    from livinglab_platform import export as exporter
 
     chosen = file_format or (
         Format.parquet if output.suffix == ".parquet" else Format.csv
     )
-    write = exporter.write_parquet if chosen is Format.parquet else exporter.write_csv
-    query = data.DataQuery(
+    write = exports.write_parquet if chosen is Format.parquet else exports.write_csv
+    query = queries.DataQuery(
         start=start,
         end=end,
         sensor_ids=tuple(sensor or ()),
@@ -106,7 +105,7 @@ def export(
     )
     started = time.monotonic()
     with connect() as conn:
-        plan = data.plan_query(conn, operator(), query)
+        plan = queries.plan_query(conn, operator(), query)
         progress = Progress(
             TextColumn("exporting"),
             BarColumn(),
@@ -123,7 +122,7 @@ def export(
             # The estimate may be off (it comes from the hourly rollups or the planner): the bar
             # is a guide, the count at the end is exact.
             task = progress.add_task(
-                "export", total=exporter.estimate_rows(conn, plan) or None
+                "export", total=exports.estimate_rows(conn, plan) or None
             )
             rows = write(conn, plan, out, on_rows=lambda n: progress.advance(task, n))
     elapsed = time.monotonic() - started

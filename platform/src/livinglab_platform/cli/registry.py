@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import psycopg
 import typer
 from rich.table import Table
 
-from livinglab_platform import devices, fleet, people, sites
 from livinglab_platform.cli.terminal import (
     connect,
     console,
@@ -18,9 +16,19 @@ from livinglab_platform.cli.terminal import (
     operator,
     parse_moment,
 )
-from livinglab_platform.config import BrokerSettings
-from livinglab_platform.errors import NotFoundError
-from livinglab_platform.models import (
+from livinglab_platform.core.db import Connection
+from livinglab_platform.core.dynsec import DynSec
+from livinglab_platform.core.errors import NotFoundError
+from livinglab_platform.core.settings import BrokerSettings
+from livinglab_platform.registry import (
+    devices,
+    fleet,
+    organisations,
+    people,
+    sites,
+    tokens,
+)
+from livinglab_platform.registry.schemas import (
     DevicePublic,
     Kind,
     OrganisationCreate,
@@ -56,7 +64,7 @@ def orgs_add(
 ) -> None:
     """Add an organisation."""
     with connect() as conn:
-        organisation = people.create_organisation(
+        organisation = organisations.create_organisation(
             conn,
             operator(),
             organisation=OrganisationCreate(
@@ -78,14 +86,12 @@ def orgs_add(
 def orgs_list() -> None:
     """Every organisation; ● marks the MOL family (city administration, its institutions and companies)."""
     with connect() as conn:
-        organisations = people.list_organisations(conn)
-    family = sum(1 for o in organisations if o.mol_family)
-    table = Table(
-        title=f"{len(organisations)} organisation(s), {family} in the MOL family"
-    )
+        found = organisations.list_organisations(conn)
+    family = sum(1 for o in found if o.mol_family)
+    table = Table(title=f"{len(found)} organisation(s), {family} in the MOL family")
     for column in ("id", "name", "kind", "MOL"):
         table.add_column(column)
-    for o in organisations:
+    for o in found:
         table.add_row(o.id, o.name, o.kind.value, "[blue]●[/]" if o.mol_family else "")
     console.print(table)
 
@@ -134,7 +140,7 @@ def people_list(
     console.print(table)
 
 
-def _person(conn: psycopg.Connection[Any], email: str) -> PersonPublic:
+def _person(conn: Connection, email: str) -> PersonPublic:
     wanted = email.strip().lower()
     for person in people.list_people(conn, operator()):
         if person.email == wanted:
@@ -161,7 +167,7 @@ def tokens_create(
     """Create a token for a person and print it once."""
     with connect() as conn:
         person = _person(conn, email)
-        created = people.create_token(
+        created = tokens.create_token(
             conn,
             operator(),
             person_id=person.id,
@@ -190,12 +196,12 @@ def tokens_list(
     """A person's tokens (never the secrets)."""
     with connect() as conn:
         person = _person(conn, email)
-        tokens = people.list_tokens(conn, operator(), person_id=person.id)
+        found = tokens.list_tokens(conn, operator(), person_id=person.id)
     table = Table(title=f"tokens of {person.name} <{person.email}>")
     for column in ("id", "name", "prefix", "created", "expires", "last used", "state"):
         table.add_column(column)
     now = datetime.now(UTC)
-    for t in tokens:
+    for t in found:
         if t.revoked_at is not None:
             state = f"[red]revoked {format_moment(t.revoked_at)}[/]"
         elif t.expires_at is not None and t.expires_at <= now:
@@ -220,7 +226,7 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token at once."""
     with connect() as conn:
-        token = people.revoke_token(conn, operator(), token_id=token_id)
+        token = tokens.revoke_token(conn, operator(), token_id=token_id)
         conn.commit()
     console.print(
         f"token {token.id} ({token.name}, {token.prefix}…) revoked at {format_moment(token.revoked_at)}"
@@ -300,7 +306,7 @@ def devices_add(
 ) -> None:
     """Register a device and its sensors, create its broker client, print its password once."""
     definitions = [devices.parse_sensor(s) for s in sensor]
-    with connect() as conn, BrokerSettings().dynsec() as dynsec:
+    with connect() as conn, DynSec.from_settings(BrokerSettings()) as dynsec:
         credentials = devices.register_device(
             conn,
             dynsec,
@@ -396,7 +402,7 @@ def devices_rotate(
     device_id: Annotated[str, typer.Argument(help="Device id")],
 ) -> None:
     """Give a device a new broker password (printed once); the old one stops working at once."""
-    with connect() as conn, BrokerSettings().dynsec() as dynsec:
+    with connect() as conn, DynSec.from_settings(BrokerSettings()) as dynsec:
         credentials = devices.rotate_credentials(
             conn, dynsec, operator(), device_id=device_id
         )
@@ -414,7 +420,7 @@ def devices_revoke(
     reason: Annotated[str, typer.Option(help="Why, for the audit trail")] = "",
 ) -> None:
     """Disconnect a device and refuse its credentials from now on; its data stays."""
-    with connect() as conn, BrokerSettings().dynsec() as dynsec:
+    with connect() as conn, DynSec.from_settings(BrokerSettings()) as dynsec:
         devices.revoke(conn, dynsec, operator(), device_id=device_id, reason=reason)
     console.print(
         f"device [bold]{device_id}[/] revoked: disconnected, its credentials refused; its data stays"

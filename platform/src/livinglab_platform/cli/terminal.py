@@ -11,17 +11,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import psycopg
 import pydantic
 import typer
 from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from livinglab_platform import db
 from livinglab_platform.access import Principal, cli_principal
-from livinglab_platform.config import IngestSettings
-from livinglab_platform.errors import PlatformError
+from livinglab_platform.core import db
+from livinglab_platform.core.db import Connection
+from livinglab_platform.core.errors import PlatformError
+from livinglab_platform.core.settings import IngestSettings
 
 __all__ = [
     "PlatformGroup",
@@ -49,7 +49,7 @@ def operator() -> Principal:
     return cli_principal(getpass.getuser())
 
 
-def connect() -> psycopg.Connection[tuple[Any, ...]]:
+def connect() -> Connection:
     """A connection to LIVINGLAB_DATABASE_URL; the command commits what it changed."""
     return db.connect(IngestSettings().database_url)
 

@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from livinglab_platform import audit, grants, trials
+from livinglab_platform import audit
 from livinglab_platform.cli.terminal import (
     connect,
     console,
@@ -23,7 +23,9 @@ from livinglab_platform.cli.terminal import (
     parse_moment,
 )
 from livinglab_platform.cli.terminal import output as open_output
-from livinglab_platform.models import (
+from livinglab_platform.data import dossiers
+from livinglab_platform.trials import assignments, grants, registration, transitions
+from livinglab_platform.trials.schemas import (
     Action,
     AssignmentCreate,
     GrantCreate,
@@ -73,7 +75,7 @@ def trials_list(
 ) -> None:
     """Trials, newest first; `--state submitted` is the approval queue."""
     with connect() as conn:
-        found = trials.list_trials(conn, operator(), state=state)
+        found = registration.list_trials(conn, operator(), state=state)
     table = Table(title=f"{len(found)} trial(s)" + (f" {state.value}" if state else ""))
     for column in (
         "id",
@@ -105,7 +107,7 @@ def trials_show(trial_id: TrialId) -> None:
     """A trial's details, devices, grants and audit trail."""
     with connect() as conn:
         principal = operator()
-        trial = trials.get_trial(conn, principal, trial_id)
+        trial = registration.get_trial(conn, principal, trial_id)
         given = grants.list_grants(conn, principal, trial_id)
         entries = audit.list_entries(conn, object_type="trial", object_id=trial_id)
     details = Table.grid(padding=(0, 2))
@@ -168,7 +170,7 @@ def trials_show(trial_id: TrialId) -> None:
 
 def _transition(trial_id: int, *, action: Action, reason: str) -> None:
     with connect() as conn:
-        trial = trials.transition(
+        trial = transitions.transition(
             conn,
             operator(),
             trial_id,
@@ -222,7 +224,7 @@ def trials_assign(
 ) -> None:
     """Put a device to work for a trial from --start until --end."""
     with connect() as conn:
-        assignment = trials.assign_device(
+        assignment = assignments.assign_device(
             conn,
             operator(),
             trial_id,
@@ -274,7 +276,6 @@ def trials_dossier(
     ] = None,
 ) -> None:
     """Write a trial's dossier (details, audit trail, data) as one zip file."""
-    from livinglab_platform import dossier
 
     path = output or Path(f"trial-{trial_id}-dossier.zip")
     started = time.monotonic()
@@ -290,7 +291,7 @@ def trials_dossier(
     )
     task = progress.add_task(f"dossier of trial {trial_id}", total=None)
     with connect() as conn, progress, open_output(path) as out:
-        summary = dossier.write_dossier(
+        summary = dossiers.write_dossier(
             conn,
             operator(),
             trial_id,

@@ -8,8 +8,8 @@ import sys
 
 from pydantic import ValidationError
 
-from livinglab_platform.config import IngestSettings
-from livinglab_platform.errors import ConfigurationError
+from livinglab_platform.core.errors import ConfigurationError
+from livinglab_platform.core.settings import IngestSettings
 from livinglab_platform.ingest.service import IngestService
 
 __all__ = ["main"]

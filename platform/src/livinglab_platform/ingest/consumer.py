@@ -23,8 +23,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from livinglab_edge_agent.wire import TOPIC_ROOT
-from livinglab_platform.config import IngestSettings
-from livinglab_platform.errors import ConfigurationError, PlatformError
+from livinglab_platform.core.errors import ConfigurationError, PlatformError
+from livinglab_platform.core.settings import IngestSettings
 
 __all__ = ["DROPPED_TOPIC", "Consumer", "Message", "subscriptions"]
 

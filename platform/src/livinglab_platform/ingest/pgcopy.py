@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import psycopg
+
+from livinglab_platform.core.db import Connection
 
 __all__ = [
     "COPY_READINGS",
@@ -117,7 +118,7 @@ def encode_readings(
 
 
 def copy_readings(
-    conn: psycopg.Connection[tuple[object, ...]],
+    conn: Connection,
     *,
     time_us: npt.NDArray[np.int64],
     sensor_id: npt.NDArray[np.int32],

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import psycopg
+
+from livinglab_platform.core.db import Connection
 
 __all__ = ["Device", "Registry"]
 
@@ -46,7 +47,7 @@ class Registry:
 
     def lookup(
         self,
-        conn: psycopg.Connection[tuple[object, ...]],
+        conn: Connection,
         wanted: Mapping[str, Iterable[str]],
     ) -> dict[str, Device]:
         """The known devices among `wanted` (device id -> sensor keys its messages use).
@@ -73,7 +74,7 @@ class Registry:
 
     def _load(
         self,
-        conn: psycopg.Connection[tuple[object, ...]],
+        conn: Connection,
         device_ids: list[str],
         now: float,
     ) -> dict[str, Device]:
@@ -88,7 +89,7 @@ class Registry:
             enabled[str(device_id)] = bool(is_enabled)
             keys = sensors.setdefault(str(device_id), {})
             if key is not None:
-                keys[str(key)] = int(sensor_id)  # type: ignore[call-overload]
+                keys[str(key)] = int(sensor_id)
         loaded = {
             d: Device(enabled=enabled[d], sensors=sensors[d], loaded_at=now)
             for d in enabled

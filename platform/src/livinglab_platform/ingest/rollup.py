@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import psycopg
+
+from livinglab_platform.core.db import Connection
 
 __all__ = ["MINUTE_US", "Rollup", "aggregate", "upsert_rollups"]
 
@@ -126,9 +127,7 @@ def aggregate(
     return minutes, hours
 
 
-def _upsert(
-    conn: psycopg.Connection[tuple[object, ...]], table: str, rollup: Rollup
-) -> None:
+def _upsert(conn: Connection, table: str, rollup: Rollup) -> None:
     if not len(rollup):
         return
     conn.execute(
@@ -146,7 +145,7 @@ def _upsert(
 
 
 def upsert_rollups(
-    conn: psycopg.Connection[tuple[object, ...]],
+    conn: Connection,
     *,
     time_us: npt.NDArray[np.int64],
     sensor_id: npt.NDArray[np.int32],

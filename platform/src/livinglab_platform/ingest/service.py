@@ -20,14 +20,16 @@ from typing import Any
 
 import psycopg
 
-from livinglab_platform import db
-from livinglab_platform.config import IngestSettings
-from livinglab_platform.errors import ConfigurationError, PlatformError
+from livinglab_platform.core import db
+from livinglab_platform.core.db import Connection
+from livinglab_platform.core.errors import ConfigurationError, PlatformError
+from livinglab_platform.core.settings import IngestSettings
 from livinglab_platform.ingest.consumer import Consumer
+from livinglab_platform.ingest.counts import GroupResult
 from livinglab_platform.ingest.decode import decode
 from livinglab_platform.ingest.registry import Registry
 from livinglab_platform.ingest.stats import StatsRecorder, lag_s
-from livinglab_platform.ingest.writer import Connection, GroupResult, Item, Writer
+from livinglab_platform.ingest.writer import Item, Writer
 
 __all__ = ["IngestService"]
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from livinglab_platform.ingest.writer import Connection, GroupResult
+from livinglab_platform.core.db import Connection
+from livinglab_platform.ingest.counts import GroupResult
 
 __all__ = ["StatsRecorder", "lag_s"]
 

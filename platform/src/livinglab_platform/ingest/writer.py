@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import psycopg
 
+from livinglab_platform.core.db import Connection
 from livinglab_platform.ingest.consumer import Message
+from livinglab_platform.ingest.counts import GroupResult
 from livinglab_platform.ingest.decode import (
     Decoded,
     DeviceEvent,
@@ -38,7 +39,6 @@ from livinglab_platform.ingest.validate import EPOCH_2000_NS, check_rows
 __all__ = ["GroupResult", "Item", "Writer"]
 
 Item = tuple[Message, Decoded]
-Connection = psycopg.Connection[tuple[Any, ...]]
 
 _INSERT_DELIVERIES = """
 INSERT INTO deliveries (device_id, seq, readings, quarantined, clock_synced, received_at, fingerprint)
@@ -79,29 +79,6 @@ WHERE excluded.last_seen >= s.last_seen
 _INSERT_EVENT = """
 INSERT INTO device_events (time, device_id, type, revision, count, message) VALUES (%s, %s, %s, %s, %s, %s)
 """
-
-
-@dataclass
-class GroupResult:
-    """What one group (or several, added up) did."""
-
-    readings: int = 0
-    batches: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    quarantined_readings: int = 0
-    statuses: int = 0
-    events: int = 0
-    newest_us: int | None = None
-
-    def add(self, other: GroupResult) -> None:
-        for f in fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if f.name == "newest_us":
-                if theirs is not None and (mine is None or theirs > mine):
-                    self.newest_us = theirs
-            else:
-                setattr(self, f.name, mine + theirs)
 
 
 def _utc(epoch_s: float) -> datetime:

@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-import psycopg
-
-from livinglab_platform import data, fleet
 from livinglab_platform.access import Principal
-from livinglab_platform.errors import NotFoundError
-from livinglab_platform.models import Interval, SensorPublic, TrialPublic
+from livinglab_platform.core.db import Connection
+from livinglab_platform.core.errors import NotFoundError
+from livinglab_platform.data import queries
+from livinglab_platform.data.schemas import Interval
+from livinglab_platform.registry import fleet
+from livinglab_platform.registry.schemas import SensorPublic
+from livinglab_platform.trials.schemas import TrialPublic
 
 __all__ = ["HEIGHT", "PAD", "WIDTH", "WINDOW", "Chart", "sparkline", "trial_charts"]
 
@@ -73,7 +74,7 @@ def sparkline(
 
 
 def _sensors(
-    conn: psycopg.Connection[Any], principal: Principal, trial: TrialPublic
+    conn: Connection, principal: Principal, trial: TrialPublic
 ) -> list[tuple[str, SensorPublic]]:
     found: list[tuple[str, SensorPublic]] = []
     for device_id in dict.fromkeys(a.device_id for a in trial.devices):
@@ -87,7 +88,7 @@ def _sensors(
 
 
 def trial_charts(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     principal: Principal,
     trial: TrialPublic,
     *,
@@ -98,11 +99,11 @@ def trial_charts(
     if not sensors:
         return []
     start = now - WINDOW
-    plan = data.plan_query(
-        conn, principal, data.DataQuery(start=start, end=now, trial_id=trial.id)
+    plan = queries.plan_query(
+        conn, principal, queries.DataQuery(start=start, end=now, trial_id=trial.id)
     )
     series: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
-    for chunk in data.rows(conn, plan):
+    for chunk in queries.rows(conn, plan):
         for row in chunk:
             value = row[5] if plan.interval is Interval.raw else row[6]
             if value is not None:

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
-from livinglab_platform.errors import PlatformError
-from livinglab_platform.models import TrialCreate
+from livinglab_platform.core.errors import PlatformError
+from livinglab_platform.trials.schemas import TrialCreate
 from livinglab_platform.web.i18n import translate
 from livinglab_platform.web.session import field as text_field
 

@@ -11,17 +11,20 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from livinglab_platform import audit, people, sites, trials
+from livinglab_platform import audit
 from livinglab_platform.access import require_operator
-from livinglab_platform.errors import (
+from livinglab_platform.core.errors import (
     AuthenticationError,
     ConflictError,
     ForbiddenError,
     PlatformError,
     RegistryError,
 )
-from livinglab_platform.fleet import list_devices
-from livinglab_platform.models import Action, Role, State, TransitionRequest
+from livinglab_platform.registry import organisations, sites, tokens
+from livinglab_platform.registry.fleet import list_devices
+from livinglab_platform.registry.schemas import Role
+from livinglab_platform.trials import registration, transitions
+from livinglab_platform.trials.schemas import Action, State, TransitionRequest
 from livinglab_platform.web.charts import HEIGHT, WIDTH, trial_charts
 from livinglab_platform.web.forms import TrialForm, platform_errors, validation_errors
 from livinglab_platform.web.render import redirect, render
@@ -54,7 +57,7 @@ def home(request: Request, conn: PageConn) -> Response:
     if not token:
         return render(request, "signin.html", error_id=None)
     try:
-        people.authenticate(conn, token)
+        tokens.authenticate(conn, token)
     except AuthenticationError:
         response = render(request, "signin.html", error_id="signin.ended")
         forget_token(request, response)
@@ -69,7 +72,7 @@ def sign_in_page(request: Request, conn: PageConn, form: FormDep) -> Response:
     if not token:
         return render(request, "signin.html", status_code=400, error_id="signin.empty")
     try:
-        people.authenticate(conn, token)
+        tokens.authenticate(conn, token)
     except AuthenticationError:
         return render(request, "signin.html", status_code=400, error_id="signin.error")
     response = redirect(request, "/trials")
@@ -94,8 +97,8 @@ def sign_out_page(request: Request, _form: FormDep) -> Response:
 @router.get("/trials")
 def my_trials(request: Request, conn: PageConn, session: SessionDep) -> Response:
     """The trials the person may see, newest first."""
-    found = trials.list_trials(conn, session.principal)
-    names = {o.id: o.name for o in people.list_organisations(conn)}
+    found = registration.list_trials(conn, session.principal)
+    names = {o.id: o.name for o in organisations.list_organisations(conn)}
     return render(request, "trials.html", trials=found, organisations=names)
 
 
@@ -116,7 +119,9 @@ def _form_page(
         form=form,
         errors=errors,
         sites=sites.list_sites(conn),
-        organisations=[o for o in people.list_organisations(conn) if o.id != own],
+        organisations=[
+            o for o in organisations.list_organisations(conn) if o.id != own
+        ],
     )
 
 
@@ -135,7 +140,7 @@ def create_trial(
     """Register the trial as a draft and show it; a refused form comes back as typed."""
     typed = TrialForm.read(form)
     try:
-        trial = trials.create_trial(conn, session.principal, trial=typed.trial())
+        trial = registration.create_trial(conn, session.principal, trial=typed.trial())
     except ValidationError as exc:
         errors = validation_errors(language(request), exc, typed)
         return _form_page(request, conn, session, typed, errors, status_code=422)
@@ -158,7 +163,7 @@ def _trial_page(
     reason_for: str = "",
 ) -> Response:
     principal = session.principal
-    trial = trials.get_trial(conn, principal, trial_id)
+    trial = registration.get_trial(conn, principal, trial_id)
     notice = request.query_params.get("notice", "")
     return render(
         request,
@@ -166,7 +171,7 @@ def _trial_page(
         status_code=status_code,
         trial=trial,
         entries=audit.list_entries(conn, object_type="trial", object_id=trial.id),
-        organisations={o.id: o.name for o in people.list_organisations(conn)},
+        organisations={o.id: o.name for o in organisations.list_organisations(conn)},
         site_names={s.id: s.name for s in sites.list_sites(conn)},
         charts=trial_charts(conn, principal, trial, now=datetime.now(UTC)),
         chart_width=WIDTH,
@@ -202,7 +207,7 @@ def act_on_trial(
         ) from None
     reason = field(form, "reason").strip()
     try:
-        trial = trials.transition(
+        trial = transitions.transition(
             conn,
             session.principal,
             trial_id,
@@ -235,12 +240,12 @@ def act_on_trial(
 def approval_queue(request: Request, conn: PageConn, session: SessionDep) -> Response:
     """Submitted trials for an operator to approve or reject."""
     require_operator(session.principal, "see the approval queue")
-    waiting = trials.list_trials(conn, session.principal, state=State.submitted)
+    waiting = registration.list_trials(conn, session.principal, state=State.submitted)
     done = None
     done_id = request.query_params.get("done", "")
     if done_id.isdigit():
         try:
-            done = trials.get_trial(conn, session.principal, int(done_id))
+            done = registration.get_trial(conn, session.principal, int(done_id))
         except PlatformError:
             done = None
     return render(
@@ -249,7 +254,7 @@ def approval_queue(request: Request, conn: PageConn, session: SessionDep) -> Res
         trials=waiting,
         done=done,
         queue_actions=(Action.approve, Action.reject),
-        organisations={o.id: o.name for o in people.list_organisations(conn)},
+        organisations={o.id: o.name for o in organisations.list_organisations(conn)},
     )
 
 
@@ -260,6 +265,6 @@ def devices(request: Request, conn: PageConn, session: SessionDep) -> Response:
         request,
         "devices.html",
         devices=list_devices(conn, session.principal),
-        organisations={o.id: o.name for o in people.list_organisations(conn)},
+        organisations={o.id: o.name for o in organisations.list_organisations(conn)},
         site_names={s.id: s.name for s in sites.list_sites(conn)},
     )

@@ -11,7 +11,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from livinglab_platform.lifecycle import TRANSITIONS
+from livinglab_platform.trials.lifecycle import TRANSITIONS
 from livinglab_platform.web.i18n import LANGUAGES, translate
 from livinglab_platform.web.session import CSRF_FIELD, csrf_token, language, remember
 

@@ -11,7 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from livinglab_platform.errors import AuthenticationError, NotFoundError, PlatformError
+from livinglab_platform.core.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PlatformError,
+)
 from livinglab_platform.web.render import redirect, render
 from livinglab_platform.web.session import CsrfError
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-import psycopg
 from fastapi import Depends, Request, Response
 from psycopg_pool import ConnectionPool
 from starlette.datastructures import FormData
 
-from livinglab_platform import people
 from livinglab_platform.access import Principal
-from livinglab_platform.api.deps import COOKIE as TOKEN_COOKIE
-from livinglab_platform.errors import AuthenticationError, ForbiddenError
+from livinglab_platform.core.db import Connection
+from livinglab_platform.core.errors import AuthenticationError, ForbiddenError
+from livinglab_platform.registry import organisations, tokens
+from livinglab_platform.registry.tokens import TOKEN_COOKIE
 from livinglab_platform.web.i18n import DEFAULT, LANGUAGES, Lang
 
 __all__ = [
@@ -139,8 +139,8 @@ def sign_out(request: Request, response: Response) -> None:
     )
 
 
-def _connection(request: Request) -> Iterator[psycopg.Connection[Any]]:
-    pool: ConnectionPool[psycopg.Connection[Any]] = request.app.state.pool
+def _connection(request: Request) -> Iterator[Connection]:
+    pool: ConnectionPool[Connection] = request.app.state.pool
     with pool.connection() as conn:
         # Kept on the request so that a page answering an error can roll back first (the pool
         # commits when this block ends, and a page that renders an error does not raise).
@@ -148,17 +148,17 @@ def _connection(request: Request) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-PageConn = Annotated[psycopg.Connection[Any], Depends(_connection)]
+PageConn = Annotated[Connection, Depends(_connection)]
 
 
 def _session(request: Request, conn: PageConn) -> Session:
     token = request.cookies.get(TOKEN_COOKIE)
     if not token:
         raise AuthenticationError("sign in first")
-    principal = people.authenticate(conn, token)
+    principal = tokens.authenticate(conn, token)
     conn.commit()
     organisation = (
-        people.get_organisation(conn, principal.organisation_id).name
+        organisations.get_organisation(conn, principal.organisation_id).name
         if principal.organisation_id
         else ""
     )

@@ -8,10 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 
-from livinglab_platform import data
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
-from livinglab_platform.errors import RegistryError
-from livinglab_platform.models import DataPublic, Interval, PointPublic, SeriesPublic
+from livinglab_platform.core.errors import RegistryError
+from livinglab_platform.data import queries
+from livinglab_platform.data.schemas import (
+    DataPublic,
+    Interval,
+    PointPublic,
+    SeriesPublic,
+)
 
 router = APIRouter(tags=["data"])
 
@@ -43,7 +48,7 @@ def data_query(
     interval: Annotated[
         Interval, Query(description="raw, a bucket, or auto")
     ] = Interval.auto,
-) -> data.DataQuery:
+) -> queries.DataQuery:
     """The query parameters shared by /data and /export."""
     end = _utc(end) or datetime.now(UTC)
     start = _utc(start)
@@ -59,7 +64,7 @@ def data_query(
                 ]
             )
         start = end - DEFAULT_RANGE
-    return data.DataQuery(
+    return queries.DataQuery(
         start=start,
         end=end,
         sensor_ids=tuple(sensor),
@@ -69,7 +74,7 @@ def data_query(
     )
 
 
-DataQueryDep = Annotated[data.DataQuery, Depends(data_query)]
+DataQueryDep = Annotated[queries.DataQuery, Depends(data_query)]
 
 
 @router.get("/data")
@@ -77,7 +82,7 @@ def read_data(
     conn: ConnDep, principal: CurrentPrincipal, query: DataQueryDep
 ) -> DataPublic:
     """Series per sensor: raw readings for short ranges, buckets (count, mean, min, max) otherwise."""
-    plan = data.plan_query(conn, principal, query)
+    plan = queries.plan_query(conn, principal, query)
     series: dict[tuple[str, str], SeriesPublic] = {}
     ids = {
         (str(r[0]), str(r[1])): int(r[2])
@@ -87,7 +92,7 @@ def read_data(
         )
     }
     total = 0
-    for chunk in data.rows(conn, plan):
+    for chunk in queries.rows(conn, plan):
         total += len(chunk)
         if total > MAX_ROWS:
             raise RegistryError(

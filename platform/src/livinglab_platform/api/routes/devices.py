@@ -6,15 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from livinglab_platform import devices, fleet
+from livinglab_edge_agent.wire import DEVICE_ID_REGEX
 from livinglab_platform.api.deps import BrokerDep, ConnDep, CurrentPrincipal, SlugPath
-from livinglab_platform.models import (
-    SLUG_PATTERN,
+from livinglab_platform.core.schema import ErrorPublic, Reason
+from livinglab_platform.registry import devices, fleet
+from livinglab_platform.registry.schemas import (
     DeviceCreate,
     DeviceCredentialsPublic,
     DevicePublic,
-    ErrorPublic,
-    Reason,
 )
 
 router = APIRouter(tags=["devices"])
@@ -27,7 +26,7 @@ _BROKER = {
 def list_devices(
     conn: ConnDep,
     principal: CurrentPrincipal,
-    site: Annotated[str | None, Query(pattern=SLUG_PATTERN)] = None,
+    site: Annotated[str | None, Query(pattern=DEVICE_ID_REGEX)] = None,
 ) -> list[DevicePublic]:
     """Devices visible to you, with online state, outbox depth, clock and delivery completeness."""
     return fleet.list_devices(conn, principal, site_id=site)

@@ -15,9 +15,9 @@ from typing import IO, Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from livinglab_platform import data, dossier, export
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
 from livinglab_platform.api.routes.data import DataQueryDep
+from livinglab_platform.data import dossiers, exports, queries
 
 router = APIRouter(tags=["exports"])
 
@@ -79,8 +79,8 @@ def _binary(description: str, *media_types: str) -> dict[int | str, dict[str, An
     response_class=StreamingResponse,
     responses=_binary(
         "The rows, streamed: CSV (header; ISO 8601 UTC times) or Parquet",
-        export.Format.csv.media_type,
-        export.Format.parquet.media_type,
+        exports.Format.csv.media_type,
+        exports.Format.parquet.media_type,
     ),
 )
 def export_data(
@@ -89,14 +89,14 @@ def export_data(
     query: DataQueryDep,
     bodies: BodiesDep,
     fmt: Annotated[
-        export.Format, Query(alias="format", description="csv or parquet")
-    ] = export.Format.csv,
+        exports.Format, Query(alias="format", description="csv or parquet")
+    ] = exports.Format.csv,
 ) -> StreamingResponse:
     """The same rows as /data, any number of them, as a file: raw readings or buckets."""
-    plan = data.plan_query(conn, principal, query)
+    plan = queries.plan_query(conn, principal, query)
     filename = f"livinglab-{_stamp(query.start)}-{_stamp(query.end)}.{fmt.value}"
     return StreamingResponse(
-        bodies.add(export.stream(conn, plan, fmt)),
+        bodies.add(exports.stream(conn, plan, fmt)),
         media_type=fmt.media_type,
         headers=_attachment(filename),
     )
@@ -124,7 +124,7 @@ def read_dossier(
         spool = on_error.enter_context(
             tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)
         )
-        dossier.write_dossier(conn, principal, trial_id, spool)
+        dossiers.write_dossier(conn, principal, trial_id, spool)
         size = spool.tell()
         spool.seek(0)
         on_error.pop_all()  # from here on, the body closes the file once it is sent

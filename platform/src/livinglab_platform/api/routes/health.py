@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from livinglab_platform import db
 from livinglab_platform.api.deps import ConnDep
+from livinglab_platform.core import db
 
 router = APIRouter(tags=["health"])
 

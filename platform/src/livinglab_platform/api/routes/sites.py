@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from livinglab_platform import sites
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, SlugPath
-from livinglab_platform.models import SiteCreate, SitePublic
+from livinglab_platform.registry import sites
+from livinglab_platform.registry.schemas import SiteCreate, SitePublic
 
 router = APIRouter(tags=["sites"])
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from livinglab_platform import audit, grants, trials
+from livinglab_platform import audit
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
-from livinglab_platform.models import (
+from livinglab_platform.audit import AuditEntryPublic
+from livinglab_platform.trials import assignments, grants, registration, transitions
+from livinglab_platform.trials.schemas import (
     AssignmentCreate,
     AssignmentPublic,
-    AuditEntryPublic,
     GrantCreate,
     GrantPublic,
     State,
@@ -27,7 +28,7 @@ def list_trials(
     conn: ConnDep, principal: CurrentPrincipal, state: State | None = None
 ) -> list[TrialPublic]:
     """Trials visible to you, newest first; `state` filters (e.g. the approval queue: submitted)."""
-    return trials.list_trials(conn, principal, state=state)
+    return registration.list_trials(conn, principal, state=state)
 
 
 @router.post("/trials", status_code=status.HTTP_201_CREATED)
@@ -35,7 +36,7 @@ def create_trial(
     conn: ConnDep, principal: CurrentPrincipal, trial: TrialCreate
 ) -> TrialPublic:
     """Register a trial as a draft."""
-    return trials.create_trial(conn, principal, trial=trial)
+    return registration.create_trial(conn, principal, trial=trial)
 
 
 @router.get("/trials/{trial_id}")
@@ -43,7 +44,7 @@ def read_trial(
     conn: ConnDep, principal: CurrentPrincipal, trial_id: int
 ) -> TrialPublic:
     """One trial, with the transitions you may make now."""
-    return trials.get_trial(conn, principal, trial_id)
+    return registration.get_trial(conn, principal, trial_id)
 
 
 @router.patch("/trials/{trial_id}")
@@ -51,7 +52,7 @@ def update_trial(
     conn: ConnDep, principal: CurrentPrincipal, trial_id: int, changes: TrialUpdate
 ) -> TrialPublic:
     """Edit a draft or submitted trial."""
-    return trials.update_trial(conn, principal, trial_id, changes=changes)
+    return registration.update_trial(conn, principal, trial_id, changes=changes)
 
 
 @router.post("/trials/{trial_id}/transitions")
@@ -62,7 +63,7 @@ def transition_trial(
     request: TransitionRequest,
 ) -> TrialPublic:
     """Move the trial along its lifecycle (submit, approve, reject, ..., withdraw)."""
-    return trials.transition(conn, principal, trial_id, request=request)
+    return transitions.transition(conn, principal, trial_id, request=request)
 
 
 @router.get("/trials/{trial_id}/audit")
@@ -70,7 +71,7 @@ def read_audit(
     conn: ConnDep, principal: CurrentPrincipal, trial_id: int
 ) -> list[AuditEntryPublic]:
     """Every change of the trial: who, when, what, why."""
-    trials.get_trial(conn, principal, trial_id)
+    registration.get_trial(conn, principal, trial_id)
     return audit.list_entries(conn, object_type="trial", object_id=trial_id)
 
 
@@ -82,7 +83,7 @@ def assign_device(
     assignment: AssignmentCreate,
 ) -> AssignmentPublic:
     """Assign a device to the trial for a sub-period."""
-    return trials.assign_device(conn, principal, trial_id, assignment=assignment)
+    return assignments.assign_device(conn, principal, trial_id, assignment=assignment)
 
 
 @router.delete(
@@ -92,7 +93,7 @@ def unassign_device(
     conn: ConnDep, principal: CurrentPrincipal, trial_id: int, assignment_id: int
 ) -> None:
     """Remove a device assignment."""
-    trials.unassign_device(conn, principal, trial_id, assignment_id=assignment_id)
+    assignments.unassign_device(conn, principal, trial_id, assignment_id=assignment_id)
 
 
 @router.get("/trials/{trial_id}/grants")

@@ -1,0 +1,555 @@
+"""`livinglab bench agent`: the edge agent's CPU per reading, memory, and backlog drain rate.
+
+The real agent runs as its own process (`python -m livinglab_edge_agent run --config ...`) against
+the benchmark's own Mosquitto. On the other side a counting subscriber with the ingest role stands
+in for the ingest service: it decodes every telemetry frame, counts each seq once and keeps the
+status heartbeats. No database is involved, so the numbers are the agent's alone.
+
+1. Steady state: simulated sensors sampled as fast as the configuration allows; CPU seconds
+   (utime + stime from /proc/<pid>/stat) per reading sampled (from the agent's heartbeats), and
+   resident memory (VmRSS, VmHWM from /proc/<pid>/status).
+2. Backlog drain: an outbox filled with `backlog` readings by `Outbox.add`, as after an outage,
+   then the agent (without sensors) started; time until the subscriber has every reading once
+   and the agent reports an empty outbox.
+
+The result is a table and, as the last line of stdout, one JSON object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import secrets
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import paho.mqtt.client as mqtt
+from rich.console import Console
+from rich.table import Table
+
+from livinglab_edge_agent.outbox import DEFAULT_CAPACITY, Outbox
+from livinglab_edge_agent.wire import Status, WireError, decode_batch, topic
+from livinglab_lab.bench.harness import (
+    CONNECT_TIMEOUT_S,
+    BenchLab,
+    log_tail,
+    prepare_lab_dir,
+    process_cpu_s,
+    progress_bar,
+    start_lab,
+    stop_process,
+)
+from livinglab_lab.errors import ServiceError
+from livinglab_platform.core.dynsec import INGEST_USER, create_device_client
+from livinglab_platform.core.errors import ConfigurationError
+
+__all__ = ["run_agent_benchmark"]
+
+logger = logging.getLogger(__name__)
+
+DEVICE_ID = "bench-agent"
+STEADY_S = 20.0
+# Heartbeats before this much uptime are left out of the steady-state window (imports, connect).
+WARMUP_S = 3.0
+HEARTBEAT_INTERVAL_S = 1.0
+# The agent's configuration allows at most 10 reads a second per sensor (interval_s >= 0.1), so
+# a high rate takes several sensors: 10 simulated air stations (3 readings a read) at 10 Hz give
+# 300 readings a second.
+SENSORS = 10
+SENSOR_INTERVAL_S = 0.1
+BATCH_SIZE = 500
+PREFILL_CHUNK = 50_000
+POLL_INTERVAL_S = 0.2
+STALL_TIMEOUT_S = 120.0
+AGENT_STOP_TIMEOUT_S = 30.0
+PREFILL_KEYS = ("air_temperature", "relative_humidity", "air_pressure", "pm2_5")
+
+
+class _Counter:
+    """Stands in for the ingest service: counts each telemetry seq's readings once, keeps heartbeats."""
+
+    def __init__(self, lab: BenchLab, *, device_id: str) -> None:
+        self.pid: int | None = None
+        self.readings = 0
+        self.duplicate_readings = 0
+        self.first_ns = 0
+        self.last_new_ns = 0
+        self.errors: list[str] = []
+        # (time received, agent CPU seconds then, heartbeat)
+        self.heartbeats: list[tuple[int, float, Status]] = []
+        self._seqs: set[int] = set()
+        self._times: list[npt.NDArray[np.int64]] = []
+        self._lock = threading.Lock()
+        self._telemetry = topic(device_id, "telemetry")
+        subscribed: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"bench-counter-{secrets.token_hex(4)}",
+            protocol=mqtt.MQTTv5,
+        )
+        self._client.username_pw_set(INGEST_USER, lab.ingest_password)
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda _c, _u, _m, codes, _p: subscribed.put(codes)
+        self._client.connect(lab.mosquitto.host, lab.mosquitto.port)
+        self._client.loop_start()
+        self._client.subscribe([(self._telemetry, 1), (topic(device_id, "status"), 1)])
+        try:
+            codes = subscribed.get(timeout=CONNECT_TIMEOUT_S)
+        except queue.Empty as exc:
+            self.close()
+            raise ServiceError("the counting subscriber got no SUBACK") from exc
+        if any(code.is_failure for code in codes):
+            self.close()
+            raise ServiceError(f"the counting subscriber may not subscribe: {codes}")
+
+    def _on_message(
+        self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
+    ) -> None:
+        now_ns = time.time_ns()
+        payload = bytes(message.payload)
+        if message.topic != self._telemetry:
+            self._on_status(now_ns, payload)
+            return
+        try:
+            batch = decode_batch(payload)
+        except WireError as exc:
+            self.errors.append(f"undecodable telemetry: {exc}")
+            return
+        with self._lock:
+            if batch.seq in self._seqs:
+                self.duplicate_readings += len(batch)
+                return
+            self._seqs.add(batch.seq)
+            self._times.append(batch.time_ns.copy())
+            self.readings += len(batch)
+            self.first_ns = self.first_ns or now_ns
+            self.last_new_ns = now_ns
+
+    def _on_status(self, now_ns: int, payload: bytes) -> None:
+        try:
+            status = Status.model_validate_json(payload)
+        except ValueError as exc:
+            self.errors.append(f"invalid status: {exc}")
+            return
+        cpu_s = process_cpu_s(self.pid) if self.pid else 0.0
+        with self._lock:
+            self.heartbeats.append((now_ns, cpu_s, status))
+
+    def latest(self) -> Status | None:
+        with self._lock:
+            return self.heartbeats[-1][2] if self.heartbeats else None
+
+    def distinct_times(self) -> int:
+        """How many different reading times arrived (each reading of a backlog has its own)."""
+        with self._lock:
+            times = np.concatenate(self._times) if self._times else np.zeros(0)
+        return int(np.unique(times).size)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.readings = self.duplicate_readings = self.first_ns = 0
+            self.last_new_ns = 0
+            self.heartbeats = []
+            self._seqs = set()
+            self._times = []
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def _memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM of a process in MiB, from /proc/<pid>/status."""
+    found = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                found[name] = int(value.split()[0]) / 1024
+    return found
+
+
+def _write_config(
+    directory: Path, *, lab: BenchLab, password: str, sensors: int, capacity: int
+) -> Path:
+    """An agent.toml for the benchmark device; the password goes in a file beside it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    secret = directory / "password"
+    secret.write_text(password + "\n")
+    secret.chmod(0o600)
+    lines = [
+        f'device_id = "{DEVICE_ID}"',
+        f"heartbeat_interval_s = {HEARTBEAT_INTERVAL_S}",
+        "",
+        "[mqtt]",
+        f'host = "{lab.mosquitto.host}"',
+        f"port = {lab.mosquitto.port}",
+        "tls = false",
+        'password_file = "password"',
+        "",
+        "[outbox]",
+        'path = "outbox.db"',
+        f"capacity = {capacity}",
+        "",
+        "[uplink]",
+        f"batch_size = {BATCH_SIZE}",
+    ]
+    for i in range(sensors):
+        lines += [
+            "",
+            "[[sensors]]",
+            f'name = "air-{i:02d}"',
+            'driver = "simulated"',
+            f"interval_s = {SENSOR_INTERVAL_S}",
+            f'options = {{ kind = "air", dropout = 0.0, seed = {i} }}',
+        ]
+    path = directory / "agent.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _start_agent(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "livinglab_edge_agent",
+                "run",
+                "--config",
+                str(config),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _check_alive(process: subprocess.Popen[bytes], log_path: Path) -> None:
+    if process.poll() is not None:
+        raise ServiceError(
+            f"the edge agent exited with code {process.returncode}; its log ends:\n"
+            f"{log_tail(log_path)}"
+        )
+
+
+def _outbox_counters(path: Path) -> dict[str, int]:
+    """The outbox's persisted counters, read without taking the file over."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        counters = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+        counters["depth"] = (
+            conn.execute("SELECT count(*) FROM pending").fetchone()[0]
+            + conn.execute("SELECT coalesce(sum(readings), 0) FROM batches").fetchone()[
+                0
+            ]
+        )
+    return counters
+
+
+@dataclass
+class _Steady:
+    seconds: float = 0.0
+    sampled: int = 0
+    cpu_s: float = 0.0
+    memory_mb: dict[str, float] = field(default_factory=dict)
+    received: int = 0
+    duplicated: int = 0
+    acked: int = 0
+    depth: int = 0
+
+
+def _measure_steady(
+    lab: BenchLab,
+    counter: _Counter,
+    *,
+    directory: Path,
+    password: str,
+    duration_s: float,
+    console: Console,
+    stack: contextlib.ExitStack,
+) -> _Steady:
+    config = _write_config(
+        directory,
+        lab=lab,
+        password=password,
+        sensors=SENSORS,
+        capacity=DEFAULT_CAPACITY,
+    )
+    log_path = directory / "agent.log"
+    process = _start_agent(config, log_path)
+    counter.pid = process.pid
+    stack.callback(stop_process, process, timeout_s=AGENT_STOP_TIMEOUT_S)
+    started = time.monotonic()
+    with progress_bar(console) as progress:
+        task = progress.add_task("steady state: seconds", total=round(duration_s))
+        while (elapsed := time.monotonic() - started) < duration_s:
+            _check_alive(process, log_path)
+            status = counter.latest()
+            sampled = status.readings_sampled if status else 0
+            progress.update(
+                task,
+                completed=round(elapsed),
+                description=f"steady state: {sampled or 0:,} sampled, {counter.readings:,} received; seconds",
+            )
+            time.sleep(POLL_INTERVAL_S)
+        progress.update(task, completed=round(duration_s))
+    result = _Steady(memory_mb=_memory_mb(process.pid))
+    window = [
+        (received_ns, cpu_s, status)
+        for received_ns, cpu_s, status in counter.heartbeats
+        if status.state == "online" and (status.uptime_s or 0.0) >= WARMUP_S
+    ]
+    if len(window) < 2:
+        raise ServiceError(
+            f"the agent sent {len(counter.heartbeats)} heartbeats in {duration_s:.0f} s; at"
+            f" least two after {WARMUP_S:.0f} s of uptime are needed. Its log ends:\n"
+            f"{log_tail(log_path)}"
+        )
+    (first_ns, first_cpu, first), (last_ns, last_cpu, last) = window[0], window[-1]
+    result.seconds = (last_ns - first_ns) / 1e9
+    result.sampled = (last.readings_sampled or 0) - (first.readings_sampled or 0)
+    result.cpu_s = last_cpu - first_cpu
+    stop_process(process, timeout_s=AGENT_STOP_TIMEOUT_S)
+    # Stopping drains what is left; whatever the outbox says was acknowledged must have arrived.
+    counters = _outbox_counters(directory / "outbox.db")
+    result.acked, result.depth = counters["acked"], counters["depth"]
+    result.received, result.duplicated = counter.readings, counter.duplicate_readings
+    return result
+
+
+@dataclass
+class _Drain:
+    backlog: int = 0
+    prefill_s: float = 0.0
+    seconds: float = 0.0
+    publish_seconds: float = 0.0
+    cpu_s: float = 0.0
+    memory_mb: dict[str, float] = field(default_factory=dict)
+    received: int = 0
+    distinct_times: int = 0
+    duplicated: int = 0
+    depth: int = 0
+    acked: int = 0
+
+
+def _prefill(path: Path, *, backlog: int, capacity: int) -> float:
+    """Fill a new outbox with `backlog` readings, each with its own time; seconds it took."""
+    started = time.perf_counter()
+    base_ns = time.time_ns() - backlog * 1_000
+    # NORMAL is enough to make the file; the agent then opens it with its configured FULL.
+    with Outbox.open(path, capacity=capacity, synchronous="NORMAL") as outbox:
+        for start in range(0, backlog, PREFILL_CHUNK):
+            index = np.arange(start, min(start + PREFILL_CHUNK, backlog))
+            values = np.round(np.sin(index / 1000.0) * 10 + 15, 3)
+            outbox.add(
+                list(
+                    zip(
+                        (base_ns + index * 1_000).tolist(),
+                        [PREFILL_KEYS[i % len(PREFILL_KEYS)] for i in index.tolist()],
+                        values.tolist(),
+                        strict=True,
+                    )
+                )
+            )
+    return time.perf_counter() - started
+
+
+def _measure_drain(
+    lab: BenchLab,
+    counter: _Counter,
+    *,
+    directory: Path,
+    password: str,
+    backlog: int,
+    console: Console,
+    stack: contextlib.ExitStack,
+) -> _Drain:
+    capacity = max(DEFAULT_CAPACITY, 2 * backlog)
+    config = _write_config(
+        directory, lab=lab, password=password, sensors=0, capacity=capacity
+    )
+    result = _Drain(backlog=backlog)
+    result.prefill_s = _prefill(
+        directory / "outbox.db", backlog=backlog, capacity=capacity
+    )
+    counter.reset()
+    log_path = directory / "agent.log"
+    started_ns = time.time_ns()
+    process = _start_agent(config, log_path)
+    counter.pid = process.pid
+    stack.callback(stop_process, process, timeout_s=AGENT_STOP_TIMEOUT_S)
+    last, last_change = 0, time.monotonic()
+    with progress_bar(console) as progress:
+        task = progress.add_task("backlog drain: received", total=backlog)
+        while True:
+            _check_alive(process, log_path)
+            status = counter.latest()
+            done = counter.readings >= backlog
+            if done and status is not None and status.outbox_depth == 0:
+                break
+            if counter.readings != last:
+                last, last_change = counter.readings, time.monotonic()
+            elif time.monotonic() - last_change > STALL_TIMEOUT_S:
+                raise ServiceError(
+                    f"the drain stalled at {counter.readings:,} of {backlog:,} readings; the"
+                    f" agent log ends:\n{log_tail(log_path)}"
+                )
+            progress.update(task, completed=counter.readings)
+            time.sleep(POLL_INTERVAL_S / 4 if done else POLL_INTERVAL_S)
+        progress.update(task, completed=counter.readings)
+    result.cpu_s = process_cpu_s(process.pid)
+    result.memory_mb = _memory_mb(process.pid)
+    result.seconds = (counter.last_new_ns - started_ns) / 1e9
+    result.publish_seconds = (counter.last_new_ns - counter.first_ns) / 1e9
+    stop_process(process, timeout_s=AGENT_STOP_TIMEOUT_S)
+    counters = _outbox_counters(directory / "outbox.db")
+    result.depth, result.acked = counters["depth"], counters["acked"]
+    result.received, result.duplicated = counter.readings, counter.duplicate_readings
+    result.distinct_times = counter.distinct_times()
+    return result
+
+
+def run_agent_benchmark(
+    *,
+    lab_dir: Path,
+    backlog: int,
+    console: Console,
+    steady_s: float = STEADY_S,
+) -> dict[str, Any]:
+    """Measure the edge agent in steady state and draining a backlog; print and return the JSON."""
+    if backlog < 1 or steady_s < 2 * WARMUP_S:
+        raise ConfigurationError(
+            f"the agent benchmark needs backlog >= 1 and at least {2 * WARMUP_S:.0f} s of steady state"
+        )
+    lab_dir = prepare_lab_dir(lab_dir, entries=("mqtt", "steady", "drain"))
+    with contextlib.ExitStack() as stack:
+        console.print(f"starting Mosquitto in {lab_dir}")
+        lab = start_lab(lab_dir, stack, database=False)
+        password = secrets.token_urlsafe(18)
+        with lab.admin() as dynsec:
+            create_device_client(dynsec, device_id=DEVICE_ID, password=password)
+        counter = _Counter(lab, device_id=DEVICE_ID)
+        stack.callback(counter.close)
+        console.print(
+            f"steady state: the agent with {SENSORS} simulated sensors every {SENSOR_INTERVAL_S} s"
+            f" for {steady_s:.0f} s (outbox synchronous=FULL, batches of {BATCH_SIZE})"
+        )
+        steady = _measure_steady(
+            lab,
+            counter,
+            directory=lab_dir / "steady",
+            password=password,
+            duration_s=steady_s,
+            console=console,
+            stack=stack,
+        )
+        console.print(
+            f"backlog drain: {backlog:,} readings in the outbox, then the agent started"
+        )
+        drain = _measure_drain(
+            lab,
+            counter,
+            directory=lab_dir / "drain",
+            password=password,
+            backlog=backlog,
+            console=console,
+            stack=stack,
+        )
+        errors = counter.errors[:10]
+
+    result: dict[str, Any] = {
+        "cpu_us_per_reading": round(steady.cpu_s / steady.sampled * 1e6, 1)
+        if steady.sampled
+        else None,
+        "rss_mb": round(steady.memory_mb.get("VmRSS", 0.0), 1),
+        "hwm_mb": round(steady.memory_mb.get("VmHWM", 0.0), 1),
+        "steady_readings_per_s": round(steady.sampled / steady.seconds, 1),
+        "steady_cpu_percent": round(steady.cpu_s / steady.seconds * 100, 1),
+        "steady_seconds": round(steady.seconds, 2),
+        "steady_lost": steady.acked - steady.received,
+        "steady_duplicated": steady.duplicated,
+        "drain_readings_per_s": round(backlog / drain.seconds),
+        "drain_seconds": round(drain.seconds, 2),
+        "drain_publish_readings_per_s": round(drain.received / drain.publish_seconds)
+        if drain.publish_seconds > 0
+        else None,
+        "drain_cpu_us_per_reading": round(drain.cpu_s / backlog * 1e6, 1),
+        "drain_rss_mb": round(drain.memory_mb.get("VmRSS", 0.0), 1),
+        "drain_hwm_mb": round(drain.memory_mb.get("VmHWM", 0.0), 1),
+        "prefill_seconds": round(drain.prefill_s, 2),
+        "backlog": backlog,
+        "lost": backlog - drain.distinct_times,
+        "duplicated": drain.duplicated + drain.received - drain.distinct_times,
+        "outbox_depth_after": drain.depth,
+        "sensors": SENSORS,
+        "sensor_interval_s": SENSOR_INTERVAL_S,
+        "batch_size": BATCH_SIZE,
+        "cores": os.cpu_count(),
+        "sqlite": sqlite3.sqlite_version,
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+    _report(console, result, errors=errors)
+    # The machine-readable result, last on stdout and plain (not rich) so it parses.
+    print(json.dumps(result), flush=True)  # noqa: T201
+    return result
+
+
+def _report(console: Console, result: dict[str, Any], *, errors: list[str]) -> None:
+    table = Table(title="livinglab edge agent benchmark", show_header=False)
+    table.add_column()
+    table.add_column(justify="right")
+    for name, value in [
+        (
+            "steady state: readings sampled / s",
+            f"{result['steady_readings_per_s']:,} ({result['sensors']} simulated sensors"
+            f" every {result['sensor_interval_s']} s)",
+        ),
+        ("steady state: CPU per reading", f"{result['cpu_us_per_reading']} us"),
+        ("steady state: CPU of one core", f"{result['steady_cpu_percent']} %"),
+        (
+            "steady state: memory VmRSS / VmHWM",
+            f"{result['rss_mb']} / {result['hwm_mb']} MiB",
+        ),
+        (
+            "steady state: lost / duplicated",
+            f"{result['steady_lost']} / {result['steady_duplicated']}",
+        ),
+        ("backlog", f"{result['backlog']:,} readings"),
+        ("backlog: prefill with Outbox.add", f"{result['prefill_seconds']} s"),
+        (
+            "backlog: drained (agent start -> last reading received)",
+            f"{result['drain_seconds']} s, {result['drain_readings_per_s']:,} readings/s",
+        ),
+        (
+            "backlog: first to last message",
+            f"{result['drain_publish_readings_per_s']:,} readings/s",
+        ),
+        ("backlog: CPU per reading", f"{result['drain_cpu_us_per_reading']} us"),
+        (
+            "backlog: memory VmRSS / VmHWM",
+            f"{result['drain_rss_mb']} / {result['drain_hwm_mb']} MiB",
+        ),
+        (
+            "backlog: lost / duplicated / left in outbox",
+            f"{result['lost']} / {result['duplicated']} / {result['outbox_depth_after']}",
+        ),
+        (
+            "machine",
+            f"{result['cores']} cores, SQLite {result['sqlite']}, load {result['load_average']}",
+        ),
+    ]:
+        table.add_row(name, str(value))
+    console.print(table)
+    for error in errors:
+        console.print(f"[red]{error}[/]")

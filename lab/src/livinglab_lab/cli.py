@@ -1,0 +1,101 @@
+"""`livinglab demo|bench`: the local lab's commands, added to `livinglab` when this package is installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from livinglab_platform.cli.terminal import console
+
+__all__ = ["bench_app", "demo", "register"]
+
+bench_app = typer.Typer(
+    help="Benchmarks (results as a table, then one JSON line).", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the lab's commands to the `livinglab` command (entry point `livinglab.commands`)."""
+    app.command("demo")(demo)
+    app.add_typer(bench_app, name="bench")
+
+
+def demo(
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds to run, then print a summary; default: until Ctrl-C"
+        ),
+    ] = None,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Where the lab keeps its services' data")
+    ] = Path(".lab"),
+) -> None:
+    """Run a local living lab: database, broker, ingest, API and three simulated pilot-site agents."""
+    from livinglab_lab.demo import run_demo
+
+    summary = run_demo(lab_dir=lab_dir, duration_s=duration, console=console)
+    if summary is not None and (summary.lost or summary.duplicated):
+        raise typer.Exit(code=1)
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    readings: Annotated[
+        int, typer.Option(help="Readings to publish through the whole pipeline")
+    ] = 2_000_000,
+    devices: Annotated[
+        int, typer.Option(help="Simulated devices publishing at once")
+    ] = 8,
+    batch_size: Annotated[
+        int, typer.Option(help="Readings per telemetry batch")
+    ] = 5_000,
+    naive_readings: Annotated[
+        int, typer.Option(help="Readings for the naive one-INSERT-per-message bridge")
+    ] = 20_000,
+    latency_seconds: Annotated[
+        float,
+        typer.Option(
+            help="Seconds of paced publishing after the burst, for publish -> commit latency (0: none)"
+        ),
+    ] = 10.0,
+    latency_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Readings/s in the paced phase (default: half the burst's throughput, at most 100,000)"
+        ),
+    ] = None,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Scratch directory for the benchmark's own services")
+    ] = Path(".lab/bench"),
+) -> None:
+    """Measure the ingest pipeline's throughput (against a raw COPY and a naive bridge) and latency."""
+    from livinglab_lab.bench.ingest import run_ingest_benchmark
+
+    run_ingest_benchmark(
+        lab_dir=lab_dir,
+        readings=readings,
+        devices=devices,
+        batch_size=batch_size,
+        naive_readings=naive_readings,
+        latency_seconds=latency_seconds,
+        latency_rate=latency_rate,
+        console=console,
+    )
+
+
+@bench_app.command("agent")
+def bench_agent(
+    backlog: Annotated[
+        int, typer.Option(help="Buffered readings to drain after a simulated outage")
+    ] = 1_000_000,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Scratch directory for the benchmark's own services")
+    ] = Path(".lab/bench-agent"),
+) -> None:
+    """Measure the edge agent: CPU per reading, resident memory, backlog drain rate."""
+    from livinglab_lab.bench.agent import run_agent_benchmark
+
+    run_agent_benchmark(lab_dir=lab_dir, backlog=backlog, console=console)

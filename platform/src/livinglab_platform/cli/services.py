@@ -1,0 +1,104 @@
+"""`livinglab db|broker|ingest|api`: the platform's services."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from livinglab_platform.cli.terminal import console
+from livinglab_platform.core.dynsec import DynSec, bootstrap
+from livinglab_platform.core.settings import BrokerSettings, IngestSettings
+
+__all__ = ["api", "broker_app", "db_app", "ingest"]
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+broker_app = typer.Typer(
+    help="Broker administration (dynamic security).", no_args_is_help=True
+)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to LIVINGLAB_DATABASE_URL (idempotent)."""
+    from livinglab_platform.core import db
+
+    applied = db.upgrade(IngestSettings().database_url)
+    console.print(
+        f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}; schema is up to date"
+    )
+
+
+@broker_app.command("bootstrap")
+def broker_bootstrap() -> None:
+    """Deny by default and create the ingest and platform roles and clients (idempotent)."""
+
+    settings = BrokerSettings()
+    ingest_password = IngestSettings().mqtt_password.get_secret_value()
+    platform_password = settings.mqtt_platform_password.get_secret_value()
+    if not ingest_password or not platform_password:
+        raise typer.BadParameter(
+            "set LIVINGLAB_MQTT_PASSWORD (ingest) and LIVINGLAB_MQTT_PLATFORM_PASSWORD first"
+        )
+    with DynSec.from_settings(settings) as dynsec:
+        bootstrap(
+            dynsec, ingest_password=ingest_password, platform_password=platform_password
+        )
+    console.print(
+        "broker bootstrapped: default deny, roles ingest and platform, clients ingest and platform"
+    )
+
+
+def ingest() -> None:
+    """Run the ingest service (MQTT -> TimescaleDB) until SIGTERM."""
+    from livinglab_platform.ingest.__main__ import main as ingest_main
+
+    ingest_main()
+
+
+def api(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on; default LIVINGLAB_API_HOST"),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port to listen on; default LIVINGLAB_API_PORT"
+        ),
+    ] = None,
+) -> None:
+    """Serve the API (/api/v1, docs at /docs) and the web pages until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    from livinglab_platform.api import create_app
+    from livinglab_platform.core.settings import ApiSettings
+
+    settings = ApiSettings()
+    overrides = {"api_host": host, "api_port": port}
+    settings = settings.model_copy(
+        update={k: v for k, v in overrides.items() if v is not None}
+    )
+    console.print(
+        f"livinglab API on http://{settings.api_host}:{settings.api_port}/"
+        f" (OpenAPI docs at /docs), database {_without_password(settings.database_url)}",
+        highlight=False,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+    )
+
+
+def _without_password(dsn: str) -> str:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(unreadable LIVINGLAB_DATABASE_URL)"
+    parts.pop("password", None)
+    return make_conninfo("", **parts)

@@ -1,0 +1,55 @@
+"""Errors of the platform; each carries the HTTP status the API answers with."""
+
+
+class PlatformError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    status = 500
+
+
+class ConfigurationError(PlatformError):
+    """Settings or the environment are incomplete or invalid (e.g. TimescaleDB missing)."""
+
+    status = 500
+
+
+class MigrationError(PlatformError):
+    """A schema migration could not be applied."""
+
+    status = 500
+
+
+class BrokerError(PlatformError):
+    """The broker refused or did not answer a dynamic-security command."""
+
+    status = 502
+
+
+class RegistryError(PlatformError):
+    """A registry change is invalid: an unknown site or organisation, a bad id, a missing reason."""
+
+    status = 400
+
+
+class AuthenticationError(PlatformError):
+    """No token, or a token that is unknown, revoked or expired."""
+
+    status = 401
+
+
+class ForbiddenError(PlatformError):
+    """The person is known but their role or organisation may not do this."""
+
+    status = 403
+
+
+class NotFoundError(PlatformError):
+    """The object does not exist, or is not visible to the person asking."""
+
+    status = 404
+
+
+class ConflictError(PlatformError):
+    """The request is valid but clashes with the current state (a transition, a duplicate id)."""
+
+    status = 409

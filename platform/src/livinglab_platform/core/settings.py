@@ -1,0 +1,61 @@
+"""Settings of the platform's processes, read from LIVINGLAB_* environment variables.
+
+One class per process; each is built once, at the process's start, and passed down.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ApiSettings", "BrokerSettings", "IngestSettings"]
+
+
+class BrokerSettings(BaseSettings):
+    """Where the broker is and the dynamic-security admin that manages device clients."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVINGLAB_", extra="ignore")
+    mqtt_host: str = "localhost"
+    mqtt_port: int = Field(default=1883, gt=0, lt=65536)
+    mqtt_tls: bool = False
+    mqtt_ca_file: str | None = None
+    mqtt_admin_user: str = "admin"
+    mqtt_admin_password: SecretStr = SecretStr("")
+    mqtt_platform_password: SecretStr = SecretStr("")
+
+
+class IngestSettings(BaseSettings):
+    """The ingest service: broker session, database, batching and limits."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVINGLAB_", extra="ignore")
+    database_url: str = "postgresql://livinglab@localhost:5432/livinglab"
+    mqtt_host: str = "localhost"
+    mqtt_port: int = Field(default=1883, gt=0, lt=65536)
+    mqtt_tls: bool = False
+    mqtt_ca_file: str | None = None
+    mqtt_user: str = "ingest"
+    mqtt_password: SecretStr = SecretStr("")
+    # Identifies this instance's persistent session; each instance needs its own.
+    ingest_client_id: str = "ingest-1"
+    ingest_group: str = "ingest"
+    session_expiry_s: int = Field(default=7 * 24 * 3600, gt=0)
+    writers: int = Field(default=2, ge=1, le=16)
+    batch_max_rows: int = Field(default=100_000, gt=0)
+    batch_max_wait_s: float = Field(default=0.05, ge=0)
+    max_future_s: float = Field(default=300.0, ge=0)
+    stats_interval_s: float = Field(default=5.0, gt=0)
+    # Unacknowledged messages the broker may have in flight to us (MQTT v5 Receive Maximum): the
+    # backlog a group can draw from. Mosquitto also caps it with max_inflight_messages.
+    mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)
+
+
+class ApiSettings(BaseSettings):
+    """The API server: its database, where it listens and its connection pool."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVINGLAB_", extra="ignore")
+    database_url: str = "postgresql://livinglab@localhost:5432/livinglab"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, gt=0, lt=65536)
+    api_pool_size: int = Field(default=4, ge=1, le=64)
+    # Set when the API is served over HTTPS, so the sign-in cookie is sent over TLS only.
+    api_secure_cookies: bool = False

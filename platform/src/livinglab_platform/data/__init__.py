@@ -1,0 +1,1 @@
+"""Reading the readings: access-limited queries, streamed exports and trial dossiers."""

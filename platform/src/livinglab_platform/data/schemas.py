@@ -1,0 +1,49 @@
+"""The data queries' schemas: resolutions, points and series."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+__all__ = ["DataPublic", "Interval", "PointPublic", "SeriesPublic"]
+
+
+class Interval(StrEnum):
+    """Resolution of a data query; `auto` picks one from the range."""
+
+    auto = "auto"
+    raw = "raw"
+    m1 = "1m"
+    m5 = "5m"
+    m15 = "15m"
+    h1 = "1h"
+    h6 = "6h"
+    d1 = "1d"
+
+
+class PointPublic(BaseModel):
+    time: datetime
+    value: float | None = Field(default=None, description="Raw reading (raw interval)")
+    count: int | None = None
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class SeriesPublic(BaseModel):
+    sensor_id: int
+    device_id: str
+    key: str
+    quantity: str
+    unit: str
+    points: list[PointPublic]
+
+
+class DataPublic(BaseModel):
+    start: datetime
+    end: datetime
+    interval: Interval = Field(description="The resolution used (never `auto`)")
+    source: str = Field(description="Table read: readings, readings_1m or readings_1h")
+    series: list[SeriesPublic]

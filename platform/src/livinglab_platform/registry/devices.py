@@ -1,0 +1,279 @@
+"""A device's life: registration (registry rows and broker client), credential rotation, revocation."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+import psycopg
+
+from livinglab_edge_agent.wire import DEVICE_ID_PATTERN, SENSOR_KEY_PATTERN
+from livinglab_platform import audit
+from livinglab_platform.access import Principal
+from livinglab_platform.core.db import Connection
+from livinglab_platform.core.dynsec import DynSec, create_device_client
+from livinglab_platform.core.errors import (
+    BrokerError,
+    ConflictError,
+    ForbiddenError,
+    RegistryError,
+)
+from livinglab_platform.registry.fleet import get_device
+from livinglab_platform.registry.schemas import (
+    DeviceCreate,
+    DeviceCredentialsPublic,
+    DevicePublic,
+    Role,
+)
+
+__all__ = [
+    "DeviceCredentials",
+    "SensorDefinition",
+    "parse_sensor",
+    "register",
+    "register_device",
+    "revoke",
+    "rotate_credentials",
+]
+
+_SENSOR_SPEC = re.compile(r"^([^:]+):([^:]+):([^:]+)$")
+
+
+@dataclass(frozen=True)
+class SensorDefinition:
+    """One sensor of a device: its key on the wire, the quantity it measures and the unit."""
+
+    key: str
+    quantity: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class DeviceCredentials:
+    """What a device needs to connect; the password is shown once and stored only by the broker."""
+
+    device_id: str
+    username: str
+    client_id: str
+    password: str
+
+
+def parse_sensor(text: str) -> SensorDefinition:
+    """Parse KEY:QUANTITY:UNIT, e.g. `air_temperature:air_temperature:degC`."""
+    match = _SENSOR_SPEC.match(text)
+    if match is None:
+        raise RegistryError(
+            f"sensor {text!r} is not KEY:QUANTITY:UNIT, e.g. pm2_5:pm2_5:ug/m3"
+        )
+    key, quantity, unit = (part.strip() for part in match.groups())
+    if not SENSOR_KEY_PATTERN.match(key):
+        raise RegistryError(
+            f"sensor key {key!r} must be 1-63 of a-z 0-9 _ . -, starting with a letter or digit"
+        )
+    return SensorDefinition(key=key, quantity=quantity, unit=unit)
+
+
+def register_device(
+    conn: Connection,
+    dynsec: DynSec,
+    *,
+    device_id: str,
+    site_id: str,
+    sensors: list[SensorDefinition],
+    description: str | None = None,
+    organisation_id: str | None = None,
+    principal: Principal | None = None,
+) -> DeviceCredentials:
+    """Register a device and its sensors and create its broker client; commits on success.
+
+    The registry rows are committed only after the broker accepted the client, so a failure on
+    either side leaves neither half behind. With a `principal`, the registration is audited.
+    """
+    if not DEVICE_ID_PATTERN.match(device_id):
+        raise RegistryError(
+            f"device id {device_id!r} must be 1-63 of a-z 0-9 _ -, starting with a letter or digit"
+        )
+    if not sensors:
+        raise RegistryError(
+            "a device needs at least one sensor (--sensor KEY:QUANTITY:UNIT)"
+        )
+    keys = [s.key for s in sensors]
+    if len(set(keys)) != len(keys):
+        raise RegistryError(f"sensor keys must be unique, got {', '.join(keys)}")
+    if conn.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone() is None:
+        conn.rollback()
+        raise RegistryError(
+            f"site {site_id!r} does not exist; add it first with `livinglab sites add {site_id} --name ...`"
+        )
+    if (
+        organisation_id is not None
+        and conn.execute(
+            "SELECT 1 FROM organisations WHERE id = %s", (organisation_id,)
+        ).fetchone()
+        is None
+    ):
+        conn.rollback()
+        raise RegistryError(f"organisation {organisation_id!r} does not exist")
+    if (
+        conn.execute("SELECT 1 FROM devices WHERE id = %s", (device_id,)).fetchone()
+        is not None
+    ):
+        conn.rollback()
+        raise ConflictError(f"device {device_id!r} is already registered")
+    password = secrets.token_urlsafe(24)
+    try:
+        conn.execute(
+            "INSERT INTO devices (id, site_id, description, organisation_id) VALUES (%s, %s, %s, %s)",
+            (device_id, site_id, description, organisation_id),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO sensors (device_id, key, quantity, unit) VALUES (%s, %s, %s, %s)",
+                [(device_id, s.key, s.quantity, s.unit) for s in sensors],
+            )
+        if principal is not None:
+            audit.record(
+                conn,
+                principal,
+                object_type="device",
+                object_id=device_id,
+                action="register",
+                details={
+                    "site_id": site_id,
+                    "organisation_id": organisation_id,
+                    "sensors": keys,
+                },
+            )
+        create_device_client(dynsec, device_id=device_id, password=password)
+    except (BrokerError, ConflictError):
+        conn.rollback()
+        raise
+    except psycopg.errors.UniqueViolation as exc:
+        # A concurrent registration of the same id committed after the check above.
+        conn.rollback()
+        raise ConflictError(f"device {device_id!r} is already registered") from exc
+    try:
+        conn.commit()
+    except psycopg.Error:
+        dynsec.run(
+            {"command": "deleteClient", "username": device_id},
+            {"command": "deleteRole", "rolename": f"device-{device_id}"},
+        )
+        raise
+    return DeviceCredentials(
+        device_id=device_id, username=device_id, client_id=device_id, password=password
+    )
+
+
+def _check_manager(
+    conn: Connection, principal: Principal, device_id: str
+) -> DevicePublic:
+    device = get_device(conn, principal, device_id)
+    if not principal.is_operator and (
+        principal.role is not Role.partner
+        or device.organisation_id != principal.organisation_id
+    ):
+        raise ForbiddenError(
+            "only the device's organisation and operators may manage its credentials"
+        )
+    return device
+
+
+def register(
+    conn: Connection,
+    dynsec: DynSec,
+    principal: Principal,
+    *,
+    device: DeviceCreate,
+) -> DeviceCredentialsPublic:
+    """Register a device through the API: partners for their own organisation, operators for any."""
+    if principal.role is Role.viewer:
+        raise ForbiddenError("viewers may not register devices")
+    organisation_id = device.organisation_id
+    if not principal.is_operator:
+        if organisation_id not in (None, principal.organisation_id):
+            raise ForbiddenError(
+                "partners may register devices only for their own organisation"
+            )
+        organisation_id = principal.organisation_id
+    if (
+        conn.execute("SELECT 1 FROM devices WHERE id = %s", (device.id,)).fetchone()
+        is not None
+    ):
+        conn.rollback()
+        raise ConflictError(f"device {device.id!r} is already registered")
+    credentials = register_device(
+        conn,
+        dynsec,
+        device_id=device.id,
+        site_id=device.site_id,
+        sensors=[
+            SensorDefinition(key=s.key, quantity=s.quantity, unit=s.unit)
+            for s in device.sensors
+        ],
+        description=device.description,
+        organisation_id=organisation_id,
+        principal=principal,
+    )
+    return DeviceCredentialsPublic(**credentials.__dict__)
+
+
+def rotate_credentials(
+    conn: Connection,
+    dynsec: DynSec,
+    principal: Principal,
+    *,
+    device_id: str,
+) -> DeviceCredentialsPublic:
+    """Give a device a new broker password (shown once); the old one stops working at once."""
+    device = _check_manager(conn, principal, device_id)
+    if device.revoked:
+        raise ConflictError(
+            f"device {device_id!r} is revoked; register a new device instead"
+        )
+    password = secrets.token_urlsafe(24)
+    dynsec.run(
+        {"command": "setClientPassword", "username": device_id, "password": password}
+    )
+    conn.execute(
+        "UPDATE devices SET credentials_issued_at = now() WHERE id = %s", (device_id,)
+    )
+    audit.record(
+        conn, principal, object_type="device", object_id=device_id, action="rotate"
+    )
+    conn.commit()
+    return DeviceCredentialsPublic(
+        device_id=device_id, username=device_id, client_id=device_id, password=password
+    )
+
+
+def revoke(
+    conn: Connection,
+    dynsec: DynSec,
+    principal: Principal,
+    *,
+    device_id: str,
+    reason: str = "",
+) -> DevicePublic:
+    """Disable a device's broker client: it is disconnected now and can no longer connect.
+
+    Its registry rows and data stay, so trials keep their evidence.
+    """
+    _check_manager(conn, principal, device_id)
+    # disableClient also kicks a connected client with that username (Mosquitto dynamic security).
+    dynsec.run({"command": "disableClient", "username": device_id})
+    conn.execute(
+        "UPDATE devices SET revoked_at = coalesce(revoked_at, now()), enabled = false WHERE id = %s",
+        (device_id,),
+    )
+    audit.record(
+        conn,
+        principal,
+        object_type="device",
+        object_id=device_id,
+        action="revoke",
+        reason=reason or None,
+    )
+    conn.commit()
+    return get_device(conn, principal, device_id)

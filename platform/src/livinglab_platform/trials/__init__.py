@@ -1,0 +1,1 @@
+"""Trials: registration, lifecycle, device assignments and data grants."""
