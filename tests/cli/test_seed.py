@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import psycopg
 
 from livinglab_lab import seed
+from livinglab_platform.registry import tokens
 from livinglab_platform.registry.schemas import Kind
 from livinglab_platform.trials.schemas import State
 
@@ -39,24 +40,24 @@ def _counts(conn):
 
 
 def test_seeding_twice_adds_nothing_and_keeps_working_tokens(dsn):
-    tokens, added = _seed(dsn)
+    issued, added = _seed(dsn)
     assert added == len(seed.TRIALS)
-    assert set(tokens) == {p.handle for p in seed.PEOPLE}
+    assert set(issued) == {p.handle for p in seed.PEOPLE}
     with psycopg.connect(dsn) as conn:
         first = _counts(conn)
         kinds = {r[0] for r in conn.execute("SELECT kind FROM organisations")}
         for person in seed.PEOPLE:
-            assert tokens.authenticate(conn, tokens[person.handle]).name == person.name
+            assert tokens.authenticate(conn, issued[person.handle]).name == person.name
         conn.commit()
     assert first == (len(seed.ORGANISATIONS), len(seed.PEOPLE), 3, 6, 3, 1)
     assert kinds == {k.value for k in Kind}
 
     # A lost token is replaced; the others are kept.
-    kept = {h: t for h, t in tokens.items() if h != "viewer"}
+    kept = {h: t for h, t in issued.items() if h != "viewer"}
     again, added = _seed(dsn, tokens=kept)
     assert added == 0
     assert {h: again[h] for h in kept} == kept
-    assert again["viewer"] != tokens["viewer"]
+    assert again["viewer"] != issued["viewer"]
     with psycopg.connect(dsn) as conn:
         assert _counts(conn) == first
         assert conn.execute("SELECT count(*) FROM tokens").fetchone() == (
