@@ -11,9 +11,10 @@ import psycopg
 import pytest
 
 from livinglab_edge_agent.wire import topic
+from livinglab_platform.core import db
 from livinglab_platform.core.errors import ConflictError
 from livinglab_platform.registry import devices
-from tests.api.world import World
+from tests.api.world import CLI, World
 from tests.conftest import Broker
 
 TIMEOUT_S = 10
@@ -237,3 +238,75 @@ def test_a_device_cannot_take_a_broker_users_name(
             ignore=("Role not found",),
         )
     assert answer.get("error") == "Role not found"
+
+
+def _broker_client(broker: Broker, device_id: str) -> dict[str, object]:
+    with broker.admin() as dynsec:
+        (answer,) = dynsec.run(
+            {"command": "getClient", "username": device_id},
+            ignore=("Client not found",),
+        )
+    return answer
+
+
+def _register_then_fail_at_commit(conn: psycopg.Connection, broker: Broker) -> None:
+    with broker.admin() as dynsec, db.unit_of_work(conn):
+        devices.register_device(
+            conn,
+            dynsec,
+            device_id="pm-undone",
+            site_id="site-1",
+            sensors=[devices.SensorDefinition("pm2_5", "pm2_5", "ug/m3")],
+        )
+        assert "client" in _broker_client(broker, "pm-undone")
+        conn.execute("INSERT INTO fails_at_commit VALUES (1), (1)")
+
+
+def test_a_registration_whose_commit_fails_leaves_no_broker_client(
+    world: World, broker: Broker
+):
+    with psycopg.connect(world.dsn) as conn:
+        # A deferred constraint is checked at COMMIT: the unit of work fails at its very end,
+        # after the broker has accepted the device's client.
+        conn.execute(
+            "CREATE TABLE fails_at_commit (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)"
+        )
+        conn.commit()
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            _register_then_fail_at_commit(conn, broker)
+        row = conn.execute("SELECT 1 FROM devices WHERE id = 'pm-undone'").fetchone()
+        assert row is None
+    assert _broker_client(broker, "pm-undone").get("error") == "Client not found"
+
+
+def _revoke_then_fail(conn: psycopg.Connection, broker: Broker) -> None:
+    with broker.admin() as dynsec, db.unit_of_work(conn):
+        devices.revoke(conn, dynsec, CLI, device_id="pm-kept")
+        raise RuntimeError("something fails after the revocation")
+
+
+def test_a_revocation_whose_transaction_fails_leaves_the_device_enabled(
+    broker_client, world: World, broker: Broker
+):
+    registered = _register(broker_client, world, "operator", id="pm-kept")
+    assert registered.status_code == 201, registered.text
+    with psycopg.connect(world.dsn) as conn:
+        with pytest.raises(RuntimeError, match="after the revocation"):
+            _revoke_then_fail(conn, broker)
+        enabled = conn.execute("SELECT enabled FROM devices WHERE id = 'pm-kept'")
+        assert enabled.fetchone() == (True,)
+    device = Device(broker, "pm-kept", registered.json()["password"])
+    try:
+        assert not device.connack.is_failure, device.connack
+    finally:
+        device.close()
+
+
+def test_a_unit_of_work_refuses_a_connection_with_a_transaction_open(world: World):
+    with psycopg.connect(world.dsn) as conn:
+        conn.execute("SELECT 1")
+        with (
+            pytest.raises(RuntimeError, match="no transaction open"),
+            db.unit_of_work(conn),
+        ):
+            pass

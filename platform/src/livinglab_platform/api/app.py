@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException
@@ -52,8 +52,10 @@ def _field(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(location[-1] if location else "request")
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if web.is_page(request):
+        return web.page_error(request, exc)
     errors = [
         {
             "field": _field(tuple(e.get("loc", ()))),
@@ -68,8 +70,10 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _platform_error(_request: Request, exc: Exception) -> JSONResponse:
+def _platform_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PlatformError)
+    if web.is_page(request):
+        return web.page_error(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return JSONResponse(
         status_code=exc.status,

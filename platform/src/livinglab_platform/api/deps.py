@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from livinglab_edge_agent.wire import DEVICE_ID_REGEX
 from livinglab_platform.access import Principal
+from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.dynsec import DynSec
 from livinglab_platform.core.errors import AuthenticationError
@@ -23,6 +24,7 @@ __all__ = [
     "BrokerDep",
     "ConnDep",
     "CurrentPrincipal",
+    "PooledConn",
     "SlugPath",
 ]
 
@@ -61,14 +63,25 @@ _bearer = HTTPBearer(
 )
 
 
-def _connection(request: Request) -> Iterator[Connection]:
+def _pooled(request: Request) -> Iterator[Connection]:
+    # Request scope: the connection stays with the request until its response is sent, so a
+    # streamed export can read from it after the route has returned.
     pool: ConnectionPool[Connection] = request.app.state.pool
     with pool.connection() as conn:
-        # The pool commits when the block ends without an error and rolls back otherwise.
         yield conn
 
 
-ConnDep = Annotated[Connection, Depends(_connection)]
+PooledConn = Annotated[Connection, Depends(_pooled)]
+
+
+def _unit_of_work(conn: PooledConn) -> Iterator[Connection]:
+    with db.unit_of_work(conn):
+        yield conn
+
+
+# The request's one unit of work. Function scope: it commits (or rolls back) when the route
+# returns (or raises), before the response is sent, so a 201 is only ever sent for a commit.
+ConnDep = Annotated[Connection, Depends(_unit_of_work, scope="function")]
 
 
 def _principal(
@@ -86,12 +99,12 @@ def _principal(
         raise AuthenticationError(
             "sign in: send `Authorization: Bearer <token>` (tokens come from an operator)"
         )
-    principal = tokens.authenticate(conn, token)
-    conn.commit()
-    return principal
+    # The token's last use is recorded in the request's unit of work: a refused request changes
+    # nothing, that record included.
+    return tokens.authenticate(conn, token)
 
 
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(_principal, scope="function")]
 
 
 def _broker(request: Request) -> Iterator[DynSec]:

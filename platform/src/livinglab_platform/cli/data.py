@@ -20,13 +20,13 @@ from rich.progress import (
 )
 
 from livinglab_platform.cli.terminal import (
-    connect,
     console,
     err,
     format_size,
     is_stdout,
     operator,
     parse_moment,
+    unit_of_work,
 )
 from livinglab_platform.cli.terminal import output as open_output
 from livinglab_platform.data import exports, queries
@@ -104,7 +104,7 @@ def export(
         interval=interval,
     )
     started = time.monotonic()
-    with connect() as conn:
+    with unit_of_work() as conn:
         plan = queries.plan_query(conn, operator(), query)
         progress = Progress(
             TextColumn("exporting"),

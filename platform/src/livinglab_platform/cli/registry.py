@@ -9,12 +9,12 @@ import typer
 from rich.table import Table
 
 from livinglab_platform.cli.terminal import (
-    connect,
     console,
     err,
     format_moment,
     operator,
     parse_moment,
+    unit_of_work,
 )
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.dynsec import DynSec
@@ -63,7 +63,7 @@ def orgs_add(
     website: Annotated[str, typer.Option(help="Web address")] = "",
 ) -> None:
     """Add an organisation."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         organisation = organisations.create_organisation(
             conn,
             operator(),
@@ -75,7 +75,6 @@ def orgs_add(
                 website=website,
             ),
         )
-        conn.commit()
     family = ", MOL family" if organisation.mol_family else ""
     console.print(
         f"organisation {organisation.id} added: {organisation.name} ({organisation.kind.value}{family})"
@@ -85,7 +84,7 @@ def orgs_add(
 @orgs_app.command("list")
 def orgs_list() -> None:
     """Every organisation; ● marks the MOL family (city administration, its institutions and companies)."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         found = organisations.list_organisations(conn)
     family = sum(1 for o in found if o.mol_family)
     table = Table(title=f"{len(found)} organisation(s), {family} in the MOL family")
@@ -109,13 +108,12 @@ def people_add(
     ],
 ) -> None:
     """Add a person to an organisation."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         person = people.create_person(
             conn,
             operator(),
             person=PersonCreate(organisation_id=org, name=name, email=email, role=role),
         )
-        conn.commit()
     console.print(
         f"person {person.id} added: {person.name} <{person.email}>, {person.role.value} at {person.organisation_id}"
     )
@@ -129,7 +127,7 @@ def people_list(
     ] = None,
 ) -> None:
     """Everyone, by name."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         everyone = people.list_people(conn, operator())
     shown = [p for p in everyone if org is None or p.organisation_id == org]
     table = Table(title=f"{len(shown)} person(s)")
@@ -165,7 +163,7 @@ def tokens_create(
     ] = None,
 ) -> None:
     """Create a token for a person and print it once."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         person = _person(conn, email)
         created = tokens.create_token(
             conn,
@@ -173,7 +171,6 @@ def tokens_create(
             person_id=person.id,
             token=TokenCreate(name=name, expires_at=expires),
         )
-        conn.commit()
     until = (
         f"until {format_moment(created.expires_at)}"
         if created.expires_at
@@ -194,7 +191,7 @@ def tokens_list(
     email: Annotated[str, typer.Argument(help="E-mail of the person")],
 ) -> None:
     """A person's tokens (never the secrets)."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         person = _person(conn, email)
         found = tokens.list_tokens(conn, operator(), person_id=person.id)
     table = Table(title=f"tokens of {person.name} <{person.email}>")
@@ -225,9 +222,8 @@ def tokens_revoke(
     token_id: Annotated[int, typer.Argument(help="Token id (from `tokens list`)")],
 ) -> None:
     """Revoke a token at once."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         token = tokens.revoke_token(conn, operator(), token_id=token_id)
-        conn.commit()
     console.print(
         f"token {token.id} ({token.name}, {token.prefix}…) revoked at {format_moment(token.revoked_at)}"
     )
@@ -246,7 +242,7 @@ def sites_add(
     description: Annotated[str, typer.Option(help="Free text")] = "",
 ) -> None:
     """Add a pilot site."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         site = sites.create_site(
             conn,
             operator(),
@@ -260,14 +256,13 @@ def sites_add(
                 description=description,
             ),
         )
-        conn.commit()
     console.print(f"site {site.id} added")
 
 
 @sites_app.command("list")
 def sites_list() -> None:
     """Every site, by name."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         all_sites = sites.list_sites(conn)
     table = Table(title=f"{len(all_sites)} site(s)")
     for column in ("id", "name", "host", "address", "lat, lon"):
@@ -306,7 +301,7 @@ def devices_add(
 ) -> None:
     """Register a device and its sensors, create its broker client, print its password once."""
     definitions = [devices.parse_sensor(s) for s in sensor]
-    with connect() as conn, DynSec.from_settings(BrokerSettings()) as dynsec:
+    with DynSec.from_settings(BrokerSettings()) as dynsec, unit_of_work() as conn:
         credentials = devices.register_device(
             conn,
             dynsec,
@@ -364,7 +359,7 @@ def devices_list(
     ] = None,
 ) -> None:
     """Every device with its last heartbeat and delivery completeness."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         fleet_devices = fleet.list_devices(conn, operator(), site_id=site)
     online = sum(1 for d in fleet_devices if d.online and not d.revoked)
     table = Table(title=f"{len(fleet_devices)} device(s), {online} online")
@@ -402,7 +397,7 @@ def devices_rotate(
     device_id: Annotated[str, typer.Argument(help="Device id")],
 ) -> None:
     """Give a device a new broker password (printed once); the old one stops working at once."""
-    with connect() as conn, DynSec.from_settings(BrokerSettings()) as dynsec:
+    with DynSec.from_settings(BrokerSettings()) as dynsec, unit_of_work() as conn:
         credentials = devices.rotate_credentials(
             conn, dynsec, operator(), device_id=device_id
         )
@@ -420,7 +415,7 @@ def devices_revoke(
     reason: Annotated[str, typer.Option(help="Why, for the audit trail")] = "",
 ) -> None:
     """Disconnect a device and refuse its credentials from now on; its data stays."""
-    with connect() as conn, DynSec.from_settings(BrokerSettings()) as dynsec:
+    with DynSec.from_settings(BrokerSettings()) as dynsec, unit_of_work() as conn:
         devices.revoke(conn, dynsec, operator(), device_id=device_id, reason=reason)
     console.print(
         f"device [bold]{device_id}[/] revoked: disconnected, its credentials refused; its data stays"

@@ -25,7 +25,6 @@ from livinglab_platform.core.settings import IngestSettings
 
 __all__ = [
     "PlatformGroup",
-    "connect",
     "console",
     "err",
     "format_moment",
@@ -34,6 +33,7 @@ __all__ = [
     "operator",
     "output",
     "parse_moment",
+    "unit_of_work",
 ]
 
 console = Console()
@@ -49,9 +49,12 @@ def operator() -> Principal:
     return cli_principal(getpass.getuser())
 
 
-def connect() -> Connection:
-    """A connection to LIVINGLAB_DATABASE_URL; the command commits what it changed."""
-    return db.connect(IngestSettings().database_url)
+@contextlib.contextmanager
+def unit_of_work() -> Iterator[Connection]:
+    """The command's one transaction on LIVINGLAB_DATABASE_URL: committed when its work ends,
+    rolled back when it fails."""
+    with db.connect(IngestSettings().database_url) as conn, db.unit_of_work(conn):
+        yield conn
 
 
 def parse_moment(text: str) -> datetime:

@@ -13,7 +13,6 @@ from rich.table import Table
 
 from livinglab_platform import audit
 from livinglab_platform.cli.terminal import (
-    connect,
     console,
     err,
     format_moment,
@@ -21,6 +20,7 @@ from livinglab_platform.cli.terminal import (
     is_stdout,
     operator,
     parse_moment,
+    unit_of_work,
 )
 from livinglab_platform.cli.terminal import output as open_output
 from livinglab_platform.data import dossiers
@@ -74,7 +74,7 @@ def trials_list(
     ] = None,
 ) -> None:
     """Trials, newest first; `--state submitted` is the approval queue."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         found = registration.list_trials(conn, operator(), state=state)
     table = Table(title=f"{len(found)} trial(s)" + (f" {state.value}" if state else ""))
     for column in (
@@ -105,7 +105,7 @@ def trials_list(
 @trials_app.command("show")
 def trials_show(trial_id: TrialId) -> None:
     """A trial's details, devices, grants and audit trail."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         principal = operator()
         trial = registration.get_trial(conn, principal, trial_id)
         given = grants.list_grants(conn, principal, trial_id)
@@ -169,14 +169,13 @@ def trials_show(trial_id: TrialId) -> None:
 
 
 def _transition(trial_id: int, *, action: Action, reason: str) -> None:
-    with connect() as conn:
+    with unit_of_work() as conn:
         trial = transitions.transition(
             conn,
             operator(),
             trial_id,
             request=TransitionRequest(action=action, reason=reason),
         )
-        conn.commit()
     following = ", ".join(a.value for a in trial.actions) or "none"
     console.print(
         f"trial {trial.id} ({trial.title}): {action.value} done, now {_state(trial)}; next: {following}"
@@ -223,14 +222,13 @@ def trials_assign(
     end: Moment,
 ) -> None:
     """Put a device to work for a trial from --start until --end."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         assignment = assignments.assign_device(
             conn,
             operator(),
             trial_id,
             assignment=AssignmentCreate(device_id=device, starts_at=start, ends_at=end),
         )
-        conn.commit()
     console.print(
         f"device {assignment.device_id} assigned to trial {trial_id} from"
         f" {format_moment(assignment.starts_at)} until {format_moment(assignment.ends_at)}"
@@ -247,7 +245,7 @@ def trials_grant(
     reason: Annotated[str, typer.Option(help="Why, for the audit trail")] = "",
 ) -> None:
     """Let another organisation read a trial's data of a period."""
-    with connect() as conn:
+    with unit_of_work() as conn:
         grant = grants.create_grant(
             conn,
             operator(),
@@ -256,7 +254,6 @@ def trials_grant(
                 organisation_id=org, starts_at=start, ends_at=end, reason=reason
             ),
         )
-        conn.commit()
     console.print(
         f"grant {grant.id}: {grant.organisation_id} may read trial {trial_id}'s data from"
         f" {format_moment(grant.starts_at)} until {format_moment(grant.ends_at)}"
@@ -290,7 +287,7 @@ def trials_dossier(
         disable=is_stdout(path) or not err.is_terminal,
     )
     task = progress.add_task(f"dossier of trial {trial_id}", total=None)
-    with connect() as conn, progress, open_output(path) as out:
+    with unit_of_work() as conn, progress, open_output(path) as out:
         summary = dossiers.write_dossier(
             conn,
             operator(),

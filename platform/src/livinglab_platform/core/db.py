@@ -1,21 +1,47 @@
-"""Database connections and schema migrations (ordered SQL files, each applied once)."""
+"""The database: connections, units of work, and schema migrations (ordered SQL files, each once).
+
+One rule owns transactions. Domain functions take a connection and never commit or roll back;
+their own `conn.transaction()` blocks are savepoints inside the caller's transaction. Each edge (an
+API request, a web page, a CLI command, a service loop) runs its work in one `unit_of_work`, which
+commits when the work ends and rolls back when it raises. A side effect outside the database (a
+broker client created for a device) registers its undoing with `undo_on_rollback`, so a unit that
+fails, even at its commit, leaves nothing behind on either side.
+"""
 
 from __future__ import annotations
 
 import logging
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from livinglab_platform.core.errors import ConfigurationError, MigrationError
 
-__all__ = ["Connection", "connect", "migrations", "pending", "upgrade"]
+__all__ = [
+    "Connection",
+    "connect",
+    "migrations",
+    "pending",
+    "undo_on_rollback",
+    "unit_of_work",
+    "upgrade",
+]
 
 logger = logging.getLogger(__name__)
 
 # Every connection of the platform, whatever opened it; typed rows come from row factories.
 Connection = psycopg.Connection[tuple[Any, ...]]
+
+# The undoings registered in each connection's open unit of work, newest last. Weak keys: a
+# connection dropped without ending its unit takes its list with it.
+_undoings: weakref.WeakKeyDictionary[Connection, list[Callable[[], object]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 # Any constant key works: it only serialises concurrent `db upgrade` runs.
 _MIGRATION_LOCK = 7_204_611
@@ -29,6 +55,40 @@ def connect(dsn: str, **kwargs: object) -> Connection:
         raise ConfigurationError(
             f"cannot connect to the database ({exc}); check LIVINGLAB_DATABASE_URL"
         ) from exc
+
+
+@contextmanager
+def unit_of_work(conn: Connection) -> Iterator[Connection]:
+    """Run the block as one transaction: commit at its end, roll back (and undo) if it raises."""
+    if conn.info.transaction_status is not TransactionStatus.IDLE:
+        # Inside an open transaction, `transaction()` would be a mere savepoint and nothing here
+        # would commit: an edge that already started work has a bug, so say so.
+        raise RuntimeError("a unit of work needs a connection with no transaction open")
+    _undoings[conn] = []
+    try:
+        with conn.transaction():
+            yield conn
+    except BaseException:
+        _undo(_undoings.pop(conn, []))
+        raise
+    _undoings.pop(conn, None)
+
+
+def undo_on_rollback(conn: Connection, undo: Callable[[], object]) -> None:
+    """Have the connection's unit of work call `undo` if it rolls back (outside a unit: never)."""
+    pending = _undoings.get(conn)
+    if pending is not None:
+        pending.append(undo)
+
+
+def _undo(undoings: list[Callable[[], object]]) -> None:
+    for undo in reversed(undoings):
+        try:
+            undo()
+        except Exception:
+            # The failure that rolled the unit back is the one to raise; this one is logged so an
+            # operator can finish the undoing by hand.
+            logger.exception("could not undo a side effect of a failed transaction")
 
 
 def migrations() -> list[tuple[str, str]]:

@@ -19,7 +19,13 @@ from livinglab_edge_agent.wire import TOPIC_ROOT, topic
 from livinglab_platform.core.errors import BrokerError, ConflictError
 from livinglab_platform.core.settings import BrokerSettings
 
-__all__ = ["DynSec", "bootstrap", "create_device_client", "device_acls"]
+__all__ = [
+    "DynSec",
+    "bootstrap",
+    "create_device_client",
+    "delete_device_client",
+    "device_acls",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +205,15 @@ def create_device_client(dynsec: DynSec, *, device_id: str, password: str) -> No
             f"the broker already has a client named {device_id!r} (a device or one of the"
             " platform's own users); choose another device id"
         )
+
+
+def delete_device_client(dynsec: DynSec, *, device_id: str) -> None:
+    """Remove the device's client and role: the undoing of `create_device_client`."""
+    dynsec.run(
+        {"command": "deleteClient", "username": device_id},
+        {"command": "deleteRole", "rolename": f"device-{device_id}"},
+        ignore=("Client not found", "Role not found"),
+    )
 
 
 def bootstrap(dynsec: DynSec, *, ingest_password: str, platform_password: str) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg.pq import TransactionStatus
+
 from livinglab_platform.access import Principal, data_windows_sql
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import ForbiddenError, NotFoundError, RegistryError
@@ -205,8 +207,10 @@ def rows(
     """Run a plan with a server-side cursor, yielding chunks of rows: memory stays flat."""
     if not plan.sensor_ids:
         return
-    # A server-side cursor lives in a transaction; an autocommit connection gets one here.
-    scope = conn.transaction() if conn.autocommit else nullcontext()
+    # A server-side cursor lives in a transaction: the caller's unit of work, or, for a body
+    # streamed after its route's unit has committed, a read-only one of its own.
+    idle = conn.info.transaction_status is TransactionStatus.IDLE
+    scope = conn.transaction() if idle else nullcontext()
     # Binary rows load about a fifth faster than text (timestamps and floats need no parsing).
     with scope, conn.cursor(name="livinglab_data", binary=True) as cur:
         cur.itersize = chunk_rows

@@ -11,10 +11,14 @@ import psycopg
 from livinglab_edge_agent.wire import DEVICE_ID_PATTERN, SENSOR_KEY_PATTERN
 from livinglab_platform import audit
 from livinglab_platform.access import Principal
+from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.dynsec import DynSec, create_device_client
+from livinglab_platform.core.dynsec import (
+    DynSec,
+    create_device_client,
+    delete_device_client,
+)
 from livinglab_platform.core.errors import (
-    BrokerError,
     ConflictError,
     ForbiddenError,
     RegistryError,
@@ -85,10 +89,10 @@ def register_device(
     organisation_id: str | None = None,
     principal: Principal | None = None,
 ) -> DeviceCredentials:
-    """Register a device and its sensors and create its broker client; commits on success.
+    """Register a device and its sensors and create its broker client, both or neither.
 
-    The registry rows are committed only after the broker accepted the client, so a failure on
-    either side leaves neither half behind. With a `principal`, the registration is audited.
+    The rows are written first and the broker client last; when the caller's unit of work then
+    fails, even at its commit, it removes the client again. With a `principal`, it is audited.
     """
     if not DEVICE_ID_PATTERN.match(device_id):
         raise RegistryError(
@@ -102,7 +106,6 @@ def register_device(
     if len(set(keys)) != len(keys):
         raise RegistryError(f"sensor keys must be unique, got {', '.join(keys)}")
     if conn.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone() is None:
-        conn.rollback()
         raise RegistryError(
             f"site {site_id!r} does not exist; add it first with `livinglab sites add {site_id} --name ...`"
         )
@@ -113,57 +116,54 @@ def register_device(
         ).fetchone()
         is None
     ):
-        conn.rollback()
         raise RegistryError(f"organisation {organisation_id!r} does not exist")
     if (
         conn.execute("SELECT 1 FROM devices WHERE id = %s", (device_id,)).fetchone()
         is not None
     ):
-        conn.rollback()
         raise ConflictError(f"device {device_id!r} is already registered")
     password = secrets.token_urlsafe(24)
     try:
-        conn.execute(
-            "INSERT INTO devices (id, site_id, description, organisation_id) VALUES (%s, %s, %s, %s)",
-            (device_id, site_id, description, organisation_id),
-        )
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO sensors (device_id, key, quantity, unit) VALUES (%s, %s, %s, %s)",
-                [(device_id, s.key, s.quantity, s.unit) for s in sensors],
+        # A savepoint: a refusal by the broker takes these rows back, and the caller's
+        # transaction stays usable.
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO devices (id, site_id, description, organisation_id) VALUES (%s, %s, %s, %s)",
+                (device_id, site_id, description, organisation_id),
             )
-        if principal is not None:
-            audit.record(
-                conn,
-                principal,
-                object_type="device",
-                object_id=device_id,
-                action="register",
-                details={
-                    "site_id": site_id,
-                    "organisation_id": organisation_id,
-                    "sensors": keys,
-                },
-            )
-        create_device_client(dynsec, device_id=device_id, password=password)
-    except (BrokerError, ConflictError):
-        conn.rollback()
-        raise
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO sensors (device_id, key, quantity, unit) VALUES (%s, %s, %s, %s)",
+                    [(device_id, s.key, s.quantity, s.unit) for s in sensors],
+                )
+            if principal is not None:
+                audit.record(
+                    conn,
+                    principal,
+                    object_type="device",
+                    object_id=device_id,
+                    action="register",
+                    details={
+                        "site_id": site_id,
+                        "organisation_id": organisation_id,
+                        "sensors": keys,
+                    },
+                )
+            _create_broker_client(conn, dynsec, device_id=device_id, password=password)
     except psycopg.errors.UniqueViolation as exc:
         # A concurrent registration of the same id committed after the check above.
-        conn.rollback()
         raise ConflictError(f"device {device_id!r} is already registered") from exc
-    try:
-        conn.commit()
-    except psycopg.Error:
-        dynsec.run(
-            {"command": "deleteClient", "username": device_id},
-            {"command": "deleteRole", "rolename": f"device-{device_id}"},
-        )
-        raise
     return DeviceCredentials(
         device_id=device_id, username=device_id, client_id=device_id, password=password
     )
+
+
+def _create_broker_client(
+    conn: Connection, dynsec: DynSec, *, device_id: str, password: str
+) -> None:
+    """The compensation of a registration: the client goes again if the transaction fails."""
+    create_device_client(dynsec, device_id=device_id, password=password)
+    db.undo_on_rollback(conn, lambda: delete_device_client(dynsec, device_id=device_id))
 
 
 def _check_manager(
@@ -197,12 +197,6 @@ def register(
                 "partners may register devices only for their own organisation"
             )
         organisation_id = principal.organisation_id
-    if (
-        conn.execute("SELECT 1 FROM devices WHERE id = %s", (device.id,)).fetchone()
-        is not None
-    ):
-        conn.rollback()
-        raise ConflictError(f"device {device.id!r} is already registered")
     credentials = register_device(
         conn,
         dynsec,
@@ -233,16 +227,17 @@ def rotate_credentials(
             f"device {device_id!r} is revoked; register a new device instead"
         )
     password = secrets.token_urlsafe(24)
-    dynsec.run(
-        {"command": "setClientPassword", "username": device_id, "password": password}
-    )
+    # The rows first, the broker last: a failure before the broker changes nothing there. (A
+    # failed commit after it leaves the new password working: the old one cannot be restored.)
     conn.execute(
         "UPDATE devices SET credentials_issued_at = now() WHERE id = %s", (device_id,)
     )
     audit.record(
         conn, principal, object_type="device", object_id=device_id, action="rotate"
     )
-    conn.commit()
+    dynsec.run(
+        {"command": "setClientPassword", "username": device_id, "password": password}
+    )
     return DeviceCredentialsPublic(
         device_id=device_id, username=device_id, client_id=device_id, password=password
     )
@@ -261,8 +256,6 @@ def revoke(
     Its registry rows and data stay, so trials keep their evidence.
     """
     _check_manager(conn, principal, device_id)
-    # disableClient also kicks a connected client with that username (Mosquitto dynamic security).
-    dynsec.run({"command": "disableClient", "username": device_id})
     conn.execute(
         "UPDATE devices SET revoked_at = coalesce(revoked_at, now()), enabled = false WHERE id = %s",
         (device_id,),
@@ -275,5 +268,10 @@ def revoke(
         action="revoke",
         reason=reason or None,
     )
-    conn.commit()
+    # disableClient also kicks a connected client with that username (Mosquitto dynamic security).
+    # Last, so a refusal before it leaves the device connected and its record unchanged.
+    dynsec.run({"command": "disableClient", "username": device_id})
+    db.undo_on_rollback(
+        conn, lambda: dynsec.run({"command": "enableClient", "username": device_id})
+    )
     return get_device(conn, principal, device_id)

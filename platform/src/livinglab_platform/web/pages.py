@@ -140,12 +140,15 @@ def create_trial(
     """Register the trial as a draft and show it; a refused form comes back as typed."""
     typed = TrialForm.read(form)
     try:
-        trial = registration.create_trial(conn, session.principal, trial=typed.trial())
+        # A savepoint: a refused trial is undone, and the form page can still read the sites.
+        with conn.transaction():
+            trial = registration.create_trial(
+                conn, session.principal, trial=typed.trial()
+            )
     except ValidationError as exc:
         errors = validation_errors(language(request), exc, typed)
         return _form_page(request, conn, session, typed, errors, status_code=422)
     except (RegistryError, ConflictError) as exc:
-        conn.rollback()
         return _form_page(
             request, conn, session, typed, platform_errors(exc), status_code=exc.status
         )
@@ -207,20 +210,19 @@ def act_on_trial(
         ) from None
     reason = field(form, "reason").strip()
     try:
-        trial = transitions.transition(
-            conn,
-            session.principal,
-            trial_id,
-            request=TransitionRequest(action=action, reason=reason),
-        )
+        with conn.transaction():  # a savepoint, as in create_trial
+            trial = transitions.transition(
+                conn,
+                session.principal,
+                trial_id,
+                request=TransitionRequest(action=action, reason=reason),
+            )
     except ValidationError as exc:
-        conn.rollback()
         message = "; ".join(str(e.get("msg")) for e in exc.errors())
         return _trial_page(
             request, conn, session, trial_id, status_code=422, error=message
         )
     except (RegistryError, ConflictError) as exc:
-        conn.rollback()
         missing_reason = isinstance(exc, RegistryError) and not reason
         return _trial_page(
             request,

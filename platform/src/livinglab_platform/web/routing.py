@@ -1,15 +1,15 @@
 """Pages answer errors as pages: no sign-in leads to the sign-in page, other errors to a
-friendly page in the person's language (the API answers the same errors as JSON)."""
+friendly page in the person's language (the API answers the same errors as JSON).
+
+The application's error handlers ask `is_page` and call `page_error`. They run after the page's
+unit of work has rolled back, so a refused page never leaves half a change behind.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 
 from livinglab_platform.core.errors import (
     AuthenticationError,
@@ -19,9 +19,18 @@ from livinglab_platform.core.errors import (
 from livinglab_platform.web.render import redirect, render
 from livinglab_platform.web.session import CsrfError
 
-__all__ = ["PageRoute", "error_page"]
+__all__ = ["PageRoute", "error_page", "is_page", "page_error"]
 
 _TITLED = (400, 403, 404, 409)
+
+
+class PageRoute(APIRoute):
+    """A route of the web pages: its errors are answered in HTML."""
+
+
+def is_page(request: Request) -> bool:
+    """Whether the request was routed to a web page (rather than the API)."""
+    return isinstance(request.scope.get("route"), PageRoute)
 
 
 def error_page(request: Request, exc: PlatformError) -> Response:
@@ -38,32 +47,13 @@ def error_page(request: Request, exc: PlatformError) -> Response:
     )
 
 
-def _rollback(request: Request) -> None:
-    conn = getattr(request.state, "conn", None)
-    if conn is not None:
-        conn.rollback()
-
-
-class PageRoute(APIRoute):
-    """A route of the web pages, answering its errors in HTML."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def page(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except AuthenticationError:
-                await run_in_threadpool(_rollback, request)
-                return redirect(request, "/")
-            except RequestValidationError:
-                # Only path parameters are typed (a trial id that is not a number): no such page.
-                await run_in_threadpool(_rollback, request)
-                return await run_in_threadpool(
-                    error_page, request, NotFoundError("no such page")
-                )
-            except PlatformError as exc:
-                await run_in_threadpool(_rollback, request)
-                return await run_in_threadpool(error_page, request, exc)
-
-        return page
+def page_error(
+    request: Request, exc: PlatformError | RequestValidationError
+) -> Response:
+    """A page's answer to an error its route raised."""
+    if isinstance(exc, AuthenticationError):
+        return redirect(request, "/")
+    if isinstance(exc, RequestValidationError):
+        # Only path parameters are typed (a trial id that is not a number): no such page.
+        return error_page(request, NotFoundError("no such page"))
+    return error_page(request, exc)

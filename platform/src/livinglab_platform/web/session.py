@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from starlette.datastructures import FormData
 
 from livinglab_platform.access import Principal
+from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import AuthenticationError, ForbiddenError
 from livinglab_platform.registry import organisations, tokens
@@ -139,16 +140,17 @@ def sign_out(request: Request, response: Response) -> None:
     )
 
 
-def _connection(request: Request) -> Iterator[Connection]:
+def _unit_of_work(request: Request) -> Iterator[Connection]:
     pool: ConnectionPool[Connection] = request.app.state.pool
-    with pool.connection() as conn:
-        # Kept on the request so that a page answering an error can roll back first (the pool
-        # commits when this block ends, and a page that renders an error does not raise).
-        request.state.conn = conn
+    with pool.connection() as conn, db.unit_of_work(conn):
         yield conn
 
 
-PageConn = Annotated[Connection, Depends(_connection)]
+# A page's one unit of work, ended before the page is sent (function scope): an error raised by
+# the page rolls it back before the error page is rendered. A page that shows a refused change
+# itself runs the change in a savepoint (`with conn.transaction():`), so the refusal is undone
+# and the page can still read what it shows.
+PageConn = Annotated[Connection, Depends(_unit_of_work, scope="function")]
 
 
 def _session(request: Request, conn: PageConn) -> Session:
@@ -156,7 +158,6 @@ def _session(request: Request, conn: PageConn) -> Session:
     if not token:
         raise AuthenticationError("sign in first")
     principal = tokens.authenticate(conn, token)
-    conn.commit()
     organisation = (
         organisations.get_organisation(conn, principal.organisation_id).name
         if principal.organisation_id
@@ -167,7 +168,7 @@ def _session(request: Request, conn: PageConn) -> Session:
     return session
 
 
-SessionDep = Annotated[Session, Depends(_session)]
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
 
 
 async def _form(request: Request) -> FormData:

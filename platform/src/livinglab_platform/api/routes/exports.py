@@ -15,7 +15,7 @@ from typing import IO, Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
+from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, PooledConn
 from livinglab_platform.api.routes.data import DataQueryDep
 from livinglab_platform.data import dossiers, exports, queries
 
@@ -42,8 +42,8 @@ class _Bodies:
             body.close()
 
 
-def _bodies(_conn: ConnDep) -> Iterator[_Bodies]:
-    # Depending on the connection makes this exit first. Starlette never closes a body it stops
+def _bodies(_conn: PooledConn) -> Iterator[_Bodies]:
+    # Depending on the request's connection makes this exit first. Starlette never closes a body it stops
     # reading (a client that hangs up), and a body left to the garbage collector would close its
     # server-side cursor on a connection already back in the pool, inside another request.
     bodies = _Bodies()
