@@ -13,9 +13,9 @@ import pytest
 from psycopg.pq import TransactionStatus
 
 from livinglab_platform.access import Principal
-from livinglab_platform.core.errors import RegistryError
+from livinglab_platform.core.errors import InvalidInputError
 from livinglab_platform.data import exports, queries
-from livinglab_platform.data.schemas import Interval
+from livinglab_platform.data.schemas import Format, Interval
 from livinglab_platform.registry.schemas import Role
 from tests.api.readings import fill_rollups, insert_readings, trial_with_windows
 from tests.api.world import CLI, T0, World, add_device
@@ -296,9 +296,7 @@ def test_200k_rows_stream_in_chunks(client, world: World):
         pieces = list(exports.stream(conn, plan, "csv", chunk_rows=20_000))
         assert pieces[0] == b"time,device_id,sensor,quantity,unit,value\n"
         assert [p.count(b"\n") for p in pieces[1:]] == [20_000] * 10
-        parts = list(
-            exports.stream(conn, plan, exports.Format.parquet, chunk_rows=20_000)
-        )
+        parts = list(exports.stream(conn, plan, Format.parquet, chunk_rows=20_000))
     assert len(parts) == 11  # ten row groups, then the footer
     parquet = pq.ParquetFile(io.BytesIO(b"".join(parts)))
     assert parquet.metadata.num_row_groups == 10
@@ -403,7 +401,7 @@ def test_writers_need_only_write_and_report_progress(world: World):
         assert exports.write_csv(conn, plan, pipe, on_rows=seen.append) == 2500
         assert seen == [2500]
         assert bytes(pipe.data).count(b"\n") == 2501
-        with pytest.raises(RegistryError, match="csv or parquet"):
+        with pytest.raises(InvalidInputError, match="csv or parquet"):
             list(exports.stream(conn, plan, "xlsx"))
 
 

@@ -1,25 +1,49 @@
-"""Who is asking, and what they may see: the one place the platform's access rules are written.
+"""Who is asking, and what they may see and do: the one place the platform's access rules live.
 
 - operator: everything.
-- viewer (city staff): every organisation, site, device and non-draft trial; data only aggregated.
-- partner: the trials of their organisation (as owner or listed partner) and trials granted to it;
-  the data of the devices their organisation owns, of devices assigned to their trials (inside each
-  assignment's period, once the trial has been approved), and of granted trials (inside the
-  grant's period as well).
+- viewer (city staff): every organisation, site, device and non-draft trial; data only aggregated;
+  changes nothing.
+- partner: the people of their organisation; the trials of their organisation (as owner or listed
+  partner) and trials granted to it; the devices their organisation owns and the devices of their
+  trials; the data of the devices their organisation owns, of devices assigned to their trials
+  (inside each assignment's period, once the trial has been approved), and of granted trials
+  (inside the grant's period as well). A partner acts for their own organisation only: registers
+  its trials and devices, edits and moves its trials, assigns and removes its own devices, manages
+  its devices' credentials, and their own tokens.
+
+Every predicate (`may_...`, `require_...`) and every visibility query (`..._visibility_sql`,
+`data_windows_sql`) is here; domain modules call them and never test a role themselves. The
+authorization matrix test (tests/api/test_authz_matrix.py) checks them through the API.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from livinglab_platform.core.errors import ForbiddenError
+from livinglab_platform.core.errors import ForbiddenError, NotFoundError
 from livinglab_platform.registry.schemas import Role
+from livinglab_platform.trials.lifecycle import TRANSITIONS, Transition
+from livinglab_platform.trials.schemas import Action, State
 
 __all__ = [
     "Principal",
+    "acting_organisation",
+    "allowed_actions",
     "cli_principal",
     "data_windows_sql",
+    "device_visibility_sql",
+    "people_visibility_sql",
+    "require_action",
+    "require_device_manager",
     "require_operator",
+    "require_own_device",
+    "require_raw_data",
+    "require_token_owner",
+    "require_trial_editor",
+    "require_visible_token",
+    "require_writer",
+    "sees_raw_data",
+    "sees_whole_sensors",
     "trial_visibility_sql",
 ]
 
@@ -54,6 +78,156 @@ def require_operator(principal: Principal, what: str) -> None:
     """Refuse unless the principal is an operator; `what` completes "only operators may ..."."""
     if not principal.is_operator:
         raise ForbiddenError(f"only operators may {what}")
+
+
+def require_writer(principal: Principal, what: str) -> None:
+    """Refuse viewers, who watch and change nothing; `what` completes "viewers may not ..."."""
+    if principal.role is Role.viewer:
+        raise ForbiddenError(f"viewers may not {what}")
+
+
+def acting_organisation(
+    principal: Principal, organisation_id: str | None, what: str
+) -> str | None:
+    """The organisation a registration is for: as asked for operators, a partner's own otherwise.
+
+    Args:
+        organisation_id: the organisation asked for; for a partner, None means their own.
+        what: completes "partners may ... only for their own organisation".
+    """
+    require_writer(principal, what)
+    if principal.is_operator:
+        return organisation_id
+    if organisation_id not in (None, principal.organisation_id):
+        raise ForbiddenError(f"partners may {what} only for their own organisation")
+    return principal.organisation_id
+
+
+def _is_member(principal: Principal, organisation_id: str | None) -> bool:
+    return (
+        principal.role is Role.partner
+        and organisation_id is not None
+        and principal.organisation_id == organisation_id
+    )
+
+
+def require_trial_editor(
+    principal: Principal, trial_organisation_id: str, what: str
+) -> None:
+    """Refuse unless an operator or a partner of the trial's own organisation."""
+    if not (principal.is_operator or _is_member(principal, trial_organisation_id)):
+        raise ForbiddenError(f"only the trial's organisation and operators may {what}")
+
+
+def _may_take(
+    principal: Principal, rule: Transition, trial_organisation_id: str
+) -> bool:
+    # Operators may take every action; the trial's own organisation those marked `owner`.
+    return principal.is_operator or (
+        rule.owner and _is_member(principal, trial_organisation_id)
+    )
+
+
+def allowed_actions(
+    principal: Principal, *, state: State, trial_organisation_id: str
+) -> list[Action]:
+    """The lifecycle actions this principal may take on a trial in `state` now."""
+    return [
+        action
+        for action, rule in TRANSITIONS.items()
+        if state in rule.sources and _may_take(principal, rule, trial_organisation_id)
+    ]
+
+
+def require_action(
+    principal: Principal, action: Action, *, trial_organisation_id: str
+) -> None:
+    """Refuse an action this principal may never take on the trial, whatever its state."""
+    rule = TRANSITIONS[action]
+    if not _may_take(principal, rule, trial_organisation_id):
+        who = "the trial's organisation and operators" if rule.owner else "operators"
+        raise ForbiddenError(f"only {who} may {action.value} a trial")
+
+
+def require_own_device(
+    principal: Principal,
+    *,
+    device_id: str,
+    device_organisation_id: str | None,
+    what: str,
+) -> None:
+    """Partners may put only their own organisation's devices in or out of a trial.
+
+    An assignment opens a device's data, and a device an operator lent stays in the record.
+    """
+    if not (principal.is_operator or _is_member(principal, device_organisation_id)):
+        raise ForbiddenError(
+            f"device {device_id!r} belongs to another organisation; ask an operator to {what}"
+        )
+
+
+def require_device_manager(
+    principal: Principal, device_organisation_id: str | None
+) -> None:
+    """Refuse unless an operator or a partner of the organisation that owns the device."""
+    if not (principal.is_operator or _is_member(principal, device_organisation_id)):
+        raise ForbiddenError(
+            "only the device's organisation and operators may manage its credentials"
+        )
+
+
+def require_token_owner(principal: Principal, person_id: int | None, what: str) -> None:
+    """One's own tokens, or anyone's for an operator; `what` completes "only operators may ..."."""
+    if person_id != principal.person_id:
+        require_operator(principal, what)
+
+
+def require_visible_token(
+    principal: Principal, *, token_id: int, owner_id: int | None
+) -> None:
+    """A token is found only by its owner and operators: to anyone else it does not exist."""
+    if owner_id is None or (
+        owner_id != principal.person_id and not principal.is_operator
+    ):
+        raise NotFoundError(f"token {token_id} not found")
+
+
+def sees_raw_data(principal: Principal) -> bool:
+    """Viewers see data aggregated only; everyone else may read raw readings they can see."""
+    return principal.role is not Role.viewer
+
+
+def require_raw_data(
+    principal: Principal, refusal: str, *, field: str | None = None
+) -> None:
+    """Refuse viewers anything made of raw readings, with `refusal` as the whole message."""
+    if not sees_raw_data(principal):
+        raise ForbiddenError(refusal, field=field)
+
+
+def sees_whole_sensors(principal: Principal) -> bool:
+    """Operators and viewers see every sensor's whole series; partners see windows of them."""
+    return principal.role is not Role.partner
+
+
+def people_visibility_sql(principal: Principal) -> tuple[str, dict[str, object]]:
+    """A WHERE condition on `people`: operators see everyone, others their own organisation."""
+    if principal.is_operator:
+        return "true", {}
+    return "organisation_id = %(org)s", {"org": principal.organisation_id}
+
+
+def device_visibility_sql(principal: Principal) -> tuple[str, dict[str, object]]:
+    """A WHERE condition on `devices d`: partners see their own devices and their trials' devices."""
+    if principal.role is not Role.partner:
+        return "true", {}
+    return (
+        "(d.organisation_id = %(org)s OR EXISTS ("
+        " SELECT 1 FROM trial_devices td JOIN trials t ON t.id = td.trial_id"
+        " WHERE td.device_id = d.id AND (t.organisation_id = %(org)s OR EXISTS ("
+        "  SELECT 1 FROM trial_partners p WHERE p.trial_id = t.id AND p.organisation_id = %(org)s))))",
+        {"org": principal.organisation_id},
+    )
 
 
 def trial_visibility_sql(principal: Principal) -> tuple[str, dict[str, object]]:

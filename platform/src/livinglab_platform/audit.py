@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
@@ -55,22 +56,11 @@ def list_entries(
     conn: Connection, *, object_type: str, object_id: object
 ) -> list[AuditEntryPublic]:
     """The entries of one object, oldest first."""
-    rows = conn.execute(
-        "SELECT a.time, coalesce(p.name || ' <' || p.email || '>', a.actor_label),"
-        " a.object_type, a.object_id, a.action, a.reason, a.details"
-        " FROM audit_log a LEFT JOIN people p ON p.id = a.actor"
-        " WHERE a.object_type = %s AND a.object_id = %s ORDER BY a.time, a.id",
-        (object_type, str(object_id)),
-    ).fetchall()
-    return [
-        AuditEntryPublic(
-            time=r[0],
-            actor=r[1],
-            object_type=r[2],
-            object_id=r[3],
-            action=r[4],
-            reason=r[5],
-            details=r[6],
-        )
-        for r in rows
-    ]
+    with conn.cursor(row_factory=class_row(AuditEntryPublic)) as cur:
+        return cur.execute(
+            "SELECT a.time, coalesce(p.name || ' <' || p.email || '>', a.actor_label) AS actor,"
+            " a.object_type, a.object_id, a.action, a.reason, a.details"
+            " FROM audit_log a LEFT JOIN people p ON p.id = a.actor"
+            " WHERE a.object_type = %s AND a.object_id = %s ORDER BY a.time, a.id",
+            (object_type, str(object_id)),
+        ).fetchall()

@@ -70,6 +70,11 @@ def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _field_errors(exc: PlatformError) -> list[dict[str, str]]:
+    # The same shape as a validation error's, so a client reads a field's problem one way.
+    return [] if exc.field is None else [{"field": exc.field, "message": str(exc)}]
+
+
 def _platform_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PlatformError)
     if web.is_page(request):
@@ -77,7 +82,7 @@ def _platform_error(request: Request, exc: Exception) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return JSONResponse(
         status_code=exc.status,
-        content={"detail": str(exc), "errors": []},
+        content={"detail": str(exc), "errors": _field_errors(exc)},
         headers=headers,
     )
 

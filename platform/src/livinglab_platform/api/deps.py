@@ -32,7 +32,7 @@ __all__ = [
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "model": ErrorPublic,
-        "description": "The request is invalid for the registry",
+        "description": "Invalid for the platform's rules or state; `errors` names the field",
     },
     401: {
         "model": ErrorPublic,

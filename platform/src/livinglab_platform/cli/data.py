@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -29,17 +28,10 @@ from livinglab_platform.cli.terminal import (
     unit_of_work,
 )
 from livinglab_platform.cli.terminal import output as open_output
-from livinglab_platform.data import exports, queries
-from livinglab_platform.data.schemas import Interval
+from livinglab_platform.data import queries
+from livinglab_platform.data.schemas import Format, Interval
 
-__all__ = ["Format", "export"]
-
-
-class Format(StrEnum):
-    """File formats of an export."""
-
-    csv = "csv"
-    parquet = "parquet"
+__all__ = ["export"]
 
 
 def export(
@@ -94,6 +86,9 @@ def export(
     chosen = file_format or (
         Format.parquet if output.suffix == ".parquet" else Format.csv
     )
+    # Imported here: pyarrow takes a moment to load, and only exports need it.
+    from livinglab_platform.data import exports
+
     write = exports.write_parquet if chosen is Format.parquet else exports.write_csv
     query = queries.DataQuery(
         start=start,

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from livinglab_edge_agent.wire import DEVICE_ID_RULE, SENSOR_KEY_RULE
 from livinglab_platform.access import Principal, cli_principal
 from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
@@ -114,11 +115,12 @@ def _describe(exc: pydantic.ValidationError) -> str:
             problems.append(str(error["msg"]).removeprefix("Value error, "))
         elif error["type"] == "string_pattern_mismatch":
             # pydantic would quote the regular expression; say what it means instead.
-            form = (
-                "an e-mail address"
-                if field.endswith("email")
-                else "1-63 of a-z 0-9 _ -, starting with a letter or digit"
-            )
+            if field.endswith("email"):
+                form = "an e-mail address"
+            elif field.endswith("key"):
+                form = SENSOR_KEY_RULE
+            else:
+                form = DEVICE_ID_RULE
             problems.append(f"{field} {value!r} must be {form}")
         elif isinstance(value, str | int | float):
             problems.append(f"{field} {value!r}: {error['msg']}")

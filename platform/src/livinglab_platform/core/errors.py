@@ -2,9 +2,17 @@
 
 
 class PlatformError(Exception):
-    """Base of every error the platform raises on purpose."""
+    """Base of every error the platform raises on purpose.
+
+    `field` names the input the error is about (None: the request as a whole); the API's error
+    body and the web forms read it, never the message text.
+    """
 
     status = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ConfigurationError(PlatformError):
@@ -25,8 +33,9 @@ class BrokerError(PlatformError):
     status = 502
 
 
-class RegistryError(PlatformError):
-    """A registry change is invalid: an unknown site or organisation, a bad id, a missing reason."""
+class InvalidInputError(PlatformError):
+    """The input is invalid for the platform's rules or state: an unknown site or organisation, a
+    bad id, a missing reason."""
 
     status = 400
 

@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from livinglab_edge_agent.wire import (
     DEVICE_ID_REGEX,
@@ -28,6 +29,7 @@ from livinglab_edge_agent.wire import (
 )
 
 __all__ = [
+    "CONTROL_CHARACTERS",
     "Day",
     "ErrorPublic",
     "Input",
@@ -40,6 +42,9 @@ __all__ = [
     "Text",
     "printable",
 ]
+
+# The pydantic error type of a text with control characters in it.
+CONTROL_CHARACTERS = "control_characters"
 
 # Organisation and site ids follow the device-id rule: they appear beside device ids in URLs,
 # command lines and file names.
@@ -58,7 +63,10 @@ SensorKey = Annotated[
 def printable(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and control characters in names only confuse people.
     if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-        raise ValueError("must not contain control characters")
+        # A type of its own, so the web forms can say it in the person's language.
+        raise PydanticCustomError(
+            CONTROL_CHARACTERS, "must not contain control characters"
+        )
     return value
 
 
@@ -112,7 +120,7 @@ class Input(BaseModel):
 
     @field_validator("*")
     @classmethod
-    def printable_text(cls, value: object) -> object:
+    def _printable_text(cls, value: object) -> object:
         # Every text of every input, lists included, so no field can be forgotten.
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):

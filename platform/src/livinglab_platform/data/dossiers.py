@@ -17,12 +17,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import IO
 
 from livinglab_platform import audit
-from livinglab_platform.access import Principal
+from livinglab_platform.access import Principal, require_raw_data
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.errors import ForbiddenError
 from livinglab_platform.data import exports, queries
 from livinglab_platform.data.schemas import Interval
-from livinglab_platform.registry.schemas import Role
 from livinglab_platform.trials import registration
 from livinglab_platform.trials.schemas import TrialPublic
 
@@ -208,11 +206,11 @@ def write_dossier(
     Args:
         on_rows: called with the number of readings of each chunk once it is written.
     """
-    if principal.role is Role.viewer:
-        raise ForbiddenError(
-            "viewers see aggregated data only, and a dossier holds raw readings; ask the trial's"
-            " organisation or an operator for it, or export the data with interval=1h"
-        )
+    require_raw_data(
+        principal,
+        "viewers see aggregated data only, and a dossier holds raw readings; ask the trial's"
+        " organisation or an operator for it, or export the data with interval=1h",
+    )
     trial = registration.get_trial(conn, principal, trial_id)
     query = readings_query(trial)
     # Planned before the first byte is written: a refusal never leaves half an archive.

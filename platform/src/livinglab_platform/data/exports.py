@@ -13,7 +13,6 @@ import json
 import math
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -22,13 +21,12 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.errors import RegistryError
+from livinglab_platform.core.errors import InvalidInputError
 from livinglab_platform.data import queries
-from livinglab_platform.data.schemas import Interval
+from livinglab_platform.data.schemas import Format, Interval
 
 __all__ = [
     "CHUNK_ROWS",
-    "Format",
     "OnRows",
     "Output",
     "estimate_rows",
@@ -65,17 +63,6 @@ class Output(Protocol):
     """Where an export goes: anything with `write(bytes)`, such as a BinaryIO or a zip entry."""
 
     def write(self, data: bytes, /) -> object: ...
-
-
-class Format(StrEnum):
-    """File format of an export."""
-
-    csv = "csv"
-    parquet = "parquet"
-
-    @property
-    def media_type(self) -> str:
-        return "text/csv" if self is Format.csv else "application/vnd.apache.parquet"
 
 
 def schema(plan: queries.Plan) -> pa.Schema:
@@ -166,8 +153,8 @@ def _chunks(
     try:
         chosen = Format(fmt)
     except ValueError:
-        raise RegistryError(
-            f"unknown export format {fmt!r}; choose csv or parquet (format)"
+        raise InvalidInputError(
+            f"unknown export format {fmt!r}; choose csv or parquet", field="format"
         ) from None
     if chosen is Format.csv:
         return _csv_chunks(conn, plan, chunk_rows=chunk_rows)

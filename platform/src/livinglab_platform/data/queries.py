@@ -15,12 +15,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.pq import TransactionStatus
+from psycopg.rows import Row, RowFactory, tuple_row
 
-from livinglab_platform.access import Principal, data_windows_sql
+from livinglab_platform.access import (
+    Principal,
+    data_windows_sql,
+    require_raw_data,
+    sees_raw_data,
+    sees_whole_sensors,
+)
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.errors import ForbiddenError, NotFoundError, RegistryError
+from livinglab_platform.core.errors import (
+    InvalidInputError,
+    NotFoundError,
+)
 from livinglab_platform.data.schemas import Interval
-from livinglab_platform.registry.schemas import Role
+from livinglab_platform.trials.registration import find_trial
 
 __all__ = ["DataQuery", "Plan", "plan_query", "rows"]
 
@@ -80,10 +90,6 @@ class Plan:
 
 def choose_interval(query: DataQuery, *, raw_allowed: bool) -> Interval:
     """The resolution to read: as asked, or for `auto` the finest that keeps answers small."""
-    if query.interval is Interval.raw and not raw_allowed:
-        raise ForbiddenError(
-            "viewers see aggregated data only; ask for an interval of 1m or longer (interval)"
-        )
     if query.interval is not Interval.auto:
         return query.interval
     span = query.end - query.start
@@ -112,12 +118,12 @@ def _resolve_sensors(
     for sensor_id in query.sensor_ids:
         if sensor_id not in visible:
             raise NotFoundError(
-                f"sensor {sensor_id} not found, or not visible to you (sensor)"
+                f"sensor {sensor_id} not found, or not visible to you", field="sensor"
             )
     for device_id in query.device_ids:
         if device_id not in visible.values():
             raise NotFoundError(
-                f"device {device_id!r} not found, or not visible to you (device)"
+                f"device {device_id!r} not found, or not visible to you", field="device"
             )
     chosen = set(query.sensor_ids) | {
         s for s, d in visible.items() if d in query.device_ids
@@ -135,60 +141,30 @@ def _resolve_sensors(
 def plan_query(conn: Connection, principal: Principal, query: DataQuery) -> Plan:
     """Check the request against the principal's access and build its SQL."""
     if query.end <= query.start:
-        raise RegistryError("end must be after start (start, end)")
+        raise InvalidInputError("end must be after start", field="end")
     if not (query.sensor_ids or query.device_ids or query.trial_id is not None):
-        raise RegistryError(
-            "name at least one sensor, device or trial (sensor, device, trial)"
-        )
+        raise InvalidInputError("name at least one sensor, device or trial")
     if query.trial_id is not None:
         # Visibility of the trial itself: a 404 here beats an empty answer.
-        from livinglab_platform.trials.registration import get_trial
-
-        get_trial(conn, principal, query.trial_id)
+        find_trial(conn, principal, query.trial_id)
     visible_sql, params = data_windows_sql(principal, trial_id=query.trial_id)
     sensor_ids = _resolve_sensors(conn, query, visible_sql, params)
-    interval = choose_interval(query, raw_allowed=principal.role is not Role.viewer)
+    if query.interval is Interval.raw:
+        require_raw_data(
+            principal,
+            "viewers see aggregated data only; ask for an interval of 1m or longer",
+            field="interval",
+        )
+    interval = choose_interval(query, raw_allowed=sees_raw_data(principal))
     # Whole sensors are visible to operators and viewers unless a trial narrows them down.
-    whole = principal.role is not Role.partner and query.trial_id is None
+    whole = sees_whole_sensors(principal) and query.trial_id is None
     params = {
         **params,
         "sensors": list(sensor_ids),
         "start": query.start,
         "end": query.end,
     }
-    meta = "s.device_id, s.key, s.quantity, s.unit"
-    if interval is Interval.raw:
-        source = "readings"
-        # Sensor by sensor, highest id first: the order in which the (sensor_id, time DESC) index
-        # reads backwards, so PostgreSQL merges the chunks' index scans and sends the first rows at
-        # once; ascending ids would sort the whole range first (minutes, on disk, for a big export).
-        sql = f"""
-            WITH visible AS ({visible_sql})
-            SELECT r.time, {meta}, r.value
-              FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
-              JOIN sensors s ON s.id = r.sensor_id
-             WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
-               AND v.windows @> r.time
-             ORDER BY r.sensor_id DESC, r.time"""
-    elif whole:
-        source = "readings_1h" if INTERVAL_S[interval] >= 3600 else "readings_1m"
-        sql = f"""
-            SELECT time_bucket(%(width)s, r.bucket) AS t, {meta}, sum(r.count)::bigint,
-                   sum(r.sum) / sum(r.count), min(r.min), max(r.max)
-              FROM {source} r JOIN sensors s ON s.id = r.sensor_id
-             WHERE r.sensor_id = ANY(%(sensors)s) AND r.bucket >= %(start)s AND r.bucket < %(end)s
-             GROUP BY r.sensor_id, t, {meta} ORDER BY r.sensor_id, t"""
-    else:
-        source = "readings"
-        sql = f"""
-            WITH visible AS ({visible_sql})
-            SELECT time_bucket(%(width)s, r.time) AS t, {meta}, count(*), avg(r.value),
-                   min(r.value), max(r.value)
-              FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
-              JOIN sensors s ON s.id = r.sensor_id
-             WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
-               AND v.windows @> r.time
-             GROUP BY r.sensor_id, t, {meta} ORDER BY r.sensor_id, t"""
+    source, sql = _sql(interval, whole=whole, visible_sql=visible_sql)
     if interval is not Interval.raw:
         params["width"] = timedelta(seconds=INTERVAL_S[interval])
     return Plan(
@@ -201,10 +177,68 @@ def plan_query(conn: Connection, principal: Principal, query: DataQuery) -> Plan
     )
 
 
+# Every query names its columns as Plan.columns does, so rows read by name (dict_row) and the
+# exports' headers agree with the SQL.
+_META = "s.device_id, s.key AS sensor, s.quantity, s.unit"
+
+
+def _sql(interval: Interval, *, whole: bool, visible_sql: str) -> tuple[str, str]:
+    """The table a plan reads and its SQL: raw readings, rollup buckets, or windowed buckets."""
+    if interval is Interval.raw:
+        # Sensor by sensor, highest id first: the order in which the (sensor_id, time DESC) index
+        # reads backwards, so PostgreSQL merges the chunks' index scans and sends the first rows at
+        # once; ascending ids would sort the whole range first (minutes, on disk, for a big export).
+        return (
+            "readings",
+            f"""
+            WITH visible AS ({visible_sql})
+            SELECT r.time, {_META}, r.value
+              FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
+              JOIN sensors s ON s.id = r.sensor_id
+             WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
+               AND v.windows @> r.time
+             ORDER BY r.sensor_id DESC, r.time""",
+        )
+    # GROUP BY and ORDER BY name output columns by position: `time` alone would mean r.time.
+    if whole:
+        source = "readings_1h" if INTERVAL_S[interval] >= 3600 else "readings_1m"
+        return (
+            source,
+            f"""
+            SELECT time_bucket(%(width)s, r.bucket) AS time, {_META},
+                   sum(r.count)::bigint AS count, sum(r.sum) / sum(r.count) AS mean,
+                   min(r.min) AS min, max(r.max) AS max
+              FROM {source} r JOIN sensors s ON s.id = r.sensor_id
+             WHERE r.sensor_id = ANY(%(sensors)s) AND r.bucket >= %(start)s AND r.bucket < %(end)s
+             GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
+        )
+    return (
+        "readings",
+        f"""
+            WITH visible AS ({visible_sql})
+            SELECT time_bucket(%(width)s, r.time) AS time, {_META}, count(*) AS count,
+                   avg(r.value) AS mean, min(r.value) AS min, max(r.value) AS max
+              FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
+              JOIN sensors s ON s.id = r.sensor_id
+             WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
+               AND v.windows @> r.time
+             GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
+    )
+
+
 def rows(
-    conn: Connection, plan: Plan, *, chunk_rows: int = 50_000
-) -> Iterator[list[tuple[Any, ...]]]:
-    """Run a plan with a server-side cursor, yielding chunks of rows: memory stays flat."""
+    conn: Connection,
+    plan: Plan,
+    *,
+    chunk_rows: int = 50_000,
+    row_factory: RowFactory[Row] = tuple_row,  # type: ignore[assignment]
+) -> Iterator[list[Row]]:
+    """Run a plan with a server-side cursor, yielding chunks of rows: memory stays flat.
+
+    Args:
+        row_factory: tuples by default (exports zip them into columns); `dict_row` to read the
+            columns by the names of `plan.columns`.
+    """
     if not plan.sensor_ids:
         return
     # A server-side cursor lives in a transaction: the caller's unit of work, or, for a body
@@ -212,7 +246,10 @@ def rows(
     idle = conn.info.transaction_status is TransactionStatus.IDLE
     scope = conn.transaction() if idle else nullcontext()
     # Binary rows load about a fifth faster than text (timestamps and floats need no parsing).
-    with scope, conn.cursor(name="livinglab_data", binary=True) as cur:
+    with (
+        scope,
+        conn.cursor(name="livinglab_data", binary=True, row_factory=row_factory) as cur,
+    ):
         cur.itersize = chunk_rows
         cur.execute(plan.sql, plan.params)
         while chunk := cur.fetchmany(chunk_rows):

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-__all__ = ["DataPublic", "Interval", "PointPublic", "SeriesPublic"]
+__all__ = ["DataPublic", "Format", "Interval", "PointPublic", "SeriesPublic"]
 
 
 class Interval(StrEnum):
@@ -47,3 +47,14 @@ class DataPublic(BaseModel):
     interval: Interval = Field(description="The resolution used (never `auto`)")
     source: str = Field(description="Table read: readings, readings_1m or readings_1h")
     series: list[SeriesPublic]
+
+
+class Format(StrEnum):
+    """File format of an export."""
+
+    csv = "csv"
+    parquet = "parquet"
+
+    @property
+    def media_type(self) -> str:
+        return "text/csv" if self is Format.csv else "application/vnd.apache.parquet"

@@ -8,9 +8,18 @@ from dataclasses import dataclass
 
 import psycopg
 
-from livinglab_edge_agent.wire import DEVICE_ID_PATTERN, SENSOR_KEY_PATTERN
+from livinglab_edge_agent.wire import (
+    DEVICE_ID_PATTERN,
+    DEVICE_ID_RULE,
+    SENSOR_KEY_PATTERN,
+    SENSOR_KEY_RULE,
+)
 from livinglab_platform import audit
-from livinglab_platform.access import Principal
+from livinglab_platform.access import (
+    Principal,
+    acting_organisation,
+    require_device_manager,
+)
 from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.dynsec import (
@@ -20,15 +29,13 @@ from livinglab_platform.core.dynsec import (
 )
 from livinglab_platform.core.errors import (
     ConflictError,
-    ForbiddenError,
-    RegistryError,
+    InvalidInputError,
 )
 from livinglab_platform.registry.fleet import get_device
 from livinglab_platform.registry.schemas import (
     DeviceCreate,
     DeviceCredentialsPublic,
     DevicePublic,
-    Role,
 )
 
 __all__ = [
@@ -67,13 +74,14 @@ def parse_sensor(text: str) -> SensorDefinition:
     """Parse KEY:QUANTITY:UNIT, e.g. `air_temperature:air_temperature:degC`."""
     match = _SENSOR_SPEC.match(text)
     if match is None:
-        raise RegistryError(
-            f"sensor {text!r} is not KEY:QUANTITY:UNIT, e.g. pm2_5:pm2_5:ug/m3"
+        raise InvalidInputError(
+            f"sensor {text!r} is not KEY:QUANTITY:UNIT, e.g. pm2_5:pm2_5:ug/m3",
+            field="sensors",
         )
     key, quantity, unit = (part.strip() for part in match.groups())
     if not SENSOR_KEY_PATTERN.match(key):
-        raise RegistryError(
-            f"sensor key {key!r} must be 1-63 of a-z 0-9 _ . -, starting with a letter or digit"
+        raise InvalidInputError(
+            f"sensor key {key!r} must be {SENSOR_KEY_RULE}", field="sensors"
         )
     return SensorDefinition(key=key, quantity=quantity, unit=unit)
 
@@ -95,19 +103,23 @@ def register_device(
     fails, even at its commit, it removes the client again. With a `principal`, it is audited.
     """
     if not DEVICE_ID_PATTERN.match(device_id):
-        raise RegistryError(
-            f"device id {device_id!r} must be 1-63 of a-z 0-9 _ -, starting with a letter or digit"
+        raise InvalidInputError(
+            f"device id {device_id!r} must be {DEVICE_ID_RULE}", field="id"
         )
     if not sensors:
-        raise RegistryError(
-            "a device needs at least one sensor (--sensor KEY:QUANTITY:UNIT)"
+        raise InvalidInputError(
+            "a device needs at least one sensor (--sensor KEY:QUANTITY:UNIT)",
+            field="sensors",
         )
     keys = [s.key for s in sensors]
     if len(set(keys)) != len(keys):
-        raise RegistryError(f"sensor keys must be unique, got {', '.join(keys)}")
+        raise InvalidInputError(
+            f"sensor keys must be unique, got {', '.join(keys)}", field="sensors"
+        )
     if conn.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone() is None:
-        raise RegistryError(
-            f"site {site_id!r} does not exist; add it first with `livinglab sites add {site_id} --name ...`"
+        raise InvalidInputError(
+            f"site {site_id!r} does not exist; add it first with `livinglab sites add {site_id} --name ...`",
+            field="site_id",
         )
     if (
         organisation_id is not None
@@ -116,7 +128,9 @@ def register_device(
         ).fetchone()
         is None
     ):
-        raise RegistryError(f"organisation {organisation_id!r} does not exist")
+        raise InvalidInputError(
+            f"organisation {organisation_id!r} does not exist", field="organisation_id"
+        )
     if (
         conn.execute("SELECT 1 FROM devices WHERE id = %s", (device_id,)).fetchone()
         is not None
@@ -170,13 +184,7 @@ def _check_manager(
     conn: Connection, principal: Principal, device_id: str
 ) -> DevicePublic:
     device = get_device(conn, principal, device_id)
-    if not principal.is_operator and (
-        principal.role is not Role.partner
-        or device.organisation_id != principal.organisation_id
-    ):
-        raise ForbiddenError(
-            "only the device's organisation and operators may manage its credentials"
-        )
+    require_device_manager(principal, device.organisation_id)
     return device
 
 
@@ -188,15 +196,9 @@ def register(
     device: DeviceCreate,
 ) -> DeviceCredentialsPublic:
     """Register a device through the API: partners for their own organisation, operators for any."""
-    if principal.role is Role.viewer:
-        raise ForbiddenError("viewers may not register devices")
-    organisation_id = device.organisation_id
-    if not principal.is_operator:
-        if organisation_id not in (None, principal.organisation_id):
-            raise ForbiddenError(
-                "partners may register devices only for their own organisation"
-            )
-        organisation_id = principal.organisation_id
+    organisation_id = acting_organisation(
+        principal, device.organisation_id, "register devices"
+    )
     credentials = register_device(
         conn,
         dynsec,

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from psycopg.rows import class_row
 
-from psycopg.rows import dict_row
-
-from livinglab_platform.access import Principal
+from livinglab_platform.access import Principal, device_visibility_sql
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import NotFoundError
-from livinglab_platform.registry.schemas import DevicePublic, Role, SensorPublic
+from livinglab_platform.registry.schemas import DevicePublic
 
-__all__ = ["device_visibility_sql", "get_device", "list_devices"]
-
-
-def device_visibility_sql(principal: Principal) -> tuple[str, dict[str, object]]:
-    """A WHERE condition on `devices d`: partners see their own devices and their trials' devices."""
-    if principal.role is not Role.partner:
-        return "true", {}
-    return (
-        "(d.organisation_id = %(org)s OR EXISTS ("
-        " SELECT 1 FROM trial_devices td JOIN trials t ON t.id = td.trial_id"
-        " WHERE td.device_id = d.id AND (t.organisation_id = %(org)s OR EXISTS ("
-        "  SELECT 1 FROM trial_partners p WHERE p.trial_id = t.id AND p.organisation_id = %(org)s))))",
-        {"org": principal.organisation_id},
-    )
+__all__ = ["get_device", "list_devices"]
 
 
 _QUERY = """
-SELECT d.id, d.site_id, d.organisation_id, d.description, d.revoked_at,
-       s.online, s.last_seen, s.outbox_depth, s.clock_synced, s.clock_offset_ns, s.agent_version,
+SELECT d.id, d.site_id, d.organisation_id, coalesce(d.description, '') AS description,
+       d.revoked_at IS NOT NULL AS revoked, s.online, s.last_seen, s.outbox_depth,
+       s.clock_synced, s.clock_offset_ns / 1e6 AS clock_offset_ms, s.agent_version,
        c.completeness, coalesce(c.batches_received, 0) AS batches_received,
        coalesce((SELECT json_agg(json_build_object('id', x.id, 'key', x.key, 'quantity', x.quantity,
                                                    'unit', x.unit) ORDER BY x.key)
@@ -40,24 +26,7 @@ SELECT d.id, d.site_id, d.organisation_id, d.description, d.revoked_at,
 """
 
 
-def _device(row: dict[str, Any]) -> DevicePublic:
-    offset = row["clock_offset_ns"]
-    return DevicePublic(
-        id=row["id"],
-        site_id=row["site_id"],
-        organisation_id=row["organisation_id"],
-        description=row["description"] or "",
-        revoked=row["revoked_at"] is not None,
-        sensors=[SensorPublic(**s) for s in row["sensors"]],
-        online=row["online"],
-        last_seen=row["last_seen"],
-        outbox_depth=row["outbox_depth"],
-        clock_synced=row["clock_synced"],
-        clock_offset_ms=None if offset is None else offset / 1e6,
-        agent_version=row["agent_version"],
-        completeness=row["completeness"],
-        batches_received=row["batches_received"],
-    )
+_DEVICE_ROW = class_row(DevicePublic)
 
 
 def list_devices(
@@ -68,20 +37,19 @@ def list_devices(
     if site_id is not None:
         condition += " AND d.site_id = %(site)s"
         params = {**params, "site": site_id}
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
+    with conn.cursor(row_factory=_DEVICE_ROW) as cur:
+        return cur.execute(
             f"{_QUERY} WHERE {condition} ORDER BY d.id", params
         ).fetchall()
-    return [_device(r) for r in rows]
 
 
 def get_device(conn: Connection, principal: Principal, device_id: str) -> DevicePublic:
     """One device with its status, if visible to the principal."""
     condition, params = device_visibility_sql(principal)
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
+    with conn.cursor(row_factory=_DEVICE_ROW) as cur:
+        found = cur.execute(
             f"{_QUERY} WHERE d.id = %(id)s AND {condition}", {**params, "id": device_id}
         ).fetchone()
-    if row is None:
+    if found is None:
         raise NotFoundError(f"device {device_id!r} not found")
-    return _device(row)
+    return found

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import class_row
 
-from livinglab_edge_agent.wire import DEVICE_ID_PATTERN
+from livinglab_edge_agent.wire import DEVICE_ID_PATTERN, DEVICE_ID_RULE
 from livinglab_platform import audit
 from livinglab_platform.access import Principal, require_operator
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.errors import ConflictError, NotFoundError, RegistryError
+from livinglab_platform.core.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from livinglab_platform.registry.schemas import SiteCreate, SitePublic
 
-__all__ = ["add_site", "create_site", "get_site", "list_sites"]
+__all__ = ["add_site", "create_site", "get_site", "list_sites", "site_names"]
 
 
 def add_site(
@@ -31,8 +35,8 @@ def add_site(
 ) -> None:
     """Add a pilot site; the caller commits."""
     if not DEVICE_ID_PATTERN.match(site_id):
-        raise RegistryError(
-            f"site id {site_id!r} must be 1-63 of a-z 0-9 _ -, starting with a letter or digit"
+        raise InvalidInputError(
+            f"site id {site_id!r} must be {DEVICE_ID_RULE}", field="id"
         )
     if (
         host_organisation_id is not None
@@ -41,8 +45,9 @@ def add_site(
         ).fetchone()
         is None
     ):
-        raise RegistryError(
-            f"organisation {host_organisation_id!r} does not exist (host_organisation_id)"
+        raise InvalidInputError(
+            f"organisation {host_organisation_id!r} does not exist",
+            field="host_organisation_id",
         )
     try:
         with conn.transaction():
@@ -92,29 +97,31 @@ def create_site(
     return get_site(conn, site.id)
 
 
-def _site(row: dict[str, Any]) -> SitePublic:
-    return SitePublic(
-        id=row["id"],
-        name=row["name"],
-        address=row["address"] or "",
-        latitude=row["latitude"],
-        longitude=row["longitude"],
-        host_organisation_id=row["host_organisation_id"],
-        description=row["description"] or "",
-        photos=list(row["photos"]),
-    )
+_SITES = """
+SELECT id, name, coalesce(address, '') AS address, latitude, longitude, host_organisation_id,
+       coalesce(description, '') AS description, photos
+  FROM sites"""
+_SITE_ROW = class_row(SitePublic)
 
 
 def get_site(conn: Connection, site_id: str) -> SitePublic:
     """One site; sites are public to every signed-in person."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT * FROM sites WHERE id = %s", (site_id,)).fetchone()
-    if row is None:
+    with conn.cursor(row_factory=_SITE_ROW) as cur:
+        found = cur.execute(f"{_SITES} WHERE id = %s", (site_id,)).fetchone()
+    if found is None:
         raise NotFoundError(f"site {site_id!r} not found")
-    return _site(row)
+    return found
 
 
 def list_sites(conn: Connection) -> list[SitePublic]:
     """Every site, by name."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return [_site(r) for r in cur.execute("SELECT * FROM sites ORDER BY name")]
+    with conn.cursor(row_factory=_SITE_ROW) as cur:
+        return cur.execute(f"{_SITES} ORDER BY name").fetchall()
+
+
+def site_names(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """The names of the sites with these ids (a page names only what it shows)."""
+    rows = conn.execute(
+        "SELECT id, name FROM sites WHERE id = ANY(%s)", (sorted(set(ids)),)
+    ).fetchall()
+    return {str(row_id): str(name) for row_id, name in rows}

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+
+from psycopg.rows import class_row
 
 from livinglab_platform import audit
-from livinglab_platform.access import Principal, require_operator
+from livinglab_platform.access import (
+    Principal,
+    require_token_owner,
+    require_visible_token,
+)
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import AuthenticationError, NotFoundError
 from livinglab_platform.registry.schemas import (
@@ -39,22 +45,22 @@ def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def _token(row: tuple[Any, ...]) -> TokenPublic:
-    return TokenPublic(
-        id=row[0],
-        person_id=row[1],
-        name=row[2],
-        prefix=row[3],
-        created_at=row[4],
-        expires_at=row[5],
-        last_used_at=row[6],
-        revoked_at=row[7],
-    )
-
-
 _TOKEN_COLUMNS = (
     "id, person_id, name, prefix, created_at, expires_at, last_used_at, revoked_at"
 )
+_TOKEN_ROW = class_row(TokenPublic)
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """Whom a presented token belongs to, and whether it still works."""
+
+    person_id: int
+    name: str
+    organisation_id: str
+    role: Role
+    revoked_at: datetime | None
+    expires_at: datetime | None
 
 
 def create_token(
@@ -65,8 +71,7 @@ def create_token(
     token: TokenCreate,
 ) -> TokenCreated:
     """Create a token for a person (themselves, or anyone for an operator); shown once."""
-    if person_id != principal.person_id:
-        require_operator(principal, "create tokens for other people")
+    require_token_owner(principal, person_id, "create tokens for other people")
     if (
         conn.execute("SELECT 1 FROM people WHERE id = %s", (person_id,)).fetchone()
         is None
@@ -77,8 +82,8 @@ def create_token(
             update={"expires_at": token.expires_at.replace(tzinfo=UTC)}
         )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with conn.transaction():
-        row = conn.execute(
+    with conn.transaction(), conn.cursor(row_factory=_TOKEN_ROW) as cur:
+        row = cur.execute(
             f"INSERT INTO tokens (person_id, name, prefix, hash, expires_at)"
             f" VALUES (%s, %s, %s, %s, %s) RETURNING {_TOKEN_COLUMNS}",
             (
@@ -94,11 +99,11 @@ def create_token(
             conn,
             principal,
             object_type="token",
-            object_id=row[0],
+            object_id=row.id,
             action="create",
             details={"person_id": person_id, "name": token.name},
         )
-    return TokenCreated(**_token(row).model_dump(), token=secret)
+    return TokenCreated(**row.model_dump(), token=secret)
 
 
 def list_tokens(
@@ -106,26 +111,26 @@ def list_tokens(
 ) -> list[TokenPublic]:
     """A person's tokens (never the secrets); operators may list anyone's."""
     person_id = principal.person_id if person_id is None else person_id
-    if person_id != principal.person_id:
-        require_operator(principal, "list other people's tokens")
-    rows = conn.execute(
-        f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE person_id = %s ORDER BY id",
-        (person_id,),
-    ).fetchall()
-    return [_token(r) for r in rows]
+    require_token_owner(principal, person_id, "list other people's tokens")
+    with conn.cursor(row_factory=_TOKEN_ROW) as cur:
+        return cur.execute(
+            f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE person_id = %s ORDER BY id",
+            (person_id,),
+        ).fetchall()
 
 
 def revoke_token(
     conn: Connection, principal: Principal, *, token_id: int
 ) -> TokenPublic:
     """Revoke a token at once: one's own, or any for an operator."""
-    row = conn.execute(
+    owner = conn.execute(
         "SELECT person_id FROM tokens WHERE id = %s", (token_id,)
     ).fetchone()
-    if row is None or (row[0] != principal.person_id and not principal.is_operator):
-        raise NotFoundError(f"token {token_id} not found")
-    with conn.transaction():
-        updated = conn.execute(
+    require_visible_token(
+        principal, token_id=token_id, owner_id=None if owner is None else owner[0]
+    )
+    with conn.transaction(), conn.cursor(row_factory=_TOKEN_ROW) as cur:
+        updated = cur.execute(
             f"UPDATE tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s"
             f" RETURNING {_TOKEN_COLUMNS}",
             (token_id,),
@@ -134,25 +139,30 @@ def revoke_token(
         audit.record(
             conn, principal, object_type="token", object_id=token_id, action="revoke"
         )
-    return _token(updated)
+    return updated
 
 
 def authenticate(conn: Connection, token: str) -> Principal:
     """The person a token belongs to; AuthenticationError if it is unknown, revoked or expired."""
-    row = conn.execute(
-        "UPDATE tokens t SET last_used_at = now() FROM people p"
-        " WHERE t.hash = %s AND p.id = t.person_id"
-        " RETURNING p.id, p.name, p.organisation_id, p.role, t.revoked_at, t.expires_at",
-        (_hash(token),),
-    ).fetchone()
-    if row is None:
+    with conn.cursor(row_factory=class_row(_Holder)) as cur:
+        holder = cur.execute(
+            "UPDATE tokens t SET last_used_at = now() FROM people p"
+            " WHERE t.hash = %s AND p.id = t.person_id"
+            " RETURNING p.id AS person_id, p.name, p.organisation_id, p.role,"
+            " t.revoked_at, t.expires_at",
+            (_hash(token),),
+        ).fetchone()
+    if holder is None:
         raise AuthenticationError(
             "unknown token; sign in with a token an operator gave you"
         )
-    if row[4] is not None:
+    if holder.revoked_at is not None:
         raise AuthenticationError("this token was revoked; ask for a new one")
-    if row[5] is not None and row[5] <= datetime.now(UTC):
+    if holder.expires_at is not None and holder.expires_at <= datetime.now(UTC):
         raise AuthenticationError("this token has expired; create a new one")
     return Principal(
-        person_id=row[0], name=row[1], organisation_id=row[2], role=Role(row[3])
+        person_id=holder.person_id,
+        name=holder.name,
+        organisation_id=holder.organisation_id,
+        role=Role(holder.role),
     )

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from psycopg.rows import class_row
 
 from livinglab_platform import audit
 from livinglab_platform.access import Principal, require_operator
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.errors import NotFoundError, RegistryError
-from livinglab_platform.trials.registration import get_trial
+from livinglab_platform.core.errors import InvalidInputError, NotFoundError
+from livinglab_platform.trials.registration import find_trial
 from livinglab_platform.trials.schemas import GrantCreate, GrantPublic
 
 __all__ = ["create_grant", "list_grants", "revoke_grant"]
 
 
-def _grant(row: tuple[Any, ...]) -> GrantPublic:
-    return GrantPublic(
-        id=row[0],
-        trial_id=row[1],
-        organisation_id=row[2],
-        starts_at=row[3],
-        ends_at=row[4],
-        reason=row[5],
-        revoked=row[6] is not None,
-    )
-
-
-_GRANT_COLUMNS = "id, trial_id, organisation_id, starts_at, ends_at, reason, revoked_at"
+_GRANT_COLUMNS = (
+    "id, trial_id, organisation_id, starts_at, ends_at, reason,"
+    " revoked_at IS NOT NULL AS revoked"
+)
+_GRANT_ROW = class_row(GrantPublic)
 
 
 def create_grant(
@@ -37,7 +29,7 @@ def create_grant(
     grant: GrantCreate,
 ) -> GrantPublic:
     """Give another organisation read access to a trial's data of a period (operators only)."""
-    get_trial(conn, principal, trial_id)
+    find_trial(conn, principal, trial_id)
     require_operator(principal, "grant access to a trial's data")
     if (
         conn.execute(
@@ -45,11 +37,12 @@ def create_grant(
         ).fetchone()
         is None
     ):
-        raise RegistryError(
-            f"organisation {grant.organisation_id!r} does not exist (organisation_id)"
+        raise InvalidInputError(
+            f"organisation {grant.organisation_id!r} does not exist",
+            field="organisation_id",
         )
-    with conn.transaction():
-        row = conn.execute(
+    with conn.transaction(), conn.cursor(row_factory=_GRANT_ROW) as cur:
+        row = cur.execute(
             "INSERT INTO grants (trial_id, organisation_id, starts_at, ends_at, reason, granted_by)"
             f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_GRANT_COLUMNS}",
             (
@@ -69,31 +62,31 @@ def create_grant(
             object_id=trial_id,
             action="grant",
             reason=grant.reason or None,
-            details={"grant_id": row[0], **grant.model_dump(mode="json")},
+            details={"grant_id": row.id, **grant.model_dump(mode="json")},
         )
-    return _grant(row)
+    return row
 
 
 def list_grants(
     conn: Connection, principal: Principal, trial_id: int
 ) -> list[GrantPublic]:
     """A trial's grants, for whoever may see the trial."""
-    get_trial(conn, principal, trial_id)
-    rows = conn.execute(
-        f"SELECT {_GRANT_COLUMNS} FROM grants WHERE trial_id = %s ORDER BY id",
-        (trial_id,),
-    ).fetchall()
-    return [_grant(r) for r in rows]
+    find_trial(conn, principal, trial_id)
+    with conn.cursor(row_factory=_GRANT_ROW) as cur:
+        return cur.execute(
+            f"SELECT {_GRANT_COLUMNS} FROM grants WHERE trial_id = %s ORDER BY id",
+            (trial_id,),
+        ).fetchall()
 
 
 def revoke_grant(
     conn: Connection, principal: Principal, trial_id: int, *, grant_id: int
 ) -> GrantPublic:
     """End a grant at once (operators only)."""
-    get_trial(conn, principal, trial_id)
+    find_trial(conn, principal, trial_id)
     require_operator(principal, "revoke grants")
-    with conn.transaction():
-        row = conn.execute(
+    with conn.transaction(), conn.cursor(row_factory=_GRANT_ROW) as cur:
+        row = cur.execute(
             "UPDATE grants SET revoked_at = coalesce(revoked_at, now())"
             f" WHERE id = %s AND trial_id = %s RETURNING {_GRANT_COLUMNS}",
             (grant_id, trial_id),
@@ -108,4 +101,4 @@ def revoke_grant(
             action="revoke_grant",
             details={"grant_id": grant_id},
         )
-    return _grant(row)
+    return row

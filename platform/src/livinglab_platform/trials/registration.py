@@ -2,120 +2,108 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 
 from livinglab_platform import audit
-from livinglab_platform.access import Principal, trial_visibility_sql
+from livinglab_platform.access import (
+    Principal,
+    acting_organisation,
+    allowed_actions,
+    require_trial_editor,
+    trial_visibility_sql,
+)
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import (
     ConflictError,
-    ForbiddenError,
+    InvalidInputError,
     NotFoundError,
-    RegistryError,
 )
-from livinglab_platform.registry.schemas import Role
-from livinglab_platform.trials.lifecycle import TRANSITIONS
 from livinglab_platform.trials.schemas import (
     TRIAL_FIELDS,
-    Action,
-    AssignmentPublic,
     PartnerLink,
     State,
     TrialCreate,
     TrialPublic,
+    TrialRangeError,
     TrialUpdate,
     check_trial_ranges,
 )
 
 __all__ = [
+    "TrialHead",
     "create_trial",
+    "find_trial",
     "get_trial",
     "list_trials",
     "update_trial",
 ]
 
 
-def _is_owner(principal: Principal, row: dict[str, Any]) -> bool:
-    return (
-        principal.role is Role.partner
-        and principal.organisation_id == row["organisation_id"]
-    )
+@dataclass(frozen=True)
+class TrialHead:
+    """What access checks need of a trial: whose it is and where it stands."""
+
+    id: int
+    organisation_id: str
+    state: State
 
 
-def _may_edit(principal: Principal, row: dict[str, Any]) -> bool:
-    return principal.is_operator or _is_owner(principal, row)
-
-
-def allowed_actions(principal: Principal, row: dict[str, Any]) -> list[Action]:
-    """The transitions this principal may make on the trial now."""
-    state = State(row["state"])
-    return [
-        action
-        for action, t in TRANSITIONS.items()
-        if state in t.sources
-        and (principal.is_operator or (t.owner and _is_owner(principal, row)))
-    ]
-
-
-def _row(conn: Connection, principal: Principal, trial_id: int) -> dict[str, Any]:
+def find_trial(conn: Connection, principal: Principal, trial_id: int) -> TrialHead:
+    """A trial's head, if the principal may see the trial; NotFoundError otherwise."""
     condition, params = trial_visibility_sql(principal)
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"SELECT t.* FROM trials t WHERE t.id = %(id)s AND {condition}",
+    with conn.cursor(row_factory=class_row(TrialHead)) as cur:
+        head = cur.execute(
+            "SELECT t.id, t.organisation_id, t.state FROM trials t"
+            f" WHERE t.id = %(id)s AND {condition}",
             {**params, "id": trial_id},
         ).fetchone()
-    if row is None:
+    if head is None:
         raise NotFoundError(f"trial {trial_id} not found")
-    return row
+    return TrialHead(head.id, head.organisation_id, State(head.state))
 
 
-def _public(conn: Connection, principal: Principal, row: dict[str, Any]) -> TrialPublic:
-    trial_id = row["id"]
-    sites = [
-        r[0]
-        for r in conn.execute(
-            "SELECT site_id FROM trial_sites WHERE trial_id = %s ORDER BY site_id",
-            (trial_id,),
-        )
-    ]
-    partners = [
-        PartnerLink(organisation_id=r[0], role=r[1])
-        for r in conn.execute(
-            "SELECT organisation_id, role FROM trial_partners WHERE trial_id = %s"
-            " ORDER BY organisation_id",
-            (trial_id,),
-        )
-    ]
-    devices = [
-        AssignmentPublic(
-            id=r[0], trial_id=trial_id, device_id=r[1], starts_at=r[2], ends_at=r[3]
-        )
-        for r in conn.execute(
-            "SELECT id, device_id, starts_at, ends_at FROM trial_devices WHERE trial_id = %s"
-            " ORDER BY starts_at, id",
-            (trial_id,),
-        )
-    ]
-    return TrialPublic(
-        **{f: row[f] for f in TRIAL_FIELDS},
-        id=trial_id,
-        organisation_id=row["organisation_id"],
-        site_ids=sites,
-        partners=partners,
-        devices=devices,
+# A trial with its links in one row: the sites, partners and device assignments as JSON arrays,
+# so a list of trials is one query however long it is.
+_TRIALS = f"""
+SELECT t.id, t.organisation_id, t.state, t.state_reason, t.created_at, t.updated_at,
+       {", ".join(f"t.{f}" for f in TRIAL_FIELDS)},
+       coalesce((SELECT json_agg(s.site_id ORDER BY s.site_id)
+                   FROM trial_sites s WHERE s.trial_id = t.id), '[]') AS site_ids,
+       coalesce((SELECT json_agg(json_build_object('organisation_id', p.organisation_id,
+                                                   'role', p.role) ORDER BY p.organisation_id)
+                   FROM trial_partners p WHERE p.trial_id = t.id), '[]') AS partners,
+       coalesce((SELECT json_agg(json_build_object('id', d.id, 'trial_id', d.trial_id,
+                                                   'device_id', d.device_id,
+                                                   'starts_at', d.starts_at, 'ends_at', d.ends_at)
+                                 ORDER BY d.starts_at, d.id)
+                   FROM trial_devices d WHERE d.trial_id = t.id), '[]') AS devices
+  FROM trials t
+"""
+
+
+def _public(principal: Principal, row: dict[str, Any]) -> TrialPublic:
+    actions = allowed_actions(
+        principal,
         state=State(row["state"]),
-        state_reason=row["state_reason"],
-        actions=allowed_actions(principal, row),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        trial_organisation_id=row["organisation_id"],
     )
+    return TrialPublic.model_validate({**row, "actions": actions})
 
 
 def get_trial(conn: Connection, principal: Principal, trial_id: int) -> TrialPublic:
     """One trial, if the principal may see it."""
-    return _public(conn, principal, _row(conn, principal, trial_id))
+    condition, params = trial_visibility_sql(principal)
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            f"{_TRIALS} WHERE t.id = %(id)s AND {condition}",
+            {**params, "id": trial_id},
+        ).fetchone()
+    if row is None:
+        raise NotFoundError(f"trial {trial_id} not found")
+    return _public(principal, row)
 
 
 def list_trials(
@@ -128,9 +116,9 @@ def list_trials(
         params = {**params, "state": state.value}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            f"SELECT t.* FROM trials t WHERE {condition} ORDER BY t.id DESC", params
+            f"{_TRIALS} WHERE {condition} ORDER BY t.id DESC", params
         ).fetchall()
-    return [_public(conn, principal, r) for r in rows]
+    return [_public(principal, row) for row in rows]
 
 
 def _check_references(
@@ -144,7 +132,9 @@ def _check_references(
             conn.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone()
             is None
         ):
-            raise RegistryError(f"site {site_id!r} does not exist (site_ids)")
+            raise InvalidInputError(
+                f"site {site_id!r} does not exist", field="site_ids"
+            )
     for partner in partners or []:
         if (
             conn.execute(
@@ -152,12 +142,15 @@ def _check_references(
             ).fetchone()
             is None
         ):
-            raise RegistryError(
-                f"organisation {partner.organisation_id!r} does not exist (partners)"
+            raise InvalidInputError(
+                f"organisation {partner.organisation_id!r} does not exist",
+                field="partners",
             )
     ids = [p.organisation_id for p in partners or []]
     if len(set(ids)) != len(ids):
-        raise RegistryError("each partner organisation may be listed once (partners)")
+        raise InvalidInputError(
+            "each partner organisation may be listed once", field="partners"
+        )
 
 
 def _write_links(
@@ -187,16 +180,15 @@ def create_trial(
     conn: Connection, principal: Principal, *, trial: TrialCreate
 ) -> TrialPublic:
     """Register a trial as a draft: partners for their own organisation, operators for any."""
-    if principal.role is Role.viewer:
-        raise ForbiddenError("viewers may not register trials")
-    organisation_id = trial.organisation_id or principal.organisation_id
+    # A trial always belongs to an organisation: an operator's own unless they name another.
+    organisation_id = (
+        acting_organisation(principal, trial.organisation_id, "register trials")
+        or principal.organisation_id
+    )
     if organisation_id is None:
-        raise RegistryError(
-            "organisation_id is required when registering from the command line"
-        )
-    if not principal.is_operator and organisation_id != principal.organisation_id:
-        raise ForbiddenError(
-            "partners may register trials only for their own organisation"
+        raise InvalidInputError(
+            "organisation_id is required when registering from the command line",
+            field="organisation_id",
         )
     if (
         conn.execute(
@@ -204,8 +196,8 @@ def create_trial(
         ).fetchone()
         is None
     ):
-        raise RegistryError(
-            f"organisation {organisation_id!r} does not exist (organisation_id)"
+        raise InvalidInputError(
+            f"organisation {organisation_id!r} does not exist", field="organisation_id"
         )
     _check_references(conn, site_ids=trial.site_ids, partners=trial.partners)
     values = trial.model_dump(include=set(TRIAL_FIELDS))
@@ -242,27 +234,21 @@ def update_trial(
     changes: TrialUpdate,
 ) -> TrialPublic:
     """Edit a draft (or a submitted trial, before review); every change is audited."""
-    row = _row(conn, principal, trial_id)
-    if not _may_edit(principal, row):
-        raise ForbiddenError("only the trial's organisation and operators may edit it")
-    if row["state"] not in (State.draft, State.submitted):
+    trial = get_trial(conn, principal, trial_id)
+    require_trial_editor(principal, trial.organisation_id, "edit it")
+    if trial.state not in (State.draft, State.submitted):
         raise ConflictError(
-            f"trial {trial_id} is {row['state']!r}; only draft or submitted trials can be edited"
+            f"trial {trial_id} is '{trial.state.value}'; only draft or submitted trials can be edited"
         )
     # Every column is NOT NULL, so a null in the request can only mean "leave as it is".
     values = changes.model_dump(
         include=set(TRIAL_FIELDS), exclude_unset=True, exclude_none=True
     )
-    merged = {**{f: row[f] for f in TRIAL_FIELDS}, **values}
+    merged = {**trial.model_dump(include=set(TRIAL_FIELDS)), **values}
     try:
-        check_trial_ranges(
-            merged["trl_start"],
-            merged["trl_target"],
-            merged["starts_on"],
-            merged["ends_on"],
-        )
-    except ValueError as exc:
-        raise RegistryError(str(exc)) from exc
+        check_trial_ranges(merged)
+    except TrialRangeError as exc:
+        raise InvalidInputError(str(exc), field=exc.field) from exc
     _check_references(conn, site_ids=changes.site_ids, partners=changes.partners)
     with conn.transaction():
         if values:

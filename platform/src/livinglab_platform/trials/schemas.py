@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
 
@@ -30,8 +31,10 @@ __all__ = [
     "TransitionRequest",
     "TrialCreate",
     "TrialPublic",
+    "TrialRangeError",
     "TrialUpdate",
     "check_trial_ranges",
+    "trial_range_errors",
 ]
 
 # The columns of `trials` that a person fills in; the record adds links (sites, partners, devices)
@@ -82,16 +85,35 @@ class PartnerLink(Input):
     role: Annotated[str, StringConstraints(max_length=200)] = ""
 
 
-def check_trial_ranges(
-    trl_start: int | None,
-    trl_target: int | None,
-    starts_on: date | None,
-    ends_on: date | None,
-) -> None:
-    if trl_start is not None and trl_target is not None and trl_target < trl_start:
-        raise ValueError("trl_target must not be below trl_start")
-    if starts_on is not None and ends_on is not None and ends_on < starts_on:
-        raise ValueError("ends_on must not be before starts_on")
+class TrialRangeError(ValueError):
+    """A range of a trial is upside down; `field` is its upper end, where a person would fix it."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# The ranges a trial must keep in order: (lower end, upper end, how the upper may not relate).
+TRIAL_RANGES = (
+    ("trl_start", "trl_target", "must not be below"),
+    ("starts_on", "ends_on", "must not be before"),
+)
+
+
+def trial_range_errors(values: Mapping[str, Any]) -> list[TrialRangeError]:
+    """Every range of `values` that is upside down; an end that is missing or None is no range."""
+    errors = []
+    for low, high, relation in TRIAL_RANGES:
+        first, last = values.get(low), values.get(high)
+        if first is not None and last is not None and last < first:
+            errors.append(TrialRangeError(f"{high} {relation} {low}", field=high))
+    return errors
+
+
+def check_trial_ranges(values: Mapping[str, Any]) -> None:
+    """Raise the first TrialRangeError of `values`."""
+    for error in trial_range_errors(values):
+        raise error
 
 
 TRL = Annotated[int, Field(ge=1, le=9, description="Technology readiness level, 1-9")]
@@ -119,9 +141,7 @@ class TrialCreate(Input):
 
     @model_validator(mode="after")
     def _ranges(self) -> TrialCreate:
-        check_trial_ranges(
-            self.trl_start, self.trl_target, self.starts_on, self.ends_on
-        )
+        check_trial_ranges(self.__dict__)
         return self
 
 
@@ -148,9 +168,7 @@ class TrialUpdate(Input):
 
     @model_validator(mode="after")
     def _ranges(self) -> TrialUpdate:
-        check_trial_ranges(
-            self.trl_start, self.trl_target, self.starts_on, self.ends_on
-        )
+        check_trial_ranges(self.__dict__)
         return self
 
 

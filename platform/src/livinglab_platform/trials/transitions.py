@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from livinglab_platform import audit
-from livinglab_platform.access import Principal
+from livinglab_platform.access import Principal, require_action
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.errors import ConflictError, ForbiddenError, RegistryError
+from livinglab_platform.core.errors import (
+    ConflictError,
+    InvalidInputError,
+)
 from livinglab_platform.trials.lifecycle import TRANSITIONS
-from livinglab_platform.trials.registration import _is_owner, _row, get_trial
+from livinglab_platform.trials.registration import find_trial, get_trial
 from livinglab_platform.trials.schemas import State, TransitionRequest, TrialPublic
 
 __all__ = ["transition"]
@@ -21,22 +24,20 @@ def transition(
     request: TransitionRequest,
 ) -> TrialPublic:
     """Move a trial along its lifecycle, if this principal may take the action from its state."""
-    row = _row(conn, principal, trial_id)
+    trial = find_trial(conn, principal, trial_id)
+    require_action(
+        principal, request.action, trial_organisation_id=trial.organisation_id
+    )
     rule = TRANSITIONS[request.action]
-    if not (principal.is_operator or (rule.owner and _is_owner(principal, row))):
-        who = (
-            "operators" if not rule.owner else "the trial's organisation and operators"
-        )
-        raise ForbiddenError(f"only {who} may {request.action.value} a trial")
-    state = State(row["state"])
+    state = trial.state
     if state not in rule.sources:
         needed = " or ".join(sorted(f"'{s.value}'" for s in rule.sources))
         raise ConflictError(
             f"trial {trial_id} is '{state.value}'; {request.action.value} needs {needed}"
         )
     if rule.reason_required and not request.reason:
-        raise RegistryError(
-            f"a reason is required to {request.action.value} a trial (reason)"
+        raise InvalidInputError(
+            f"a reason is required to {request.action.value} a trial", field="reason"
         )
     with conn.transaction():
         conn.execute(

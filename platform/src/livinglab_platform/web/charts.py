@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from psycopg.rows import dict_row
+
 from livinglab_platform.access import Principal
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import NotFoundError
@@ -103,11 +105,13 @@ def trial_charts(
         conn, principal, queries.DataQuery(start=start, end=now, trial_id=trial.id)
     )
     series: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
-    for chunk in queries.rows(conn, plan):
+    for chunk in queries.rows(conn, plan, row_factory=dict_row):
         for row in chunk:
-            value = row[5] if plan.interval is Interval.raw else row[6]
+            value = row["value"] if plan.interval is Interval.raw else row["mean"]
             if value is not None:
-                series.setdefault((row[1], row[2]), []).append((row[0], float(value)))
+                series.setdefault((row["device_id"], row["sensor"]), []).append(
+                    (row["time"], float(value))
+                )
     charts = []
     for device_id, sensor in sensors:
         points = series.get((device_id, sensor.key), [])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -12,23 +11,20 @@ from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
 from livinglab_platform.core.errors import PlatformError
-from livinglab_platform.trials.schemas import TrialCreate
+from livinglab_platform.core.schema import CONTROL_CHARACTERS
+from livinglab_platform.trials.schemas import (
+    TRIAL_FIELDS,
+    TrialCreate,
+    TrialRangeError,
+    trial_range_errors,
+)
 from livinglab_platform.web.i18n import translate
 from livinglab_platform.web.session import field as text_field
 
 __all__ = ["TEXT_FIELDS", "TrialForm", "platform_errors", "validation_errors"]
 
-TEXT_FIELDS = (
-    "title",
-    "technology",
-    "technology_description",
-    "trl_start",
-    "trl_target",
-    "starts_on",
-    "ends_on",
-    "success_criteria",
-    "data_sharing_terms",
-)
+# The trial's fields typed as text; personal_data is a checkbox.
+TEXT_FIELDS = tuple(name for name in TRIAL_FIELDS if name != "personal_data")
 # Left empty, these are missing (a clear "required") rather than an unparsable "".
 _REQUIRED = frozenset(
     {"title", "technology", "trl_start", "trl_target", "starts_on", "ends_on"}
@@ -48,14 +44,17 @@ _MESSAGES = {
     "date_from_datetime_inexact": "error.date",
     "date_type": "error.date",
     "string_pattern_mismatch": "error.choice",
+    CONTROL_CHARACTERS: "error.control",
 }
-# The whole-form checks of TrialCreate, placed next to the field a person would change.
-_MODEL_CHECKS = {
-    "trl_target": ("trl_target", "error.trl_order"),
-    "ends_on": ("ends_on", "error.date_order"),
+# The ranges of TrialCreate, each told next to its upper end, the field a person would change.
+_RANGE_MESSAGES = {"trl_target": "error.trl_order", "ends_on": "error.date_order"}
+# How a typed value of a range's end is read before the ranges are compared.
+_RANGE_TYPES: dict[str, type[int] | type[date]] = {
+    "trl_start": int,
+    "trl_target": int,
+    "starts_on": date,
+    "ends_on": date,
 }
-# Domain errors name the field they are about at their end: "... does not exist (site_ids)".
-_FIELD_SUFFIX = re.compile(r"\(([a-z_]+)\)$")
 
 
 @dataclass
@@ -99,13 +98,11 @@ def _message(lang: str, error: ErrorDetails) -> tuple[str, str]:
     location = [str(part) for part in error.get("loc", ())]
     text = str(error.get("msg", ""))
     if not location:
-        for needle, (name, message_id) in _MODEL_CHECKS.items():
-            if needle in text:
-                return name, translate(lang, message_id)
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, TrialRangeError):
+            return cause.field, translate(lang, _RANGE_MESSAGES[cause.field])
         return "", text
     name = location[0]
-    if "control characters" in text:
-        return name, translate(lang, "error.control")
     known = _MESSAGES.get(str(error.get("type")))
     if known is None:
         return name, text
@@ -122,15 +119,11 @@ def _parsed(kind: type[int] | type[date], text: str) -> Any:
 def _range_errors(typed: TrialForm) -> dict[str, str]:
     # pydantic checks the ranges only once every field is valid; a person fixing the form wants
     # to hear about all its problems at once.
-    errors = {}
-    for low, high, message_id, kind in (
-        ("trl_start", "trl_target", "error.trl_order", int),
-        ("starts_on", "ends_on", "error.date_order", date),
-    ):
-        first, last = (_parsed(kind, typed.values[n].strip()) for n in (low, high))
-        if first is not None and last is not None and last < first:
-            errors[high] = message_id
-    return errors
+    parsed = {
+        name: _parsed(kind, typed.values[name].strip())
+        for name, kind in _RANGE_TYPES.items()
+    }
+    return {e.field: _RANGE_MESSAGES[e.field] for e in trial_range_errors(parsed)}
 
 
 def validation_errors(
@@ -148,6 +141,4 @@ def validation_errors(
 
 def platform_errors(exc: PlatformError) -> dict[str, str]:
     """A domain error, next to the field it names, or for the whole form ("")."""
-    text = str(exc)
-    match = _FIELD_SUFFIX.search(text)
-    return {match.group(1) if match else "": text}
+    return {exc.field or "": str(exc)}

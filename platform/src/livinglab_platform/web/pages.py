@@ -12,17 +12,15 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from livinglab_platform import audit
-from livinglab_platform.access import require_operator
+from livinglab_platform.access import require_operator, require_writer
 from livinglab_platform.core.errors import (
     AuthenticationError,
     ConflictError,
-    ForbiddenError,
+    InvalidInputError,
     PlatformError,
-    RegistryError,
 )
 from livinglab_platform.registry import organisations, sites, tokens
 from livinglab_platform.registry.fleet import list_devices
-from livinglab_platform.registry.schemas import Role
 from livinglab_platform.trials import registration, transitions
 from livinglab_platform.trials.schemas import Action, State, TransitionRequest
 from livinglab_platform.web.charts import HEIGHT, WIDTH, trial_charts
@@ -98,7 +96,7 @@ def sign_out_page(request: Request, _form: FormDep) -> Response:
 def my_trials(request: Request, conn: PageConn, session: SessionDep) -> Response:
     """The trials the person may see, newest first."""
     found = registration.list_trials(conn, session.principal)
-    names = {o.id: o.name for o in organisations.list_organisations(conn)}
+    names = organisations.organisation_names(conn, (t.organisation_id for t in found))
     return render(request, "trials.html", trials=found, organisations=names)
 
 
@@ -128,8 +126,7 @@ def _form_page(
 @router.get("/trials/new")
 def new_trial(request: Request, conn: PageConn, session: SessionDep) -> Response:
     """The registration form for a startup's (or any partner's) trial."""
-    if session.principal.role is Role.viewer:
-        raise ForbiddenError("viewers may not register trials")
+    require_writer(session.principal, "register trials")
     return _form_page(request, conn, session, TrialForm(), {})
 
 
@@ -148,7 +145,7 @@ def create_trial(
     except ValidationError as exc:
         errors = validation_errors(language(request), exc, typed)
         return _form_page(request, conn, session, typed, errors, status_code=422)
-    except (RegistryError, ConflictError) as exc:
+    except (InvalidInputError, ConflictError) as exc:
         return _form_page(
             request, conn, session, typed, platform_errors(exc), status_code=exc.status
         )
@@ -174,8 +171,10 @@ def _trial_page(
         status_code=status_code,
         trial=trial,
         entries=audit.list_entries(conn, object_type="trial", object_id=trial.id),
-        organisations={o.id: o.name for o in organisations.list_organisations(conn)},
-        site_names={s.id: s.name for s in sites.list_sites(conn)},
+        organisations=organisations.organisation_names(
+            conn, [trial.organisation_id, *(p.organisation_id for p in trial.partners)]
+        ),
+        site_names=sites.site_names(conn, trial.site_ids),
         charts=trial_charts(conn, principal, trial, now=datetime.now(UTC)),
         chart_width=WIDTH,
         chart_height=HEIGHT,
@@ -205,7 +204,7 @@ def act_on_trial(
     try:
         action = Action(field(form, "action"))
     except ValueError:
-        raise RegistryError(
+        raise InvalidInputError(
             "unknown action; use one of the trial page's buttons"
         ) from None
     reason = field(form, "reason").strip()
@@ -222,8 +221,8 @@ def act_on_trial(
         return _trial_page(
             request, conn, session, trial_id, status_code=422, error=message
         )
-    except (RegistryError, ConflictError) as exc:
-        missing_reason = isinstance(exc, RegistryError) and not reason
+    except (InvalidInputError, ConflictError) as exc:
+        missing_reason = exc.field == "reason"
         return _trial_page(
             request,
             conn,
@@ -256,17 +255,22 @@ def approval_queue(request: Request, conn: PageConn, session: SessionDep) -> Res
         trials=waiting,
         done=done,
         queue_actions=(Action.approve, Action.reject),
-        organisations={o.id: o.name for o in organisations.list_organisations(conn)},
+        organisations=organisations.organisation_names(
+            conn, (t.organisation_id for t in waiting)
+        ),
     )
 
 
 @router.get("/devices")
 def devices(request: Request, conn: PageConn, session: SessionDep) -> Response:
     """Devices with their online state, last heartbeat, outbox, clock and completeness."""
+    shown = list_devices(conn, session.principal)
     return render(
         request,
         "devices.html",
-        devices=list_devices(conn, session.principal),
-        organisations={o.id: o.name for o in organisations.list_organisations(conn)},
-        site_names={s.id: s.name for s in sites.list_sites(conn)},
+        devices=shown,
+        organisations=organisations.organisation_names(
+            conn, (d.organisation_id for d in shown)
+        ),
+        site_names=sites.site_names(conn, (d.site_id for d in shown)),
     )

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
+from psycopg.rows import dict_row
 
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
-from livinglab_platform.core.errors import RegistryError
+from livinglab_platform.core.errors import InvalidInputError
 from livinglab_platform.data import queries
 from livinglab_platform.data.schemas import (
     DataPublic,
@@ -85,36 +86,41 @@ def read_data(
     plan = queries.plan_query(conn, principal, query)
     series: dict[tuple[str, str], SeriesPublic] = {}
     ids = {
-        (str(r[0]), str(r[1])): int(r[2])
-        for r in conn.execute(
+        (str(device_id), str(key)): int(sensor_id)
+        for device_id, key, sensor_id in conn.execute(
             "SELECT device_id, key, id FROM sensors WHERE id = ANY(%s)",
             (list(plan.sensor_ids),),
         )
     }
     total = 0
-    for chunk in queries.rows(conn, plan):
+    for chunk in queries.rows(conn, plan, row_factory=dict_row):
         total += len(chunk)
         if total > MAX_ROWS:
-            raise RegistryError(
+            raise InvalidInputError(
                 f"more than {MAX_ROWS:,} points; choose a shorter range or a longer interval,"
-                " or use /api/v1/export, which streams"
+                " or use /api/v1/export, which streams",
+                field="interval",
             )
         for row in chunk:
-            key = (row[1], row[2])
+            key = (row["device_id"], row["sensor"])
             if key not in series:
                 series[key] = SeriesPublic(
                     sensor_id=ids[key],
-                    device_id=row[1],
-                    key=row[2],
-                    quantity=row[3],
-                    unit=row[4],
+                    device_id=row["device_id"],
+                    key=row["sensor"],
+                    quantity=row["quantity"],
+                    unit=row["unit"],
                     points=[],
                 )
             if plan.interval is Interval.raw:
-                point = PointPublic(time=row[0], value=row[5])
+                point = PointPublic(time=row["time"], value=row["value"])
             else:
                 point = PointPublic(
-                    time=row[0], count=row[5], mean=row[6], min=row[7], max=row[8]
+                    time=row["time"],
+                    count=row["count"],
+                    mean=row["mean"],
+                    min=row["min"],
+                    max=row["max"],
                 )
             series[key].points.append(point)
     return DataPublic(

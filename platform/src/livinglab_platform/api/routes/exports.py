@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, PooledConn
 from livinglab_platform.api.routes.data import DataQueryDep
 from livinglab_platform.data import dossiers, exports, queries
+from livinglab_platform.data.schemas import Format
 
 router = APIRouter(tags=["exports"])
 
@@ -79,8 +80,8 @@ def _binary(description: str, *media_types: str) -> dict[int | str, dict[str, An
     response_class=StreamingResponse,
     responses=_binary(
         "The rows, streamed: CSV (header; ISO 8601 UTC times) or Parquet",
-        exports.Format.csv.media_type,
-        exports.Format.parquet.media_type,
+        Format.csv.media_type,
+        Format.parquet.media_type,
     ),
 )
 def export_data(
@@ -89,8 +90,8 @@ def export_data(
     query: DataQueryDep,
     bodies: BodiesDep,
     fmt: Annotated[
-        exports.Format, Query(alias="format", description="csv or parquet")
-    ] = exports.Format.csv,
+        Format, Query(alias="format", description="csv or parquet")
+    ] = Format.csv,
 ) -> StreamingResponse:
     """The same rows as /data, any number of them, as a file: raw readings or buckets."""
     plan = queries.plan_query(conn, principal, query)

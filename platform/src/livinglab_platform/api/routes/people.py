@@ -21,10 +21,9 @@ router = APIRouter(tags=["people"])
 @router.get("/me")
 def read_me(conn: ConnDep, principal: CurrentPrincipal) -> PersonPublic:
     """The person the token belongs to."""
-    for person in people.list_people(conn, principal):
-        if person.id == principal.person_id:
-            return person
-    raise NotFoundError("the person of this token no longer exists")
+    if principal.person_id is None:
+        raise NotFoundError("the command line has no person")
+    return people.get_person(conn, principal, principal.person_id)
 
 
 @router.get("/people")

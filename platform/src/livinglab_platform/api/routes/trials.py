@@ -71,7 +71,7 @@ def read_audit(
     conn: ConnDep, principal: CurrentPrincipal, trial_id: int
 ) -> list[AuditEntryPublic]:
     """Every change of the trial: who, when, what, why."""
-    registration.get_trial(conn, principal, trial_id)
+    registration.find_trial(conn, principal, trial_id)
     return audit.list_entries(conn, object_type="trial", object_id=trial_id)
 
 
