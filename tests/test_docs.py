@@ -94,3 +94,37 @@ def test_every_livinglab_command_in_the_readmes_exists_with_its_options():
                     )
             checked += 1
     assert checked > 20  # the walk-through alone has more
+
+
+def _where_things_are() -> set[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Where things are", 1)[1].split("\n\n", 2)[1]
+    return {
+        m.rstrip("/")
+        for line in section.splitlines()
+        if line.startswith("| `")
+        for m in re.findall(r"^\| `([^`]+)`", line)
+    }
+
+
+def test_where_things_are_names_only_real_paths():
+    missing = {path for path in _where_things_are() if not (ROOT / path).exists()}
+    assert missing == set()
+
+
+def test_where_things_are_names_every_folder_and_every_part_of_the_platform():
+    listed = _where_things_are()
+    folders = {
+        p.name
+        for p in ROOT.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name != "platform"
+    }
+    package = ROOT / "platform" / "src" / "livinglab_platform"
+    parts = {
+        str(p.relative_to(ROOT))
+        for p in package.iterdir()
+        if (p.is_dir() and p.name != "__pycache__")
+        or (p.suffix == ".py" and not p.name.startswith("__"))
+    }
+    assert folders - listed == set()
+    assert parts - listed == set()

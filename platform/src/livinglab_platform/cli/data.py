@@ -34,6 +34,22 @@ from livinglab_platform.data.schemas import Format, Interval
 __all__ = ["export"]
 
 
+def _progress(output: Path) -> Progress:
+    return Progress(
+        TextColumn("exporting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        # A bar only on a terminal: in a log or a pipe it is noise.
+        disable=is_stdout(output) or not err.is_terminal,
+    )
+
+
+# Long only by its signature, which is the command's table of options.
 def export(
     start: Annotated[
         datetime,
@@ -82,7 +98,6 @@ def export(
     ] = None,
 ) -> None:
     """Export readings to CSV or Parquet, streamed from the database (memory stays flat)."""
-
     chosen = file_format or (
         Format.parquet if output.suffix == ".parquet" else Format.csv
     )
@@ -101,18 +116,7 @@ def export(
     started = time.monotonic()
     with unit_of_work() as conn:
         plan = queries.plan_query(conn, operator(), query)
-        progress = Progress(
-            TextColumn("exporting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            # A bar only on a terminal: in a log or a pipe it is noise.
-            disable=is_stdout(output) or not err.is_terminal,
-        )
+        progress = _progress(output)
         with progress, open_output(output) as out:
             # The estimate may be off (it comes from the hourly rollups or the planner): the bar
             # is a guide, the count at the end is exact.

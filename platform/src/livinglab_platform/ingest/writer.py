@@ -97,6 +97,33 @@ def _device_time(
     return _utc(received_at)
 
 
+def _record_deliveries(
+    conn: Connection,
+    accepted: list[tuple[Message, Telemetry, npt.NDArray[np.int32]]],
+    *,
+    stored: npt.NDArray[np.int64],
+    bad: npt.NDArray[np.int64],
+    fingerprint: npt.NDArray[np.int64],
+) -> npt.NDArray[np.bool_]:
+    """Write the batches into the ledger; True for each batch the ledger did not have yet."""
+    inserted = conn.execute(
+        _INSERT_DELIVERIES,
+        (
+            [t.device_id for _, t, _ in accepted],
+            [t.batch.seq for _, t, _ in accepted],
+            stored.tolist(),
+            bad.tolist(),
+            [t.batch.clock.synced for _, t, _ in accepted],
+            [_utc(m.received_at) for m, _, _ in accepted],
+            fingerprint.tolist(),
+        ),
+    ).fetchall()
+    new_keys = {(str(d), int(s)) for d, s in inserted}
+    return np.array(
+        [(t.device_id, t.batch.seq) in new_keys for _, t, _ in accepted], dtype=bool
+    )
+
+
 def _reused_seq(device_id: str, seq: int) -> str:
     return (
         f"seq {seq} of device {device_id!r} was already stored with different readings: "
@@ -384,22 +411,12 @@ class Writer:
             batches, time_ns=time_ns, sensor=sensor_index, value=value
         )
 
-        stored = (lengths - check.bad).tolist()
-        inserted = conn.execute(
-            _INSERT_DELIVERIES,
-            (
-                [t.device_id for _, t, _ in accepted],
-                [b.seq for b in batches],
-                stored,
-                check.bad.tolist(),
-                [b.clock.synced for b in batches],
-                [_utc(m.received_at) for m, _, _ in accepted],
-                fingerprint.tolist(),
-            ),
-        ).fetchall()
-        new_keys = {(str(d), int(s)) for d, s in inserted}
-        new = np.array(
-            [(t.device_id, t.batch.seq) in new_keys for _, t, _ in accepted], dtype=bool
+        new = _record_deliveries(
+            conn,
+            accepted,
+            stored=lengths - check.bad,
+            bad=check.bad,
+            fingerprint=fingerprint,
         )
         result.batches += int(new.sum())
         if repeats or not new.all():
@@ -426,23 +443,30 @@ class Writer:
                 sensor_id[keep],
                 value[keep],
             )
+        return self._copy(conn, keep_time, keep_sensor, keep_value, result)
+
+    def _copy(
+        self,
+        conn: Connection,
+        time_ns: npt.NDArray[np.int64],
+        sensor_id: npt.NDArray[np.int32],
+        value: npt.NDArray[np.float64],
+        result: GroupResult,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+        """COPY the rows in index order; return them in that order, for the rollups."""
         # Wire times are ns, timestamptz holds µs: floor division truncates toward -inf, the same
         # in the COPY and in the rollup buckets.
-        time_us = keep_time // 1000
+        time_us = time_ns // 1000
         if len(time_us):
-            order = index_order(time_us, keep_sensor)
-            time_us, keep_sensor, keep_value = (
-                time_us[order],
-                keep_sensor[order],
-                keep_value[order],
-            )
+            order = index_order(time_us, sensor_id)
+            time_us, sensor_id, value = time_us[order], sensor_id[order], value[order]
             copy_readings(
                 conn,
                 time_us=time_us,
-                sensor_id=keep_sensor,
-                value=keep_value,
+                sensor_id=sensor_id,
+                value=value,
                 buffer=self._buffer,
             )
             result.readings += len(time_us)
             result.newest_us = int(time_us.max())
-        return time_us, keep_sensor, keep_value
+        return time_us, sensor_id, value

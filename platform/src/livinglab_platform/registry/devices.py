@@ -102,6 +102,58 @@ def register_device(
     The rows are written first and the broker client last; when the caller's unit of work then
     fails, even at its commit, it removes the client again. With a `principal`, it is audited.
     """
+    _check_registration(
+        conn,
+        device_id=device_id,
+        site_id=site_id,
+        sensors=sensors,
+        organisation_id=organisation_id,
+    )
+    password = secrets.token_urlsafe(24)
+    try:
+        # A savepoint: a refusal by the broker takes these rows back, and the caller's
+        # transaction stays usable.
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO devices (id, site_id, description, organisation_id) VALUES (%s, %s, %s, %s)",
+                (device_id, site_id, description, organisation_id),
+            )
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO sensors (device_id, key, quantity, unit) VALUES (%s, %s, %s, %s)",
+                    [(device_id, s.key, s.quantity, s.unit) for s in sensors],
+                )
+            if principal is not None:
+                audit.record(
+                    conn,
+                    principal,
+                    object_type="device",
+                    object_id=device_id,
+                    action="register",
+                    details={
+                        "site_id": site_id,
+                        "organisation_id": organisation_id,
+                        "sensors": [s.key for s in sensors],
+                    },
+                )
+            _create_broker_client(conn, dynsec, device_id=device_id, password=password)
+    except psycopg.errors.UniqueViolation as exc:
+        # A concurrent registration of the same id committed after the check above.
+        raise ConflictError(f"device {device_id!r} is already registered") from exc
+    return DeviceCredentials(
+        device_id=device_id, username=device_id, client_id=device_id, password=password
+    )
+
+
+def _check_registration(
+    conn: Connection,
+    *,
+    device_id: str,
+    site_id: str,
+    sensors: list[SensorDefinition],
+    organisation_id: str | None,
+) -> None:
+    """Refuse a registration that cannot succeed, before anything is written anywhere."""
     if not DEVICE_ID_PATTERN.match(device_id):
         raise InvalidInputError(
             f"device id {device_id!r} must be {DEVICE_ID_RULE}", field="id"
@@ -136,40 +188,6 @@ def register_device(
         is not None
     ):
         raise ConflictError(f"device {device_id!r} is already registered")
-    password = secrets.token_urlsafe(24)
-    try:
-        # A savepoint: a refusal by the broker takes these rows back, and the caller's
-        # transaction stays usable.
-        with conn.transaction():
-            conn.execute(
-                "INSERT INTO devices (id, site_id, description, organisation_id) VALUES (%s, %s, %s, %s)",
-                (device_id, site_id, description, organisation_id),
-            )
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO sensors (device_id, key, quantity, unit) VALUES (%s, %s, %s, %s)",
-                    [(device_id, s.key, s.quantity, s.unit) for s in sensors],
-                )
-            if principal is not None:
-                audit.record(
-                    conn,
-                    principal,
-                    object_type="device",
-                    object_id=device_id,
-                    action="register",
-                    details={
-                        "site_id": site_id,
-                        "organisation_id": organisation_id,
-                        "sensors": keys,
-                    },
-                )
-            _create_broker_client(conn, dynsec, device_id=device_id, password=password)
-    except psycopg.errors.UniqueViolation as exc:
-        # A concurrent registration of the same id committed after the check above.
-        raise ConflictError(f"device {device_id!r} is already registered") from exc
-    return DeviceCredentials(
-        device_id=device_id, username=device_id, client_id=device_id, password=password
-    )
 
 
 def _create_broker_client(
