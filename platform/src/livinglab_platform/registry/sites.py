@@ -33,7 +33,7 @@ def add_site(
     description: str | None = None,
     photos: list[str] | None = None,
 ) -> None:
-    """Add a pilot site; the caller commits."""
+    """Add a pilot site."""
     if not DEVICE_ID_PATTERN.match(site_id):
         raise InvalidInputError(
             f"site id {site_id!r} must be {DEVICE_ID_RULE}", field="id"
@@ -72,7 +72,7 @@ def add_site(
 def create_site(
     conn: Connection, principal: Principal, *, site: SiteCreate
 ) -> SitePublic:
-    """Add a site (operators only) and audit it; the caller commits."""
+    """Add a site (operators only) and audit it."""
     require_operator(principal, "add sites")
     with conn.transaction():
         add_site(
