@@ -53,6 +53,7 @@ from livinglab_lab.bench.harness import (
 from livinglab_lab.errors import ServiceError
 from livinglab_platform.core.dynsec import INGEST_USER, create_device_client
 from livinglab_platform.core.errors import ConfigurationError
+from livinglab_platform.core.mqtt import create_client
 
 __all__ = ["run_agent_benchmark"]
 
@@ -93,12 +94,11 @@ class _Counter:
         self._lock = threading.Lock()
         self._telemetry = topic(device_id, "telemetry")
         subscribed: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"bench-counter-{secrets.token_hex(4)}",
-            protocol=mqtt.MQTTv5,
+        self._client = create_client(
+            f"bench-counter-{secrets.token_hex(4)}",
+            username=INGEST_USER,
+            password=lab.ingest_password,
         )
-        self._client.username_pw_set(INGEST_USER, lab.ingest_password)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda _c, _u, _m, codes, _p: subscribed.put(codes)
         self._client.connect(lab.mosquitto.host, lab.mosquitto.port)
