@@ -26,8 +26,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import numpy as np
-
 from livinglab_edge_agent.errors import OutboxError
 from livinglab_edge_agent.wire import (
     SENSOR_KEY_PATTERN,
@@ -245,20 +243,23 @@ class Outbox:
         with self._lock:
             with self._transaction("seal") as conn:
                 rows = conn.execute(
-                    "SELECT id, time_ns, key, value FROM pending ORDER BY id LIMIT ?",
+                    "SELECT time_ns, key, value FROM pending ORDER BY id LIMIT ?",
                     (max_readings,),
                 ).fetchall()
                 if not rows:
                     return None
                 seq = self._next_seq
-                batch = _build_batch(rows, seq=seq, clock=clock)
+                batch = Batch.from_readings(seq=seq, readings=rows, clock=clock)
                 payload = encode_binary(batch)
                 conn.execute(
                     "INSERT INTO batches (seq, created_ns, readings, payload) VALUES (?, ?, ?, ?)",
                     (seq, time.time_ns(), len(rows), payload),
                 )
-                # The rows taken are exactly the oldest ids up to the last one.
-                conn.execute("DELETE FROM pending WHERE id <= ?", (rows[-1][0],))
+                # The same oldest rows: BEGIN IMMEDIATE keeps every other writer out until COMMIT.
+                conn.execute(
+                    "DELETE FROM pending WHERE id IN (SELECT id FROM pending ORDER BY id LIMIT ?)",
+                    (len(rows),),
+                )
                 _increment(conn, "next_seq", 1)
             self._next_seq += 1
             self._pending -= len(rows)
@@ -399,22 +400,4 @@ def _purge(conn: sqlite3.Connection, *, excess: int) -> _Purge:
         batches=batches,
         first_seq=first_seq,
         last_seq=last_seq,
-    )
-
-
-def _build_batch(
-    rows: list[tuple[int, int, str, float | None]], *, seq: int, clock: ClockState
-) -> Batch:
-    """Columns from (id, time_ns, key, value) rows; keys indexed in first-seen order, NULL as NaN."""
-    _, times, keys, values = zip(*rows, strict=True)
-    index: dict[str, int] = {}
-    sensor = [index.setdefault(key, len(index)) for key in keys]
-    return Batch(
-        seq=seq,
-        sensors=tuple(index),
-        time_ns=np.array(times, dtype=np.int64),
-        sensor=np.array(sensor, dtype=np.uint16),
-        # numpy turns None into NaN when the dtype is float.
-        value=np.array(values, dtype=np.float64),
-        clock=clock,
     )
