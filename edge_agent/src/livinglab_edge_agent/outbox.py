@@ -11,6 +11,11 @@ happened.
 One process owns an outbox file: the counters are cached in memory. Within the process one
 connection, guarded by a lock, serves the sampling thread (`add`) and the uplink thread (`seal`,
 `unacked`, `ack`).
+
+The outbox alone knows which readings are pending, so it also answers when the next batch is due
+(`batch_due`: enough pending readings, or the oldest one old enough). When each pending reading
+arrived is kept in memory only, updated after each commit under the same lock: it decides when to
+seal, never what is stored. Readings found pending at `open` count as arriving then.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,6 +107,11 @@ class Outbox:
         ).fetchone()
         self._batches: int = batches
         self._sealed: int = sealed
+        # (monotonic time added, readings) of each `add` still pending, oldest first; the counts
+        # sum to `_pending`.
+        self._arrivals: deque[tuple[float, int]] = deque()
+        if self._pending:
+            self._arrivals.append((time.monotonic(), self._pending))
 
     @classmethod
     def open(
@@ -175,6 +186,11 @@ class Outbox:
         return self._pending + self._sealed
 
     @property
+    def pending(self) -> int:
+        """Readings not yet sealed into a batch."""
+        return self._pending
+
+    @property
     def pending_batches(self) -> int:
         """Sealed batches waiting for an acknowledgement."""
         return self._batches
@@ -190,6 +206,15 @@ class Outbox:
                 dropped=self._dropped,
                 next_seq=self._next_seq,
             )
+
+    def batch_due(self, *, batch_size: int, max_age_s: float) -> bool:
+        """Whether to seal now: `batch_size` readings are pending, or the oldest is `max_age_s` old."""
+        with self._lock:
+            if not self._arrivals:
+                return False
+            if self._pending >= batch_size:
+                return True
+            return time.monotonic() - self._arrivals[0][0] >= max_age_s
 
     def add(self, readings: Sequence[tuple[int, str, float]]) -> int:
         """Store (time_ns, sensor_key, value) readings; return how many old readings were purged.
@@ -217,6 +242,8 @@ class Outbox:
                     _increment(conn, "dropped", purge.total)
             self._sampled += count
             self._pending += count - purge.rows
+            self._arrivals.append((time.monotonic(), count))
+            self._forget_arrivals(purge.rows)
             self._sealed -= purge.sealed
             self._batches -= purge.batches
             self._dropped += purge.total
@@ -263,6 +290,7 @@ class Outbox:
                 _increment(conn, "next_seq", 1)
             self._next_seq += 1
             self._pending -= len(rows)
+            self._forget_arrivals(len(rows))
             self._sealed += len(rows)
             self._batches += 1
         if logger.isEnabledFor(logging.DEBUG):
@@ -303,6 +331,16 @@ class Outbox:
             self._acked += count
             self._sealed -= count
             self._batches -= 1
+
+    def _forget_arrivals(self, count: int) -> None:
+        """Drop the arrival times of the `count` oldest pending readings; the caller holds the lock."""
+        while count and self._arrivals:
+            added_at, readings = self._arrivals[0]
+            if readings > count:
+                self._arrivals[0] = (added_at, readings - count)
+                return
+            self._arrivals.popleft()
+            count -= readings
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
