@@ -70,9 +70,8 @@ class Agent:
             report=lambda message: self._emit("error", message=message),
             sources=sensors or (),
         )
-        self._lock = (
-            threading.Lock()
-        )  # settings, events, purged readings not yet reported
+        # Guards the settings, the events and the count of purged readings not yet reported.
+        self._lock = threading.Lock()
         self._purged_unreported = 0
         self._events: deque[Event] = deque()
         self._last_config_payload: bytes | None = None
@@ -275,7 +274,7 @@ class Agent:
         ):
             batch = self.outbox.seal(max_readings=size, clock=self._clock())
             if batch is None or len(batch) < size:
-                return  # nothing is left pending
+                return  # the partial batch took every pending reading
 
     def _publish_status(self, status: Status) -> int | None:
         assert self.uplink is not None
