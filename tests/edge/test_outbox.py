@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -266,6 +267,56 @@ def test_one_add_larger_than_capacity_keeps_its_newest_readings(outbox_path):
     with Outbox.open(outbox_path, capacity=100) as outbox:
         assert outbox.add(make_readings(250)) == 150
         assert all_times(outbox) == list(range(150, 250))
+
+
+def test_batch_is_due_when_enough_readings_are_pending(outbox_path):
+    with Outbox.open(outbox_path) as outbox:
+        assert not outbox.batch_due(batch_size=10, max_age_s=0)
+        outbox.add(make_readings(9))
+        assert outbox.pending == 9
+        assert not outbox.batch_due(batch_size=10, max_age_s=3600)
+
+        outbox.add(make_readings(1, start=9))
+        assert outbox.batch_due(batch_size=10, max_age_s=3600)
+
+        outbox.seal(max_readings=10, clock=CLOCK)
+        assert outbox.pending == 0
+        assert not outbox.batch_due(batch_size=10, max_age_s=0)
+
+
+def test_batch_is_due_when_the_oldest_pending_reading_is_old_enough(outbox_path):
+    with Outbox.open(outbox_path) as outbox:
+        outbox.add(make_readings(3))
+        time.sleep(0.3)
+        outbox.add(make_readings(3, start=3))
+        assert outbox.batch_due(batch_size=100, max_age_s=0.25)
+
+        # Sealing the three old readings leaves the three just added: not due yet.
+        outbox.seal(max_readings=3, clock=CLOCK)
+        assert outbox.pending == 3
+        assert not outbox.batch_due(batch_size=100, max_age_s=0.25)
+        time.sleep(0.3)
+        assert outbox.batch_due(batch_size=100, max_age_s=0.25)
+
+
+def test_purged_readings_no_longer_make_a_batch_due(outbox_path):
+    with Outbox.open(outbox_path, capacity=10) as outbox:
+        outbox.add(make_readings(10))
+        time.sleep(0.3)
+        assert outbox.add(make_readings(10, start=10)) == 10
+
+        assert outbox.pending == 10
+        assert not outbox.batch_due(batch_size=100, max_age_s=0.25)
+
+
+def test_readings_pending_at_open_count_as_arriving_then(outbox_path):
+    with Outbox.open(outbox_path) as outbox:
+        outbox.add(make_readings(3))
+    with Outbox.open(outbox_path) as outbox:
+        assert outbox.pending == 3
+        assert outbox.batch_due(batch_size=3, max_age_s=3600)
+        assert not outbox.batch_due(batch_size=4, max_age_s=3600)
+        assert outbox.batch_due(batch_size=4, max_age_s=0)
 
 
 def test_concurrent_add_and_uplink_keep_counts(outbox_path):

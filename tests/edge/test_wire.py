@@ -238,6 +238,14 @@ def test_from_readings_indexes_keys_in_first_seen_order():
     assert batch.readings() == [(1, "b", 1.0), (2, "a", 2.0), (3, "b", 3.0)]
 
 
+def test_from_readings_takes_none_as_nan():
+    batch = Batch.from_readings(seq=1, readings=[(1, "a", None), (2, "a", -0.0)])
+
+    assert batch.value.dtype == np.float64
+    assert math.isnan(batch.value[0])
+    assert math.copysign(1.0, batch.value[1]) == -1.0
+
+
 def test_largest_batch_fits_in_the_payload_limit():
     n = MAX_READINGS
     batch = Batch(

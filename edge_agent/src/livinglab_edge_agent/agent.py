@@ -70,10 +70,8 @@ class Agent:
             report=lambda message: self._emit("error", message=message),
             sources=sensors or (),
         )
-        self._lock = threading.Lock()  # settings, events
-        self._pending_lock = threading.Lock()  # outbox writes and the pending estimate
-        self._pending: deque[list[float]] = deque()  # [monotonic time added, readings]
-        self._pending_count = 0
+        # Guards the settings, the events and the count of purged readings not yet reported.
+        self._lock = threading.Lock()
         self._purged_unreported = 0
         self._events: deque[Event] = deque()
         self._last_config_payload: bytes | None = None
@@ -224,15 +222,13 @@ class Agent:
     # --- storing and sealing ---------------------------------------------------------------------
 
     def _store(self, rows: list[tuple[int, str, float]]) -> None:
-        """Write readings to the outbox first, then count them as pending for the sealing rule."""
+        """Write readings to the outbox first; wake the uplink loop when a full batch is pending."""
         assert self.outbox is not None
-        with self._pending_lock:
-            purged = self.outbox.add(rows)
-            self._pending.append([time.monotonic(), len(rows)])
-            self._pending_count += len(rows)
-            self._purged_unreported += purged
-            full = self._pending_count >= self._settings.batch_size
-        if full:
+        purged = self.outbox.add(rows)
+        if purged:
+            with self._lock:
+                self._purged_unreported += purged
+        if self.outbox.pending >= self._settings.batch_size:
             self._wake.set()
 
     # --- publishing, heartbeat, events --------------------------------------------------
@@ -269,31 +265,16 @@ class Agent:
         self._flush_events()
 
     def _seal(self, *, everything: bool = False) -> None:
-        """Seal full batches, and a partial one once its oldest reading is old enough."""
+        """Seal full batches, and a partial one once the outbox says its oldest reading is old enough."""
         assert self.outbox is not None
-        with self._pending_lock:
-            size = self._settings.batch_size
-            while True:
-                aged = bool(self._pending) and (
-                    time.monotonic() - self._pending[0][0]
-                    >= self._settings.batch_max_age_s
-                )
-                if not (everything or aged or self._pending_count >= size):
-                    return
-                batch = self.outbox.seal(max_readings=size, clock=self._clock())
-                sealed = len(batch) if batch is not None else 0
-                if sealed < size:
-                    # Nothing is left pending (purges can make the estimate high): start afresh.
-                    self._pending.clear()
-                    self._pending_count = 0
-                    return
-                self._pending_count -= sealed
-                while sealed and self._pending:
-                    taken = min(sealed, int(self._pending[0][1]))
-                    self._pending[0][1] -= taken
-                    sealed -= taken
-                    if not self._pending[0][1]:
-                        self._pending.popleft()
+        settings = self._settings
+        size = settings.batch_size
+        while everything or self.outbox.batch_due(
+            batch_size=size, max_age_s=settings.batch_max_age_s
+        ):
+            batch = self.outbox.seal(max_readings=size, clock=self._clock())
+            if batch is None or len(batch) < size:
+                return  # the partial batch took every pending reading
 
     def _publish_status(self, status: Status) -> int | None:
         assert self.uplink is not None
@@ -328,7 +309,7 @@ class Agent:
 
     def _flush_events(self) -> None:
         assert self.uplink is not None
-        with self._pending_lock:
+        with self._lock:
             purged, self._purged_unreported = self._purged_unreported, 0
         if purged:
             self._emit("outbox_purged", count=purged)

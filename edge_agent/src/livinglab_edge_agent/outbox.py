@@ -11,6 +11,11 @@ happened.
 One process owns an outbox file: the counters are cached in memory. Within the process one
 connection, guarded by a lock, serves the sampling thread (`add`) and the uplink thread (`seal`,
 `unacked`, `ack`).
+
+The outbox alone knows which readings are pending, so it also answers when the next batch is due
+(`batch_due`: enough pending readings, or the oldest one old enough). When each pending reading
+arrived is kept in memory only, updated after each commit under the same lock: it decides when to
+seal, never what is stored. Readings found pending at `open` count as arriving then.
 """
 
 from __future__ import annotations
@@ -19,14 +24,13 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
-
-import numpy as np
 
 from livinglab_edge_agent.errors import OutboxError
 from livinglab_edge_agent.wire import (
@@ -103,6 +107,11 @@ class Outbox:
         ).fetchone()
         self._batches: int = batches
         self._sealed: int = sealed
+        # (monotonic time added, readings) of each `add` still pending, oldest first; the counts
+        # sum to `_pending`.
+        self._arrivals: deque[tuple[float, int]] = deque()
+        if self._pending:
+            self._arrivals.append((time.monotonic(), self._pending))
 
     @classmethod
     def open(
@@ -177,6 +186,11 @@ class Outbox:
         return self._pending + self._sealed
 
     @property
+    def pending(self) -> int:
+        """Readings not yet sealed into a batch."""
+        return self._pending
+
+    @property
     def pending_batches(self) -> int:
         """Sealed batches waiting for an acknowledgement."""
         return self._batches
@@ -192,6 +206,15 @@ class Outbox:
                 dropped=self._dropped,
                 next_seq=self._next_seq,
             )
+
+    def batch_due(self, *, batch_size: int, max_age_s: float) -> bool:
+        """Whether to seal now: `batch_size` readings are pending, or the oldest is `max_age_s` old."""
+        with self._lock:
+            if not self._arrivals:
+                return False
+            if self._pending >= batch_size:
+                return True
+            return time.monotonic() - self._arrivals[0][0] >= max_age_s
 
     def add(self, readings: Sequence[tuple[int, str, float]]) -> int:
         """Store (time_ns, sensor_key, value) readings; return how many old readings were purged.
@@ -219,6 +242,8 @@ class Outbox:
                     _increment(conn, "dropped", purge.total)
             self._sampled += count
             self._pending += count - purge.rows
+            self._arrivals.append((time.monotonic(), count))
+            self._forget_arrivals(purge.rows)
             self._sealed -= purge.sealed
             self._batches -= purge.batches
             self._dropped += purge.total
@@ -245,23 +270,27 @@ class Outbox:
         with self._lock:
             with self._transaction("seal") as conn:
                 rows = conn.execute(
-                    "SELECT id, time_ns, key, value FROM pending ORDER BY id LIMIT ?",
+                    "SELECT time_ns, key, value FROM pending ORDER BY id LIMIT ?",
                     (max_readings,),
                 ).fetchall()
                 if not rows:
                     return None
                 seq = self._next_seq
-                batch = _build_batch(rows, seq=seq, clock=clock)
+                batch = Batch.from_readings(seq=seq, readings=rows, clock=clock)
                 payload = encode_binary(batch)
                 conn.execute(
                     "INSERT INTO batches (seq, created_ns, readings, payload) VALUES (?, ?, ?, ?)",
                     (seq, time.time_ns(), len(rows), payload),
                 )
-                # The rows taken are exactly the oldest ids up to the last one.
-                conn.execute("DELETE FROM pending WHERE id <= ?", (rows[-1][0],))
+                # The same oldest rows: BEGIN IMMEDIATE keeps every other writer out until COMMIT.
+                conn.execute(
+                    "DELETE FROM pending WHERE id IN (SELECT id FROM pending ORDER BY id LIMIT ?)",
+                    (len(rows),),
+                )
                 _increment(conn, "next_seq", 1)
             self._next_seq += 1
             self._pending -= len(rows)
+            self._forget_arrivals(len(rows))
             self._sealed += len(rows)
             self._batches += 1
         if logger.isEnabledFor(logging.DEBUG):
@@ -302,6 +331,16 @@ class Outbox:
             self._acked += count
             self._sealed -= count
             self._batches -= 1
+
+    def _forget_arrivals(self, count: int) -> None:
+        """Drop the arrival times of the `count` oldest pending readings; the caller holds the lock."""
+        while count and self._arrivals:
+            added_at, readings = self._arrivals[0]
+            if readings > count:
+                self._arrivals[0] = (added_at, readings - count)
+                return
+            self._arrivals.popleft()
+            count -= readings
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -399,22 +438,4 @@ def _purge(conn: sqlite3.Connection, *, excess: int) -> _Purge:
         batches=batches,
         first_seq=first_seq,
         last_seq=last_seq,
-    )
-
-
-def _build_batch(
-    rows: list[tuple[int, int, str, float | None]], *, seq: int, clock: ClockState
-) -> Batch:
-    """Columns from (id, time_ns, key, value) rows; keys indexed in first-seen order, NULL as NaN."""
-    _, times, keys, values = zip(*rows, strict=True)
-    index: dict[str, int] = {}
-    sensor = [index.setdefault(key, len(index)) for key in keys]
-    return Batch(
-        seq=seq,
-        sensors=tuple(index),
-        time_ns=np.array(times, dtype=np.int64),
-        sensor=np.array(sensor, dtype=np.uint16),
-        # numpy turns None into NaN when the dtype is float.
-        value=np.array(values, dtype=np.float64),
-        clock=clock,
     )

@@ -41,6 +41,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from livinglab_edge_agent.config import AgentConfig
 from livinglab_edge_agent.errors import ConfigError, OutboxError, PublishError
+from livinglab_edge_agent.mqtt import create_client
 from livinglab_edge_agent.outbox import Outbox
 from livinglab_edge_agent.wire import OFFLINE_STATUS, topic
 
@@ -156,22 +157,20 @@ class Uplink:
     def start(self) -> None:
         """Start connecting in the background; paho reconnects with back-off from then on."""
         settings = self._config.mqtt
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.device_id,
-            protocol=mqtt.MQTTv5,
-        )
-        client.username_pw_set(self._config.username, settings.resolve_password())
-        if settings.tls:
-            try:
-                client.tls_set(
-                    ca_certs=str(settings.ca_file) if settings.ca_file else None,
-                    cert_reqs=ssl.CERT_REQUIRED,
-                )
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                raise ConfigError(
-                    f"mqtt.ca_file: cannot set up TLS with {settings.ca_file}: {exc}"
-                ) from exc
+        password = settings.resolve_password()
+        # Only the TLS set-up can fail here: a CA file that is missing or holds no certificate.
+        try:
+            client = create_client(
+                self.device_id,
+                username=self._config.username,
+                password=password,
+                tls=settings.tls,
+                ca_file=settings.ca_file,
+            )
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise ConfigError(
+                f"mqtt.ca_file: cannot set up TLS with {settings.ca_file}: {exc}"
+            ) from exc
         client.will_set(self.status_topic, OFFLINE_STATUS, qos=1, retain=True)
         client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
         client.max_inflight_messages_set(self.max_inflight + EXTRA_INFLIGHT)

@@ -31,6 +31,7 @@ import json
 import math
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -131,10 +132,13 @@ class Batch:
         cls,
         *,
         seq: int,
-        readings: list[tuple[int, str, float]],
+        readings: Sequence[tuple[int, str, float | None]],
         clock: ClockState | None = None,
     ) -> Self:
-        """Build a batch from (time_ns, sensor_key, value) tuples, keys indexed in first-seen order."""
+        """Build a batch from (time_ns, sensor_key, value) tuples, keys indexed in first-seen order.
+
+        A value of None (how the outbox's SQLite returns a stored NaN) becomes NaN.
+        """
         keys: dict[str, int] = {}
         indices = [keys.setdefault(key, len(keys)) for _, key, _ in readings]
         return cls(
@@ -144,6 +148,7 @@ class Batch:
                 (r[0] for r in readings), dtype=np.int64, count=len(readings)
             ),
             sensor=np.array(indices, dtype=np.uint16),
+            # numpy stores None as NaN in a float array.
             value=np.fromiter(
                 (r[2] for r in readings), dtype=np.float64, count=len(readings)
             ),

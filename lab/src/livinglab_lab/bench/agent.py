@@ -21,27 +21,22 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import secrets
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-import paho.mqtt.client as mqtt
 from rich.console import Console
 from rich.table import Table
 
 from livinglab_edge_agent.outbox import DEFAULT_CAPACITY, Outbox
-from livinglab_edge_agent.wire import Status, WireError, decode_batch, topic
+from livinglab_lab.bench.counter import TelemetryCounter
 from livinglab_lab.bench.harness import (
-    CONNECT_TIMEOUT_S,
     BenchLab,
     log_tail,
     prepare_lab_dir,
@@ -51,7 +46,7 @@ from livinglab_lab.bench.harness import (
     stop_process,
 )
 from livinglab_lab.errors import ServiceError
-from livinglab_platform.core.dynsec import INGEST_USER, create_device_client
+from livinglab_platform.core.dynsec import create_device_client
 from livinglab_platform.core.errors import ConfigurationError
 
 __all__ = ["run_agent_benchmark"]
@@ -74,99 +69,6 @@ POLL_INTERVAL_S = 0.2
 STALL_TIMEOUT_S = 120.0
 AGENT_STOP_TIMEOUT_S = 30.0
 PREFILL_KEYS = ("air_temperature", "relative_humidity", "air_pressure", "pm2_5")
-
-
-class _Counter:
-    """Stands in for the ingest service: counts each telemetry seq's readings once, keeps heartbeats."""
-
-    def __init__(self, lab: BenchLab, *, device_id: str) -> None:
-        self.pid: int | None = None
-        self.readings = 0
-        self.duplicate_readings = 0
-        self.first_ns = 0
-        self.last_new_ns = 0
-        self.errors: list[str] = []
-        # (time received, agent CPU seconds then, heartbeat)
-        self.heartbeats: list[tuple[int, float, Status]] = []
-        self._seqs: set[int] = set()
-        self._times: list[npt.NDArray[np.int64]] = []
-        self._lock = threading.Lock()
-        self._telemetry = topic(device_id, "telemetry")
-        subscribed: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"bench-counter-{secrets.token_hex(4)}",
-            protocol=mqtt.MQTTv5,
-        )
-        self._client.username_pw_set(INGEST_USER, lab.ingest_password)
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda _c, _u, _m, codes, _p: subscribed.put(codes)
-        self._client.connect(lab.mosquitto.host, lab.mosquitto.port)
-        self._client.loop_start()
-        self._client.subscribe([(self._telemetry, 1), (topic(device_id, "status"), 1)])
-        try:
-            codes = subscribed.get(timeout=CONNECT_TIMEOUT_S)
-        except queue.Empty as exc:
-            self.close()
-            raise ServiceError("the counting subscriber got no SUBACK") from exc
-        if any(code.is_failure for code in codes):
-            self.close()
-            raise ServiceError(f"the counting subscriber may not subscribe: {codes}")
-
-    def _on_message(
-        self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
-    ) -> None:
-        now_ns = time.time_ns()
-        payload = bytes(message.payload)
-        if message.topic != self._telemetry:
-            self._on_status(now_ns, payload)
-            return
-        try:
-            batch = decode_batch(payload)
-        except WireError as exc:
-            self.errors.append(f"undecodable telemetry: {exc}")
-            return
-        with self._lock:
-            if batch.seq in self._seqs:
-                self.duplicate_readings += len(batch)
-                return
-            self._seqs.add(batch.seq)
-            self._times.append(batch.time_ns.copy())
-            self.readings += len(batch)
-            self.first_ns = self.first_ns or now_ns
-            self.last_new_ns = now_ns
-
-    def _on_status(self, now_ns: int, payload: bytes) -> None:
-        try:
-            status = Status.model_validate_json(payload)
-        except ValueError as exc:
-            self.errors.append(f"invalid status: {exc}")
-            return
-        cpu_s = process_cpu_s(self.pid) if self.pid else 0.0
-        with self._lock:
-            self.heartbeats.append((now_ns, cpu_s, status))
-
-    def latest(self) -> Status | None:
-        with self._lock:
-            return self.heartbeats[-1][2] if self.heartbeats else None
-
-    def distinct_times(self) -> int:
-        """How many different reading times arrived (each reading of a backlog has its own)."""
-        with self._lock:
-            times = np.concatenate(self._times) if self._times else np.zeros(0)
-        return int(np.unique(times).size)
-
-    def reset(self) -> None:
-        with self._lock:
-            self.readings = self.duplicate_readings = self.first_ns = 0
-            self.last_new_ns = 0
-            self.heartbeats = []
-            self._seqs = set()
-            self._times = []
-
-    def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
 
 
 def _memory_mb(pid: int) -> dict[str, float]:
@@ -271,7 +173,7 @@ class _Steady:
 
 def _measure_steady(
     lab: BenchLab,
-    counter: _Counter,
+    counter: TelemetryCounter,
     *,
     directory: Path,
     password: str,
@@ -367,7 +269,7 @@ def _prefill(path: Path, *, backlog: int, capacity: int) -> float:
 
 def _measure_drain(
     lab: BenchLab,
-    counter: _Counter,
+    counter: TelemetryCounter,
     *,
     directory: Path,
     password: str,
@@ -439,7 +341,7 @@ def run_agent_benchmark(
         password = secrets.token_urlsafe(18)
         with lab.admin() as dynsec:
             create_device_client(dynsec, device_id=DEVICE_ID, password=password)
-        counter = _Counter(lab, device_id=DEVICE_ID)
+        counter = TelemetryCounter(lab, device_id=DEVICE_ID)
         stack.callback(counter.close)
         console.print(
             f"steady state: the agent with {SENSORS} simulated sensors every {SENSOR_INTERVAL_S} s"

@@ -35,6 +35,7 @@ from livinglab_lab.errors import ServiceError
 from livinglab_lab.services import Mosquitto, Postgres
 from livinglab_platform.core import db
 from livinglab_platform.core.dynsec import INGEST_USER, DynSec, bootstrap
+from livinglab_platform.core.mqtt import create_client
 
 __all__ = [
     "BenchLab",
@@ -280,12 +281,7 @@ class Publisher:
         )
         self._stopping = False
         connected: queue.Queue[mqtt.ReasonCode] = queue.Queue()
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=device_id,
-            protocol=mqtt.MQTTv5,
-        )
-        self._client.username_pw_set(device_id, password)
+        self._client = create_client(device_id, username=device_id, password=password)
         self._client.max_inflight_messages_set(window)
         self._client.on_connect = lambda _c, _u, _f, code, _p: connected.put(code)
         self._client.on_publish = self._on_publish
@@ -384,10 +380,9 @@ class Publisher:
 def end_session(lab: BenchLab, client_id: str) -> None:
     """Discard a persistent session: connect with its client id and clean start, then leave."""
     connected: queue.Queue[mqtt.ReasonCode] = queue.Queue()
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+    client = create_client(
+        client_id, username=INGEST_USER, password=lab.ingest_password
     )
-    client.username_pw_set(INGEST_USER, lab.ingest_password)
     client.on_connect = lambda _c, _u, _f, code, _p: connected.put(code)
     client.connect(lab.mosquitto.host, lab.mosquitto.port, clean_start=True)
     client.loop_start()

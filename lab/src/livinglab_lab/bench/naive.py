@@ -30,6 +30,7 @@ from livinglab_lab.bench.harness import (
 )
 from livinglab_lab.errors import ServiceError
 from livinglab_platform.core.dynsec import INGEST_USER
+from livinglab_platform.core.mqtt import create_client
 
 __all__ = ["NaiveBridge", "NaiveResult", "measure_naive", "naive_messages"]
 
@@ -70,12 +71,9 @@ class NaiveBridge:
         self.errors: list[str] = []
         self._conn = psycopg.connect(lab.dsn)
         subscribed: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id="bench-naive-bridge",
-            protocol=mqtt.MQTTv5,
+        self._client = create_client(
+            "bench-naive-bridge", username=INGEST_USER, password=lab.ingest_password
         )
-        self._client.username_pw_set(INGEST_USER, lab.ingest_password)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda _c, _u, _m, codes, _p: subscribed.put(codes)
         self._client.connect(lab.mosquitto.host, lab.mosquitto.port)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import ssl
 import uuid
 from typing import Any
 
@@ -17,6 +16,7 @@ import paho.mqtt.client as mqtt
 
 from livinglab_edge_agent.wire import TOPIC_ROOT, topic
 from livinglab_platform.core.errors import BrokerError, ConflictError
+from livinglab_platform.core.mqtt import DROPPED_TOPIC, create_client
 from livinglab_platform.core.settings import BrokerSettings
 
 __all__ = [
@@ -34,7 +34,6 @@ RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 TIMEOUT_S = 10.0
 INGEST_ROLE = INGEST_USER = "ingest"
 PLATFORM_ROLE = PLATFORM_USER = "platform"
-DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 
 
 class DynSec:
@@ -58,15 +57,14 @@ class DynSec:
         # The callback reaches the queue through userdata, not through `self`: no reference cycle,
         # so the paho client (and the socket pair of its network thread) is freed, and its sockets
         # closed, as soon as this object is dropped rather than whenever the cycle collector runs.
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"livinglab-admin-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
+        self._client = create_client(
+            f"livinglab-admin-{uuid.uuid4().hex[:8]}",
+            username=user,
+            password=password,
+            tls=tls,
+            ca_file=ca_file,
             userdata=self._responses,
         )
-        self._client.username_pw_set(user, password)
-        if tls:
-            self._client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_message = _on_response
 
     @classmethod

@@ -10,27 +10,29 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from livinglab_edge_agent.wire import TOPIC_ROOT
 from livinglab_platform.core.errors import ConfigurationError, PlatformError
+from livinglab_platform.core.mqtt import (
+    DROPPED_TOPIC,
+    create_client,
+    session_properties,
+)
 from livinglab_platform.core.settings import IngestSettings
 
-__all__ = ["DROPPED_TOPIC", "Consumer", "Message", "subscriptions"]
+__all__ = ["Consumer", "Message", "subscriptions"]
 
 logger = logging.getLogger(__name__)
 
-DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 KEEPALIVE_S = 30
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
@@ -79,17 +81,14 @@ class Consumer:
         self._subscribed = threading.Event()
         self._failed = threading.Event()
         self._pending: dict[int, list[str]] = {}
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=settings.ingest_client_id,
-            protocol=mqtt.MQTTv5,
+        client = create_client(
+            settings.ingest_client_id,
+            username=settings.mqtt_user,
+            password=settings.mqtt_password.get_secret_value(),
+            tls=settings.mqtt_tls,
+            ca_file=settings.mqtt_ca_file,
             manual_ack=True,
         )
-        client.username_pw_set(
-            settings.mqtt_user, settings.mqtt_password.get_secret_value()
-        )
-        if settings.mqtt_tls:
-            client.tls_set(ca_certs=settings.mqtt_ca_file, cert_reqs=ssl.CERT_REQUIRED)
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -104,15 +103,15 @@ class Consumer:
         A broker that does not answer within `timeout_s` is only logged: paho keeps retrying and
         the persistent session picks up where it was once the broker is back.
         """
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self._settings.session_expiry_s
-        properties.ReceiveMaximum = self._settings.mqtt_receive_maximum
         self._client.connect_async(
             self._settings.mqtt_host,
             self._settings.mqtt_port,
             keepalive=KEEPALIVE_S,
             clean_start=False,
-            properties=properties,
+            properties=session_properties(
+                expiry_s=self._settings.session_expiry_s,
+                receive_maximum=self._settings.mqtt_receive_maximum,
+            ),
         )
         self._client.loop_start()
         deadline = time.monotonic() + timeout_s
