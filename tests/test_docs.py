@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 from typer.main import get_command
@@ -114,11 +115,15 @@ def test_where_things_are_names_only_real_paths():
 
 def test_where_things_are_names_every_folder_and_every_part_of_the_platform():
     listed = _where_things_are()
+    tracked = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    # Folders the repository holds (not what tools leave behind); platform/ is listed by parts.
     folders = {
-        p.name
-        for p in ROOT.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and p.name != "platform"
-    }
+        Path(path).parts[0]
+        for path in tracked
+        if len(Path(path).parts) > 1 and not path.startswith(".")
+    } - {"platform"}
     package = ROOT / "platform" / "src" / "livinglab_platform"
     parts = {
         str(p.relative_to(ROOT))

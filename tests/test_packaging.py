@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Development tooling that lives in lab/ (livinglab-lab) and must never ship with the platform.
-LAB_PARTS = ("livinglab_lab", "bench", "demo", "seed", "services", "lab")
+LAB_PARTS = ("livinglab_lab", "bench", "demo", "seed", "lab")
 
 
 def _platform_wheel(tmp_path: Path) -> list[str]:

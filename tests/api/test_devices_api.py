@@ -258,7 +258,7 @@ def _register_then_fail_at_commit(conn: psycopg.Connection, broker: Broker) -> N
             site_id="site-1",
             sensors=[devices.SensorDefinition("pm2_5", "pm2_5", "ug/m3")],
         )
-        assert "client" in _broker_client(broker, "pm-undone")
+        assert "client" in _broker_client(broker, "pm-undone").get("data", {})
         conn.execute("INSERT INTO fails_at_commit VALUES (1), (1)")
 
 
