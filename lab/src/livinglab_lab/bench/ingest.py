@@ -32,6 +32,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from livinglab_lab.bench.devices import SENSORS, Devices, register_devices
 from livinglab_lab.bench.frames import Frame, plan_frames
 from livinglab_lab.bench.harness import (
     WINDOW,
@@ -40,18 +41,14 @@ from livinglab_lab.bench.harness import (
     prepare_lab_dir,
     start_lab,
 )
+from livinglab_lab.bench.ingest_service import INGEST_CLIENT_ID, WARMUP_DEVICE
+from livinglab_lab.bench.latency import BatchTimes
 from livinglab_lab.bench.naive import NaiveResult, measure_naive
 from livinglab_lab.bench.pipeline import (
-    INGEST_CLIENT_ID,
     LATENCY_BATCH_SIZE,
     LATENCY_DEVICES,
-    SENSORS,
-    WARMUP_DEVICE,
-    BatchTimes,
-    Devices,
     PipelineResult,
     measure_pipeline,
-    register_devices,
 )
 from livinglab_lab.bench.ref import RefVariant, measure_ref, ref_variants
 from livinglab_platform.core.errors import ConfigurationError
