@@ -22,7 +22,7 @@ from livinglab_platform.core.db import Connection
 from livinglab_platform.core.settings import IngestSettings
 from livinglab_platform.ingest.pgcopy import encode_readings, index_order
 
-__all__ = ["RefVariant", "measure_ref", "ref_variants"]
+__all__ = ["RefVariant", "Rows", "measure_ref", "ref_variants"]
 
 # The ingest service's default batch_max_rows: the most readings it commits at once.
 REF_CHUNK_ROWS = 100_000
