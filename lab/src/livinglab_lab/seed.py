@@ -297,49 +297,19 @@ def seed_trials(
         starts_on = today + timedelta(days=seed.days[0])
         ends_on = today + timedelta(days=seed.days[1])
         trial = registration.create_trial(
-            conn,
-            owner,
-            trial=TrialCreate(
-                title=seed.title,
-                technology=seed.technology,
-                technology_description=seed.description,
-                trl_start=seed.trl[0],
-                trl_target=seed.trl[1],
-                starts_on=starts_on,
-                ends_on=ends_on,
-                site_ids=list(seed.site_ids),
-                partners=[
-                    PartnerLink(organisation_id=o, role=r) for o, r in seed.partners
-                ],
-                success_criteria=seed.success_criteria,
-                data_sharing_terms="Aggregated data public after the trial; raw data to the partners and the city.",
-                personal_data=seed.personal_data,
-            ),
+            conn, owner, trial=_trial_create(seed, starts_on=starts_on, ends_on=ends_on)
         )
-        for action in seed.path:
-            actor = operator if action in _OPERATOR_ACTIONS else owner
-            transitions.transition(
-                conn,
-                actor,
-                trial.id,
-                request=TransitionRequest(
-                    action=action, reason=seed.reason if action is Action.reject else ""
-                ),
-            )
-            if action is Action.deploy and seed.assign_devices:
-                # Assigned in the deploying state, from a week ago, so that every reading the
-                # demo's agents send belongs to the running trial.
-                for device_id in devices:
-                    assignments.assign_device(
-                        conn,
-                        operator,
-                        trial.id,
-                        assignment=AssignmentCreate(
-                            device_id=device_id,
-                            starts_at=_midnight(starts_on),
-                            ends_at=_midnight(ends_on + timedelta(days=1)),
-                        ),
-                    )
+        # The devices count, and the grant reads, from the first day to the end of the last.
+        period = (_midnight(starts_on), _midnight(ends_on + timedelta(days=1)))
+        _walk_path(
+            conn,
+            seed,
+            trial_id=trial.id,
+            owner=owner,
+            operator=operator,
+            devices=devices,
+            period=period,
+        )
         if seed.grant is not None:
             organisation_id, reason = seed.grant
             grants.create_grant(
@@ -348,11 +318,64 @@ def seed_trials(
                 trial.id,
                 grant=GrantCreate(
                     organisation_id=organisation_id,
-                    starts_at=_midnight(starts_on),
-                    ends_at=_midnight(ends_on + timedelta(days=1)),
+                    starts_at=period[0],
+                    ends_at=period[1],
                     reason=reason,
                 ),
             )
         added += 1
     conn.commit()
     return added
+
+
+def _trial_create(seed: TrialSeed, *, starts_on: date, ends_on: date) -> TrialCreate:
+    """What the trial's owner fills in to register it."""
+    return TrialCreate(
+        title=seed.title,
+        technology=seed.technology,
+        technology_description=seed.description,
+        trl_start=seed.trl[0],
+        trl_target=seed.trl[1],
+        starts_on=starts_on,
+        ends_on=ends_on,
+        site_ids=list(seed.site_ids),
+        partners=[PartnerLink(organisation_id=o, role=r) for o, r in seed.partners],
+        success_criteria=seed.success_criteria,
+        data_sharing_terms="Aggregated data public after the trial; raw data to the partners and the city.",
+        personal_data=seed.personal_data,
+    )
+
+
+def _walk_path(
+    conn: Connection,
+    seed: TrialSeed,
+    *,
+    trial_id: int,
+    owner: Principal,
+    operator: Principal,
+    devices: Sequence[str],
+    period: tuple[datetime, datetime],
+) -> None:
+    """Take the trial's actions in order, each by whoever the lifecycle lets take it."""
+    for action in seed.path:
+        actor = operator if action in _OPERATOR_ACTIONS else owner
+        transitions.transition(
+            conn,
+            actor,
+            trial_id,
+            request=TransitionRequest(
+                action=action, reason=seed.reason if action is Action.reject else ""
+            ),
+        )
+        if action is Action.deploy and seed.assign_devices:
+            # Assigned in the deploying state, from a week ago, so that every reading the
+            # demo's agents send belongs to the running trial.
+            for device_id in devices:
+                assignments.assign_device(
+                    conn,
+                    operator,
+                    trial_id,
+                    assignment=AssignmentCreate(
+                        device_id=device_id, starts_at=period[0], ends_at=period[1]
+                    ),
+                )

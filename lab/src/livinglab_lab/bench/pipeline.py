@@ -11,7 +11,7 @@ unacknowledged each. Two phases run on the same service:
   below what the burst measured, as agents do. This gives the pipeline's own latency.
 
 Latency is per batch, from the moment it was stamped and published to its transaction's commit
-timestamp (`pg_xact_commit_timestamp(xmin)` of its ledger row; track_commit_timestamp is on).
+(latency.py). The devices are registered by devices.py, the service started by ingest_service.py.
 """
 
 from __future__ import annotations
@@ -19,56 +19,42 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import psycopg
 from rich.console import Console
 
+from livinglab_lab.bench.devices import SENSORS, Devices
 from livinglab_lab.bench.frames import Frame, plan_frames, scheduled, stamped
 from livinglab_lab.bench.harness import (
     BenchLab,
     CpuMeter,
     Message,
     Publisher,
-    log_tail,
     postgres_pids,
     progress_bar,
-    stop_process,
 )
+from livinglab_lab.bench.ingest_service import (
+    POLL_INTERVAL_S,
+    IngestService,
+    start_ingest,
+    wait_for_ingest,
+)
+from livinglab_lab.bench.latency import BatchTimes, batch_times, wal_sync
 from livinglab_lab.errors import ServiceError
-from livinglab_platform.core.dynsec import INGEST_USER
 from livinglab_platform.core.errors import ConfigurationError
-from livinglab_platform.registry import devices, sites
 
 __all__ = [
-    "INGEST_CLIENT_ID",
     "LATENCY_BATCH_SIZE",
     "LATENCY_DEVICES",
-    "SENSORS",
-    "WARMUP_DEVICE",
-    "BatchTimes",
-    "Devices",
     "PacedResult",
     "PipelineResult",
     "measure_pipeline",
-    "register_devices",
 ]
 
-SITE_ID = "bench"
-SENSORS = (
-    devices.SensorDefinition("air_temperature", "air_temperature", "degC"),
-    devices.SensorDefinition("relative_humidity", "relative_humidity", "%"),
-    devices.SensorDefinition("air_pressure", "air_pressure", "hPa"),
-    devices.SensorDefinition("pm2_5", "pm2_5", "ug/m3"),
-)
-WARMUP_DEVICE = "bench-warmup"
 # The paced phase sends as the agents do: a few devices, batches of the agent's default
 # `[uplink] batch_size` (edge_agent's config.py), each timestamped when it is published.
 LATENCY_DEVICES = 8
@@ -77,151 +63,8 @@ LATENCY_BATCH_SIZE = 500
 # not queue behind each other), and no more than a large deployment sends.
 LATENCY_LOAD = 0.5
 LATENCY_MAX_RATE = 100_000.0
-INGEST_CLIENT_ID = "bench-ingest"
-POLL_INTERVAL_S = 0.2
-WARMUP_TIMEOUT_S = 60.0
 # The run fails when the stored count does not move for this long.
 STALL_TIMEOUT_S = 120.0
-INGEST_STOP_TIMEOUT_S = 60.0
-
-
-@dataclass
-class Devices:
-    """The benchmark devices: broker passwords and the sensor id of each (device, key)."""
-
-    passwords: dict[str, str]
-    sensor_ids: dict[str, list[int]]
-
-    def all_sensor_ids(self, device_ids: Sequence[str]) -> list[int]:
-        return [sid for d in device_ids for sid in self.sensor_ids[d]]
-
-
-def register_devices(lab: BenchLab, device_ids: Sequence[str]) -> Devices:
-    """Register the devices, with the benchmark's sensors, in the database and the broker."""
-    assert lab.dsn is not None
-    passwords = {}
-    with psycopg.connect(lab.dsn) as conn, lab.admin() as dynsec:
-        sites.add_site(conn, site_id=SITE_ID, name="Benchmark")
-        conn.commit()
-        for device_id in device_ids:
-            credentials = devices.register_device(
-                conn,
-                dynsec,
-                device_id=device_id,
-                site_id=SITE_ID,
-                sensors=list(SENSORS),
-            )
-            passwords[device_id] = credentials.password
-        order = {s.key: i for i, s in enumerate(SENSORS)}
-        sensor_ids: dict[str, list[int]] = {d: [0] * len(SENSORS) for d in device_ids}
-        for sensor_id, owner, key in conn.execute(
-            "SELECT id, device_id, key FROM sensors WHERE device_id = ANY(%s)",
-            (list(device_ids),),
-        ):
-            sensor_ids[owner][order[key]] = sensor_id
-    return Devices(passwords=passwords, sensor_ids=sensor_ids)
-
-
-@dataclass(frozen=True)
-class _Ingest:
-    """The running ingest service and its log, checked while the benchmark waits on it."""
-
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            raise ServiceError(
-                f"the ingest service exited with code {self.process.returncode}; its log ends:\n"
-                f"{self.log_tail()}"
-            )
-
-    def log_tail(self) -> str:
-        return log_tail(self.log_path)
-
-
-def _start_ingest(lab: BenchLab, log_path: Path) -> _Ingest:
-    """The real ingest service, `python -m livinglab_platform.ingest`, configured by environment."""
-    assert lab.dsn is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVINGLAB_")}
-    env |= {
-        "LIVINGLAB_DATABASE_URL": lab.dsn,
-        "LIVINGLAB_MQTT_HOST": lab.mosquitto.host,
-        "LIVINGLAB_MQTT_PORT": str(lab.mosquitto.port),
-        "LIVINGLAB_MQTT_USER": INGEST_USER,
-        "LIVINGLAB_MQTT_PASSWORD": lab.ingest_password,
-        "LIVINGLAB_INGEST_CLIENT_ID": INGEST_CLIENT_ID,
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "livinglab_platform.ingest"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return _Ingest(process, log_path)
-
-
-def _wait_for_ingest(lab: BenchLab, devices: Devices, ingest: _Ingest) -> float:
-    """Publish small batches from the warm-up device until one is stored; seconds it took.
-
-    Messages published before the service subscribed go nowhere, so this also proves the
-    subscription is in place before the measured run starts.
-    """
-    assert lab.dsn is not None
-    started = time.perf_counter()
-    frames = plan_frames(
-        count=10 * 60, batch_size=10, keys=tuple(s.key for s in SENSORS), seed=1
-    )
-    publisher = Publisher(
-        device_id=WARMUP_DEVICE,
-        password=devices.passwords[WARMUP_DEVICE],
-        host=lab.mosquitto.host,
-        port=lab.mosquitto.port,
-        messages=scheduled(frames, interval_s=1.0),
-        window=1,
-    )
-    publisher.start()
-    try:
-        with psycopg.connect(lab.dsn, autocommit=True) as conn:
-            while time.perf_counter() - started < WARMUP_TIMEOUT_S:
-                ingest.check_alive()
-                if conn.execute(
-                    "SELECT 1 FROM deliveries WHERE device_id = %s LIMIT 1",
-                    (WARMUP_DEVICE,),
-                ).fetchone():
-                    return time.perf_counter() - started
-                time.sleep(POLL_INTERVAL_S)
-    finally:
-        publisher.close()
-    raise ServiceError(
-        f"the ingest service stored nothing within {WARMUP_TIMEOUT_S:.0f} s; its log ends:\n"
-        f"{ingest.log_tail()}"
-    )
-
-
-@dataclass(frozen=True)
-class BatchTimes:
-    """Milliseconds per batch from publish to commit, and the three steps that make it up.
-
-    broker: publish -> received by the ingest service (Mosquitto and its network thread).
-    queue: -> the ledger insert, first in the writer's transaction (stored_at); this holds the
-        gathering of a group, up to LIVINGLAB_BATCH_MAX_WAIT_S, and its decoding.
-    transaction: -> the commit timestamp (checks, COPY, rollups, waits for row locks).
-    """
-
-    total_ms: npt.NDArray[np.float64]
-    broker_ms: npt.NDArray[np.float64]
-    queue_ms: npt.NDArray[np.float64]
-    transaction_ms: npt.NDArray[np.float64]
-    # When the last of them was committed, Unix ns.
-    last_commit_ns: int
-
-
-def _no_times() -> BatchTimes:
-    empty = np.zeros(0)
-    return BatchTimes(empty, empty, empty, empty, last_commit_ns=0)
 
 
 @dataclass
@@ -234,7 +77,7 @@ class PacedResult:
     published: int = 0
     batches: int = 0
     publish_seconds: float = 0.0
-    times: BatchTimes = field(default_factory=_no_times)
+    times: BatchTimes = field(default_factory=BatchTimes.empty)
     wal_sync_ms: float | None = None
 
 
@@ -250,7 +93,7 @@ class PipelineResult:
     quarantined: int = 0
     rollup_1m: int = 0
     rollup_1h: int = 0
-    burst_times: BatchTimes = field(default_factory=_no_times)
+    burst_times: BatchTimes = field(default_factory=BatchTimes.empty)
     paced: PacedResult | None = None
     failures: list[str] = field(default_factory=list)
     cpu_s: dict[str, float] = field(default_factory=dict)
@@ -275,10 +118,10 @@ def measure_pipeline(
     assert lab.postgres is not None
     result = PipelineResult()
     total = sum(f.readings for frames in plans.values() for f in frames)
-    ingest = _start_ingest(lab, log_path)
+    ingest = start_ingest(lab, log_path)
     process = ingest.process
-    stack.callback(stop_process, process, timeout_s=INGEST_STOP_TIMEOUT_S)
-    result.warmup_s = _wait_for_ingest(lab, devices, ingest)
+    stack.callback(ingest.stop)
+    result.warmup_s = wait_for_ingest(lab, devices, ingest)
     _checkpoint(lab)
     publishers = [
         _publisher(lab, devices, device_id, stamped(frames), stack)
@@ -304,7 +147,7 @@ def measure_pipeline(
     result.published = sum(p.published for p in publishers)
     result.failures = [f for p in publishers for f in p.failures]
     result.publish_seconds = (max(p.last_ack_ns for p in publishers) - started_ns) / 1e9
-    result.burst_times = _batch_times(lab, publishers)
+    result.burst_times = batch_times(lab, publishers)
     # The run ends with the commit of the last batch, not at the poll that noticed it.
     result.seconds = (result.burst_times.last_commit_ns - started_ns) / 1e9
 
@@ -327,7 +170,7 @@ def measure_pipeline(
         result.failures += [f for p in paced_publishers for f in p.failures]
         device_ids += [p.device_id for p in paced_publishers]
     _verify_pipeline(lab, devices, device_ids, result)
-    result.ingest_exit = stop_process(process, timeout_s=INGEST_STOP_TIMEOUT_S)
+    result.ingest_exit = ingest.stop()
     return result
 
 
@@ -338,7 +181,7 @@ def _measure_paced(
     *,
     rate: float,
     seconds: float,
-    ingest: _Ingest,
+    ingest: IngestService,
     console: Console,
     stack: contextlib.ExitStack,
 ) -> tuple[PacedResult, list[Publisher]]:
@@ -373,7 +216,7 @@ def _measure_paced(
         f" {LATENCY_BATCH_SIZE} from {len(publishers)} devices, each timed publish -> commit"
     )
     _checkpoint(lab)
-    wal_before = _wal_sync(lab)
+    wal_before = wal_sync(lab)
     started_ns = time.time_ns()
     for publisher in publishers:
         publisher.start()
@@ -385,12 +228,12 @@ def _measure_paced(
         total=batches * LATENCY_BATCH_SIZE,
         console=console,
     )
-    wal_after = _wal_sync(lab)
+    wal_after = wal_sync(lab)
     result.devices = len(publishers)
     result.published = sum(p.published for p in publishers)
     result.batches = sum(len(p.publish_ns) for p in publishers)
     result.publish_seconds = (max(p.last_ack_ns for p in publishers) - started_ns) / 1e9
-    result.times = _batch_times(lab, publishers)
+    result.times = batch_times(lab, publishers)
     syncs = wal_after[0] - wal_before[0]
     if syncs > 0:
         result.wal_sync_ms = (wal_after[1] - wal_before[1]) / syncs
@@ -422,20 +265,11 @@ def _checkpoint(lab: BenchLab) -> None:
         conn.execute("CHECKPOINT")
 
 
-def _wal_sync(lab: BenchLab) -> tuple[int, float]:
-    """WAL fsyncs so far and the milliseconds they took (track_wal_io_timing is on)."""
-    assert lab.dsn is not None
-    with psycopg.connect(lab.dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT wal_sync, wal_sync_time FROM pg_stat_wal").fetchone()
-    assert row is not None
-    return int(row[0]), float(row[1])
-
-
 def _await_stored(
     lab: BenchLab,
     publishers: Sequence[Publisher],
     *,
-    ingest: _Ingest,
+    ingest: IngestService,
     label: str,
     total: int,
     console: Console,
@@ -475,39 +309,6 @@ def _await_stored(
                     f"{ingest.log_tail()}"
                 )
             time.sleep(POLL_INTERVAL_S)
-
-
-def _batch_times(lab: BenchLab, publishers: Sequence[Publisher]) -> BatchTimes:
-    """Each published batch's way from publish to commit, from its ledger row.
-
-    The commit timestamp (track_commit_timestamp) is taken when the commit record is written,
-    just before its WAL flush: what it leaves out is that one fsync, which `_wal_sync` times.
-    """
-    assert lab.dsn is not None
-    device_ids = [p.device_id for p in publishers]
-    with psycopg.connect(lab.dsn, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT device_id, seq, (extract(epoch FROM received_at) * 1e6)::int8,"
-            " (extract(epoch FROM stored_at) * 1e6)::int8,"
-            " (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1e6)::int8"
-            " FROM deliveries WHERE device_id = ANY(%s)",
-            (device_ids,),
-        ).fetchall()
-    published = {p.device_id: p.publish_ns for p in publishers}
-    mine = [
-        (published[device][seq] / 1e3, received, stored, committed)
-        for device, seq, received, stored, committed in rows
-        if seq in published[device]
-    ]
-    times_us = np.array(mine, dtype=np.float64).reshape(-1, 4)
-    steps_ms = np.diff(times_us, axis=1) / 1e3
-    return BatchTimes(
-        total_ms=(times_us[:, 3] - times_us[:, 0]) / 1e3,
-        broker_ms=steps_ms[:, 0],
-        queue_ms=steps_ms[:, 1],
-        transaction_ms=steps_ms[:, 2],
-        last_commit_ns=max((row[4] for row in rows), default=0) * 1_000,
-    )
 
 
 def _verify_pipeline(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,11 +17,12 @@ import numpy.typing as npt
 import psycopg
 
 from livinglab_lab.bench.harness import BenchLab, CpuMeter, postgres_pids
+from livinglab_lab.services import Postgres
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.settings import IngestSettings
 from livinglab_platform.ingest.pgcopy import encode_readings, index_order
 
-__all__ = ["RefVariant", "measure_ref", "ref_variants"]
+__all__ = ["RefVariant", "Rows", "measure_ref", "ref_variants"]
 
 # The ingest service's default batch_max_rows: the most readings it commits at once.
 REF_CHUNK_ROWS = 100_000
@@ -80,29 +82,9 @@ def measure_ref(
     """
     assert lab.dsn is not None
     assert lab.postgres is not None
-    dsn = lab.dsn
     table, connections = variant.table, variant.connections
     times, sensors, values = rows
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            f"CREATE TABLE {table} (time timestamptz NOT NULL, sensor_id integer NOT NULL,"
-            " value double precision NOT NULL)".encode()
-        )
-        # Without an index of its own, TimescaleDB's default (time DESC) index is created.
-        conn.execute(
-            f"SELECT create_hypertable('{table}', 'time', chunk_time_interval => interval '1 day',"
-            f" create_default_indexes => {variant.index is None})".encode()
-        )
-        if variant.index is not None:
-            conn.execute(f"CREATE INDEX ON {table} ({variant.index})".encode())
-        # The pipeline's chunk exists before its clock starts (the warm-up batch made it); so
-        # does this one. Created inside a long COPY, it would also make a second connection
-        # wait for the first one's commit.
-        conn.execute(
-            f"INSERT INTO {table} VALUES (to_timestamp(%s / 1e9), 0, 0)".encode(),
-            (int(times.min()),),
-        )
-        conn.execute("CHECKPOINT")
+    _create_table(lab.dsn, variant=variant, first_ns=int(times.min()))
     statement = (
         f"COPY {table} (time, sensor_id, value) FROM STDIN (FORMAT BINARY)".encode()
     )
@@ -127,6 +109,47 @@ def measure_ref(
                 conn.commit()
         conn.commit()
 
+    return _time_connections(
+        lab.dsn, postgres=lab.postgres, connections=connections, work=copy_all
+    )
+
+
+def _create_table(dsn: str, *, variant: RefVariant, first_ns: int) -> None:
+    """The variant's hypertable, its index and its first chunk, written out before the clock starts."""
+    table = variant.table
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE {table} (time timestamptz NOT NULL, sensor_id integer NOT NULL,"
+            " value double precision NOT NULL)".encode()
+        )
+        # Without an index of its own, TimescaleDB's default (time DESC) index is created.
+        conn.execute(
+            f"SELECT create_hypertable('{table}', 'time', chunk_time_interval => interval '1 day',"
+            f" create_default_indexes => {variant.index is None})".encode()
+        )
+        if variant.index is not None:
+            conn.execute(f"CREATE INDEX ON {table} ({variant.index})".encode())
+        # The pipeline's chunk exists before its clock starts (the warm-up batch made it); so
+        # does this one. Created inside a long COPY, it would also make a second connection
+        # wait for the first one's commit.
+        conn.execute(
+            f"INSERT INTO {table} VALUES (to_timestamp(%s / 1e9), 0, 0)".encode(),
+            (first_ns,),
+        )
+        conn.execute("CHECKPOINT")
+
+
+def _time_connections(
+    dsn: str,
+    *,
+    postgres: Postgres,
+    connections: int,
+    work: Callable[[Connection, int], None],
+) -> tuple[float, dict[str, float]]:
+    """Run `work(conn, part)` on each of `connections` at once; seconds until all returned, and CPU.
+
+    The first error any connection meets is raised once all threads have ended.
+    """
     # Connections open before the clock starts and close after the CPU is read: a backend's
     # CPU time leaves /proc with it.
     connected = threading.Barrier(connections + 1)
@@ -139,7 +162,7 @@ def measure_ref(
             with psycopg.connect(dsn) as conn:
                 connected.wait()
                 go.wait()
-                copy_all(conn, part)
+                work(conn, part)
                 committed.wait()
                 measured.wait()
         except BaseException as exc:
@@ -153,7 +176,7 @@ def measure_ref(
     ]
     for thread in threads:
         thread.start()
-    meter = CpuMeter({"postgres": postgres_pids(lab.postgres)})
+    meter = CpuMeter({"postgres": postgres_pids(postgres)})
     seconds = math.nan
     try:
         connected.wait()
