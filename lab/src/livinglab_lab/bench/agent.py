@@ -370,7 +370,16 @@ def run_agent_benchmark(
         )
         errors = counter.errors[:10]
 
-    result: dict[str, Any] = {
+    result = _result(steady, drain, backlog=backlog)
+    _report(console, result, errors=errors)
+    # The machine-readable result, last on stdout and plain (not rich) so it parses.
+    print(json.dumps(result), flush=True)  # noqa: T201
+    return result
+
+
+def _result(steady: _Steady, drain: _Drain, *, backlog: int) -> dict[str, Any]:
+    """The benchmark's result: what it prints as its last, machine-readable line."""
+    return {
         "cpu_us_per_reading": round(steady.cpu_s / steady.sampled * 1e6, 1)
         if steady.sampled
         else None,
@@ -401,10 +410,6 @@ def run_agent_benchmark(
         "sqlite": sqlite3.sqlite_version,
         "load_average": round(os.getloadavg()[0], 2),
     }
-    _report(console, result, errors=errors)
-    # The machine-readable result, last on stdout and plain (not rich) so it parses.
-    print(json.dumps(result), flush=True)  # noqa: T201
-    return result
 
 
 def _report(console: Console, result: dict[str, Any], *, errors: list[str]) -> None:
