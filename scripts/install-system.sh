@@ -9,9 +9,10 @@ PG_MAJOR="${PG_MAJOR:-15}"
 PG_CONFIG="/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config"
 PACKAGES=(mosquitto mosquitto-clients "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}"
           cmake gcc make libc6-dev xz-utils)
-# Browser tests drive Debian's Chromium; `--test` adds it (demos and deployments do without).
+# `--test` adds what only the tests need (demos and deployments do without): Debian's Chromium
+# for the browser tests, and g++ to compile the Arduino example against the wire test vectors.
 if [ "${1:-}" = "--test" ]; then
-    PACKAGES+=(chromium chromium-driver fonts-dejavu-core)
+    PACKAGES+=(chromium chromium-driver fonts-dejavu-core g++)
 fi
 
 SUDO=""

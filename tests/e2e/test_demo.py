@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -139,3 +140,67 @@ def test_demo_run_stores_what_its_agents_sent(tmp_path):
     assert second["stored"] == second["sent"]
     assert second["lost"] == 0
     assert second["duplicated"] == 0
+
+
+def _lab_processes(lab: Path, *, demo_pid: int) -> set[int]:
+    """The lab's processes: the demo's children (ingest, API, agents, Mosquitto) and whatever
+    runs from the lab's folders (the PostgreSQL server, which pg_ctl detaches)."""
+    folders = [str(lab)] + [
+        str((lab / name).resolve()) for name in ("postgres", "mosquitto")
+    ]
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        if parent == demo_pid or any(folder in cmdline for folder in folders):
+            found.add(int(proc.name))
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    """The pids still running: not gone, and not zombies (dead, waiting for a parent to reap)."""
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_demo_in_order_and_leaves_nothing_running(tmp_path):
+    # As a service manager stops it: SIGTERM to the demo's process alone, not its group.
+    with (tmp_path / "demo.out").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "livinglab_platform", "demo", "--lab-dir", "lab"],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    lab: set[int] = set()
+    try:
+        _lab_env(tmp_path, newer_than=0, process=process)
+        time.sleep(3)
+        lab = _lab_processes(tmp_path / "lab", demo_pid=process.pid)
+        # Ingest, API, three agents and Mosquitto, plus PostgreSQL's own processes.
+        assert len(lab) >= 7, lab
+        process.send_signal(signal.SIGTERM)
+        summary = _summary(tmp_path, process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in _alive(lab):  # a failed check leaves nothing behind either
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    assert summary["lost"] == 0
+    assert summary["stored"] == summary["sent"]
+    assert _alive(lab) == set()

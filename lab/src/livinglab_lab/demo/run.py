@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import psycopg
 from rich.console import Console
@@ -239,6 +240,24 @@ def run_demo(
     *, lab_dir: Path, duration_s: float | None, console: Console
 ) -> DemoSummary | None:
     """Run the lab until Ctrl-C (or for `duration_s`) and stop everything cleanly; return the summary."""
+    # A service manager stops the demo with SIGTERM to its process alone: the same orderly stop
+    # as Ctrl-C, instead of Python's default of dying on the spot and leaving every service up.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run(lab_dir, duration_s=duration_s, console=console)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    # Once: a second SIGTERM while the lab stops must not cut the stop short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _run(
+    lab_dir: Path, *, duration_s: float | None, console: Console
+) -> DemoSummary | None:
     # Absolute: the agents' configs name files in it, and agents resolve relative paths
     # against their config file's folder.
     lab = _start_services(lab_dir.absolute(), console)
