@@ -312,6 +312,8 @@ class Mosquitto:
                 )
             password_file.write_text(admin_password + "\n")
             password_file.chmod(0o600)
+        # Every client's password hash is in it: only the broker's user reads it (chowned below).
+        dynsec.chmod(0o600)
         config = BROKER_CONFIG_TEMPLATE.read_text()
         for token, value in {
             "@PORT@": str(port),
@@ -344,6 +346,9 @@ class Mosquitto:
     def start(self) -> None:
         self.process = subprocess.Popen(
             ["mosquitto", "-c", str(self.directory / "mosquitto.conf")],
+            # Mosquitto rewrites dynamic-security.json (and its persistence file) with the
+            # process's umask: 077 keeps them readable by the broker's user only.
+            umask=0o077,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,

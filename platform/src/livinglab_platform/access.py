@@ -56,6 +56,9 @@ class Principal:
     name: str
     organisation_id: str | None
     role: Role
+    # The token the request signed in with; None at the command line. Tokens it creates are its
+    # children: they expire no later than it and are revoked with it.
+    token_id: int | None = None
 
     @property
     def label(self) -> str:

@@ -15,9 +15,12 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp
 
 from livinglab_platform import web
+from livinglab_platform.api import docs
 from livinglab_platform.api.deps import ERRORS
+from livinglab_platform.api.limits import Limits
 from livinglab_platform.api.routes import (
     data,
     devices,
@@ -28,8 +31,9 @@ from livinglab_platform.api.routes import (
     sites,
     trials,
 )
+from livinglab_platform.api.slots import ExportSlots
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.errors import PlatformError
+from livinglab_platform.core.errors import BusyError, PlatformError
 from livinglab_platform.core.settings import ApiSettings, BrokerSettings
 
 __all__ = ["create_app"]
@@ -39,6 +43,10 @@ logger = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 # How long a request waits for a database connection before answering 503.
 DATABASE_WAIT_S = 5.0
+# A 422 lists at most this many problems, each field and message cut to MAX_ERROR_CHARS: an
+# answer never grows with its input (700k unknown keys once made a 44 MB answer).
+MAX_ERRORS = 20
+MAX_ERROR_CHARS = 200
 
 
 def _configure(conn: Connection) -> None:
@@ -52,18 +60,27 @@ def _field(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(location[-1] if location else "request")
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
 def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if web.is_page(request):
         return web.page_error(request, exc)
+    problems = exc.errors()
+    # Field and message only, never the input itself; both cut, and only the first problems.
     errors = [
         {
-            "field": _field(tuple(e.get("loc", ()))),
-            "message": str(e.get("msg", "invalid")),
+            "field": _cut(_field(tuple(e.get("loc", ())))),
+            "message": _cut(str(e.get("msg", "invalid"))),
         }
-        for e in exc.errors()
+        for e in problems[:MAX_ERRORS]
     ]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    more = len(problems) - len(errors)
+    if more > 0:
+        summary += f"; and {more} more"
     return JSONResponse(
         status_code=422,
         content={"detail": f"invalid input: {summary}", "errors": errors},
@@ -80,6 +97,8 @@ def _platform_error(request: Request, exc: Exception) -> Response:
     if web.is_page(request):
         return web.page_error(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, BusyError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse(
         status_code=exc.status,
         content={"detail": str(exc), "errors": _field_errors(exc)},
@@ -130,6 +149,30 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class _Api(FastAPI):
+    """The application wrapped in `Limits`, outermost, so they hold for every response."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: ApiSettings = self.state.settings
+        return Limits(
+            super().build_middleware_stack(),
+            max_body_bytes=settings.api_max_body_bytes,
+            send_timeout_s=settings.api_send_timeout_s,
+        )
+
+
+def _pool(settings: ApiSettings, size: int, name: str) -> ConnectionPool[Connection]:
+    return ConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=size,
+        configure=_configure,
+        timeout=DATABASE_WAIT_S,
+        name=name,
+        open=True,
+    )
+
+
 def create_app(
     settings: ApiSettings | None = None, broker_settings: BrokerSettings | None = None
 ) -> FastAPI:
@@ -139,22 +182,29 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with ConnectionPool(
-            settings.database_url,
-            min_size=1,
-            max_size=settings.api_pool_size,
-            configure=_configure,
-            timeout=DATABASE_WAIT_S,
-            open=True,
-        ) as pool:
+        # Three pools, so that no kind of request waits on another: the requests' (each holds a
+        # connection only while its route runs), the downloads' (held while they stream) and
+        # the health checks' one connection.
+        with (
+            _pool(settings, settings.api_pool_size, "requests") as pool,
+            _pool(settings, settings.api_export_pool_size, "exports") as export_pool,
+            _pool(settings, 1, "health") as health_pool,
+        ):
             app.state.pool = pool
+            app.state.export_slots = ExportSlots(
+                export_pool, per_person=settings.api_exports_per_person
+            )
+            app.state.health_pool = health_pool
             yield
 
-    app = FastAPI(
+    app = _Api(
         title="livinglab",
         version="1",
         summary="Ljubljana's living lab: trials, partners, devices and their data",
         lifespan=lifespan,
+        # Served by `docs` from installed files, under the pages' Content-Security-Policy.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.broker_settings = broker_settings
@@ -172,6 +222,9 @@ def create_app(
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(web.router)
+    app.include_router(docs.router)
+    # Before /static: the more specific mount must come first to be matched.
+    app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS_DIR), name="docs")
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(PlatformError, _platform_error)

@@ -11,6 +11,8 @@ from psycopg_pool import ConnectionPool
 
 from livinglab_edge_agent.wire import DEVICE_ID_REGEX
 from livinglab_platform.access import Principal
+from livinglab_platform.api import slots
+from livinglab_platform.api.slots import ExportSlot
 from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.dynsec import DynSec
@@ -24,7 +26,8 @@ __all__ = [
     "BrokerDep",
     "ConnDep",
     "CurrentPrincipal",
-    "PooledConn",
+    "ExportSlotDep",
+    "HealthConn",
     "SlugPath",
 ]
 
@@ -44,9 +47,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     },
     404: {"model": ErrorPublic, "description": "Not found, or not visible to you"},
     409: {"model": ErrorPublic, "description": "Clashes with the current state"},
+    413: {
+        "model": ErrorPublic,
+        "description": "The request's body is larger than the API takes",
+    },
     422: {
         "model": ErrorPublic,
         "description": "Invalid input; `errors` names each field",
+    },
+    429: {
+        "model": ErrorPublic,
+        "description": "Too many downloads at once (yours, or everyone's); retry after `Retry-After`",
     },
     503: {
         "model": ErrorPublic,
@@ -63,25 +74,36 @@ _bearer = HTTPBearer(
 )
 
 
-def _pooled(request: Request) -> Iterator[Connection]:
-    # Request scope: the connection stays with the request until its response is sent, so a
-    # streamed export can read from it after the route has returned.
+def _unit_of_work(request: Request) -> Iterator[Connection]:
     pool: ConnectionPool[Connection] = request.app.state.pool
-    with pool.connection() as conn:
-        yield conn
-
-
-PooledConn = Annotated[Connection, Depends(_pooled)]
-
-
-def _unit_of_work(conn: PooledConn) -> Iterator[Connection]:
-    with db.unit_of_work(conn):
+    with pool.connection() as conn, db.unit_of_work(conn):
         yield conn
 
 
 # The request's one unit of work. Function scope: it commits (or rolls back) when the route
-# returns (or raises), before the response is sent, so a 201 is only ever sent for a commit.
+# returns (or raises), before the response is sent, so a 201 is only ever sent for a commit; and
+# its connection is back in the pool before the first byte goes out, so no client, however slowly
+# it reads, holds one of the requests' connections (a download streams from `ExportSlotDep`).
 ConnDep = Annotated[Connection, Depends(_unit_of_work, scope="function")]
+
+
+def _health_unit_of_work(request: Request) -> Iterator[Connection]:
+    pool: ConnectionPool[Connection] = request.app.state.health_pool
+    with pool.connection() as conn, db.unit_of_work(conn):
+        yield conn
+
+
+# Health checks have a connection of their own: they answer while the requests' pool is busy, and
+# an unauthenticated flood of them can only slow health checks down.
+HealthConn = Annotated[Connection, Depends(_health_unit_of_work, scope="function")]
+
+
+def _export_slot(request: Request) -> Iterator[ExportSlot]:
+    # Request scope: the slot is released once the response is sent, abandoned or cut.
+    yield from slots.slot(request.app.state.export_slots)
+
+
+ExportSlotDep = Annotated[ExportSlot, Depends(_export_slot)]
 
 
 def _principal(

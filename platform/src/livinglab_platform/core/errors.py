@@ -62,3 +62,10 @@ class ConflictError(PlatformError):
     """The request is valid but clashes with the current state (a transition, a duplicate id)."""
 
     status = 409
+
+
+class BusyError(PlatformError):
+    """Raised when the asker already runs as many exports as allowed, or every export slot is taken."""
+
+    status = 429
+    retry_after_s = 5

@@ -50,12 +50,20 @@ class IngestSettings(BaseSettings):
 
 
 class ApiSettings(BaseSettings):
-    """The API server: its database, where it listens and its connection pool."""
+    """The API server: its database, where it listens, its connection pools and its limits."""
 
     model_config = SettingsConfigDict(env_prefix="LIVINGLAB_", extra="ignore")
     database_url: str = "postgresql://livinglab@localhost:5432/livinglab"
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, gt=0, lt=65536)
     api_pool_size: int = Field(default=4, ge=1, le=64)
+    # Exports and dossiers take their connections from a pool of their own, so however many
+    # downloads run (or stall), the requests' pool stays free for everyone else.
+    api_export_pool_size: int = Field(default=2, ge=1, le=64)
+    api_exports_per_person: int = Field(default=1, ge=1, le=64)
+    # A response that could not be handed to the client for this long (it stopped reading) is cut.
+    api_send_timeout_s: float = Field(default=30.0, gt=0)
+    # 1 MiB: the largest body a route takes (a trial with its texts) is a few kilobytes.
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Set when the API is served over HTTPS, so the sign-in cookie is sent over TLS only.
     api_secure_cookies: bool = False

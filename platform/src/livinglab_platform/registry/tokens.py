@@ -16,7 +16,12 @@ from livinglab_platform.access import (
     require_visible_token,
 )
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.errors import AuthenticationError, NotFoundError
+from livinglab_platform.core.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from livinglab_platform.registry.schemas import (
     Role,
     TokenCreate,
@@ -25,6 +30,7 @@ from livinglab_platform.registry.schemas import (
 )
 
 __all__ = [
+    "MAX_ACTIVE_TOKENS",
     "TOKEN_COOKIE",
     "TOKEN_PREFIX",
     "authenticate",
@@ -37,6 +43,9 @@ TOKEN_PREFIX = "ll_"
 # The cookie in which the web pages keep a signed-in person's token (HttpOnly, SameSite=Strict).
 TOKEN_COOKIE = "livinglab_token"
 _PREFIX_CHARS = 10
+# Tokens a person may hold at once (neither revoked nor expired): enough for every device and
+# script a person runs, and a bound on what a stolen token can mint.
+MAX_ACTIVE_TOKENS = 20
 
 
 def _hash(token: str) -> bytes:
@@ -55,12 +64,59 @@ _TOKEN_ROW = class_row(TokenPublic)
 class _Holder:
     """Whom a presented token belongs to, and whether it still works."""
 
+    token_id: int
     person_id: int
     name: str
     organisation_id: str
     role: Role
     revoked_at: datetime | None
     expires_at: datetime | None
+
+
+def _parent_expiry(
+    conn: Connection, principal: Principal, token: TokenCreate
+) -> TokenCreate:
+    """The token with an expiry no later than its parent's, the token the principal signed in with.
+
+    The parent's row stays locked (FOR SHARE) until the caller's transaction ends, so it cannot be
+    revoked between this check and the child's insert, and a revocation that came first is seen.
+    """
+    if principal.token_id is None:
+        return token  # the command line: an operator at the terminal, no parent
+    row = conn.execute(
+        "SELECT expires_at FROM tokens WHERE id = %s AND revoked_at IS NULL FOR SHARE",
+        (principal.token_id,),
+    ).fetchone()
+    if row is None:
+        raise AuthenticationError("this token was revoked; ask for a new one")
+    parent_expires: datetime | None = row[0]
+    if parent_expires is None:
+        return token
+    if token.expires_at is None:
+        return token.model_copy(update={"expires_at": parent_expires})
+    if token.expires_at > parent_expires:
+        raise InvalidInputError(
+            "a token expires no later than the token that creates it"
+            f" ({parent_expires.isoformat()})",
+            field="expires_at",
+        )
+    return token
+
+
+def _require_room(conn: Connection, person_id: int) -> None:
+    # The person's row is locked so that two concurrent creations cannot both take the last place.
+    conn.execute("SELECT 1 FROM people WHERE id = %s FOR UPDATE", (person_id,))
+    row = conn.execute(
+        "SELECT count(*) FROM tokens WHERE person_id = %s AND revoked_at IS NULL"
+        " AND (expires_at IS NULL OR expires_at > now())",
+        (person_id,),
+    ).fetchone()
+    if row is not None and row[0] >= MAX_ACTIVE_TOKENS:
+        raise ConflictError(
+            f"person {person_id} already holds {row[0]} active tokens, the most one may hold;"
+            " revoke one first",
+            field="person_id",
+        )
 
 
 def create_token(
@@ -70,7 +126,11 @@ def create_token(
     person_id: int,
     token: TokenCreate,
 ) -> TokenCreated:
-    """Create a token for a person (themselves, or anyone for an operator); shown once."""
+    """Create a token for a person (themselves, or anyone for an operator); shown once.
+
+    A token created with another token (through the API) is its child: it expires no later than
+    its parent and is revoked with it. A person holds at most MAX_ACTIVE_TOKENS active tokens.
+    """
     require_token_owner(principal, person_id, "create tokens for other people")
     if (
         conn.execute("SELECT 1 FROM people WHERE id = %s", (person_id,)).fetchone()
@@ -81,17 +141,20 @@ def create_token(
         token = token.model_copy(
             update={"expires_at": token.expires_at.replace(tzinfo=UTC)}
         )
+    token = _parent_expiry(conn, principal, token)
+    _require_room(conn, person_id)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with conn.transaction(), conn.cursor(row_factory=_TOKEN_ROW) as cur:
         row = cur.execute(
-            f"INSERT INTO tokens (person_id, name, prefix, hash, expires_at)"
-            f" VALUES (%s, %s, %s, %s, %s) RETURNING {_TOKEN_COLUMNS}",
+            f"INSERT INTO tokens (person_id, name, prefix, hash, expires_at, parent_id)"
+            f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_TOKEN_COLUMNS}",
             (
                 person_id,
                 token.name,
                 secret[:_PREFIX_CHARS],
                 _hash(secret),
                 token.expires_at,
+                principal.token_id,
             ),
         ).fetchone()
         assert row is not None
@@ -136,8 +199,25 @@ def revoke_token(
             (token_id,),
         ).fetchone()
         assert updated is not None
+        # A statement of its own, after the one above waited for any child being created with
+        # this token (its FOR SHARE lock): its fresh snapshot sees that child too.
+        descendants = conn.execute(
+            "WITH RECURSIVE line AS ("
+            " SELECT id FROM tokens WHERE parent_id = %s"
+            " UNION SELECT t.id FROM tokens t JOIN line ON t.parent_id = line.id)"
+            " UPDATE tokens SET revoked_at = now() FROM line"
+            " WHERE tokens.id = line.id AND tokens.revoked_at IS NULL RETURNING tokens.id",
+            (token_id,),
+        ).fetchall()
         audit.record(
-            conn, principal, object_type="token", object_id=token_id, action="revoke"
+            conn,
+            principal,
+            object_type="token",
+            object_id=token_id,
+            action="revoke",
+            details={"with_children": sorted(r[0] for r in descendants)}
+            if descendants
+            else None,
         )
     return updated
 
@@ -148,7 +228,7 @@ def authenticate(conn: Connection, token: str) -> Principal:
         holder = cur.execute(
             "UPDATE tokens t SET last_used_at = now() FROM people p"
             " WHERE t.hash = %s AND p.id = t.person_id"
-            " RETURNING p.id AS person_id, p.name, p.organisation_id, p.role,"
+            " RETURNING t.id AS token_id, p.id AS person_id, p.name, p.organisation_id, p.role,"
             " t.revoked_at, t.expires_at",
             (_hash(token),),
         ).fetchone()
@@ -165,4 +245,5 @@ def authenticate(conn: Connection, token: str) -> Principal:
         name=holder.name,
         organisation_id=holder.organisation_id,
         role=Role(holder.role),
+        token_id=holder.token_id,
     )

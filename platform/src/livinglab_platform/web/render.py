@@ -15,7 +15,7 @@ from livinglab_platform.trials.lifecycle import TRANSITIONS
 from livinglab_platform.web.i18n import LANGUAGES, translate
 from livinglab_platform.web.session import CSRF_FIELD, csrf_token, language, remember
 
-__all__ = ["redirect", "render"]
+__all__ = ["SECURITY_HEADERS", "redirect", "render"]
 
 # People read times on the lab's clock; the database and the API speak UTC.
 LOCAL_TZ = ZoneInfo("Europe/Ljubljana")
@@ -80,12 +80,18 @@ def redirect(request: Request, url: str) -> Response:
     return _secured(request, RedirectResponse(url, status_code=303))
 
 
-def _secured(request: Request, response: Response) -> Response:
-    # Pages are never framed (clickjacking) and load nothing from elsewhere.
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = (
+# Pages (and the API's docs page) are never framed (clickjacking), load nothing from elsewhere and
+# run no inline script or style.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self';"
         " script-src 'self'; frame-ancestors 'none'; form-action 'self'"
-    )
-    response.headers["Referrer-Policy"] = "same-origin"
+    ),
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _secured(request: Request, response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
     return remember(request, response)

@@ -1,22 +1,24 @@
 """Exports: a data query streamed as CSV or Parquet, and a trial's dossier as a zip archive.
 
 Both plan (and check access) before the response starts, so a refusal is a JSON error rather
-than a broken download.
+than a broken download. Both stream from a connection of the exports' own pool, at most a few
+per person (`api/slots.py`): the requests' pool never waits on a client that reads slowly.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, PooledConn
+from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, ExportSlotDep
 from livinglab_platform.api.routes.data import DataQueryDep
+from livinglab_platform.core import db
 from livinglab_platform.data import dossiers, exports, queries
 from livinglab_platform.data.schemas import Format
 
@@ -26,35 +28,6 @@ router = APIRouter(tags=["exports"])
 SPOOL_MAX_BYTES = 32 * 1024 * 1024
 READ_BYTES = 1024 * 1024
 ZIP = "application/zip"
-
-
-class _Bodies:
-    """Response bodies of one request, closed once the response is sent or abandoned."""
-
-    def __init__(self) -> None:
-        self._open: list[Generator[bytes, None, None]] = []
-
-    def add(self, body: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
-        self._open.append(body)
-        return body
-
-    def close(self) -> None:
-        for body in self._open:
-            body.close()
-
-
-def _bodies(_conn: PooledConn) -> Iterator[_Bodies]:
-    # Depending on the request's connection makes this exit first. Starlette never closes a body it stops
-    # reading (a client that hangs up), and a body left to the garbage collector would close its
-    # server-side cursor on a connection already back in the pool, inside another request.
-    bodies = _Bodies()
-    try:
-        yield bodies
-    finally:
-        bodies.close()
-
-
-BodiesDep = Annotated[_Bodies, Depends(_bodies)]
 
 
 def _stamp(moment: datetime) -> str:
@@ -88,7 +61,7 @@ def export_data(
     conn: ConnDep,
     principal: CurrentPrincipal,
     query: DataQueryDep,
-    bodies: BodiesDep,
+    slot: ExportSlotDep,
     fmt: Annotated[
         Format, Query(alias="format", description="csv or parquet")
     ] = Format.csv,
@@ -97,7 +70,7 @@ def export_data(
     plan = queries.plan_query(conn, principal, query)
     filename = f"livinglab-{_stamp(query.start)}-{_stamp(query.end)}.{fmt.value}"
     return StreamingResponse(
-        bodies.add(exports.stream(conn, plan, fmt)),
+        slot.add(exports.stream(slot.open(principal), plan, fmt)),
         media_type=fmt.media_type,
         headers=_attachment(filename),
     )
@@ -118,14 +91,17 @@ def _read(spool: IO[bytes]) -> Generator[bytes, None, None]:
     ),
 )
 def read_dossier(
-    conn: ConnDep, principal: CurrentPrincipal, trial_id: int, bodies: BodiesDep
+    principal: CurrentPrincipal, trial_id: int, slot: ExportSlotDep
 ) -> StreamingResponse:
     """The trial's record, audit trail, devices and raw readings in one archive (not for viewers)."""
     with ExitStack() as on_error:
         spool = on_error.enter_context(
             tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)
         )
-        dossiers.write_dossier(conn, principal, trial_id, spool)
+        # Written on the download's connection: a large trial's archive takes a while to write,
+        # and its spool stays with the slot until it is sent.
+        with db.unit_of_work(slot.open(principal)) as conn:
+            dossiers.write_dossier(conn, principal, trial_id, spool)
         size = spool.tell()
         spool.seek(0)
         on_error.pop_all()  # from here on, the body closes the file once it is sent
@@ -133,4 +109,4 @@ def read_dossier(
         **_attachment(f"livinglab-trial-{trial_id}-dossier.zip"),
         "Content-Length": str(size),
     }
-    return StreamingResponse(bodies.add(_read(spool)), media_type=ZIP, headers=headers)
+    return StreamingResponse(slot.add(_read(spool)), media_type=ZIP, headers=headers)
