@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from psycopg.rows import dict_row
 
-from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
+from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, ViewerMinCount
 from livinglab_platform.core.errors import InvalidInputError
 from livinglab_platform.data import queries
 from livinglab_platform.data.schemas import (
@@ -80,10 +80,17 @@ DataQueryDep = Annotated[queries.DataQuery, Depends(data_query)]
 
 @router.get("/data")
 def read_data(
-    conn: ConnDep, principal: CurrentPrincipal, query: DataQueryDep
+    conn: ConnDep,
+    principal: CurrentPrincipal,
+    query: DataQueryDep,
+    viewer_min_count: ViewerMinCount,
 ) -> DataPublic:
-    """Series per sensor: raw readings for short ranges, buckets (count, mean, min, max) otherwise."""
-    plan = queries.plan_query(conn, principal, query)
+    """Series per sensor: raw readings for short ranges, buckets (count, mean, min, max) otherwise.
+
+    Buckets are whole: `start` and `end` of the answer are the range read, grown to bucket
+    boundaries. Viewers get only buckets of one-minute cells of enough readings each.
+    """
+    plan = queries.plan_query(conn, principal, query, viewer_min_count=viewer_min_count)
     series: dict[tuple[str, str], SeriesPublic] = {}
     ids = {
         (str(device_id), str(key)): int(sensor_id)
@@ -124,8 +131,8 @@ def read_data(
                 )
             series[key].points.append(point)
     return DataPublic(
-        start=query.start,
-        end=query.end,
+        start=plan.start,
+        end=plan.end,
         interval=plan.interval,
         source=plan.source,
         series=list(series.values()),

@@ -15,7 +15,12 @@ from typing import IO, Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, PooledConn
+from livinglab_platform.api.deps import (
+    ConnDep,
+    CurrentPrincipal,
+    PooledConn,
+    ViewerMinCount,
+)
 from livinglab_platform.api.routes.data import DataQueryDep
 from livinglab_platform.data import dossiers, exports, queries
 from livinglab_platform.data.schemas import Format
@@ -89,12 +94,13 @@ def export_data(
     principal: CurrentPrincipal,
     query: DataQueryDep,
     bodies: BodiesDep,
+    viewer_min_count: ViewerMinCount,
     fmt: Annotated[
         Format, Query(alias="format", description="csv or parquet")
     ] = Format.csv,
 ) -> StreamingResponse:
     """The same rows as /data, any number of them, as a file: raw readings or buckets."""
-    plan = queries.plan_query(conn, principal, query)
+    plan = queries.plan_query(conn, principal, query, viewer_min_count=viewer_min_count)
     filename = f"livinglab-{_stamp(query.start)}-{_stamp(query.end)}.{fmt.value}"
     return StreamingResponse(
         bodies.add(exports.stream(conn, plan, fmt)),
