@@ -478,3 +478,32 @@ def test_estimates_follow_rollups_windows_and_buckets(world: World):
         assert exports.estimate_rows(conn, plan(CLI, Interval.m15)) == 24 * 4
         rows = sum(len(c) for c in queries.rows(conn, plan(partner)))
         assert rows == 3 * 60
+
+
+@pytest.mark.parametrize("path", ["/api/v1/data", "/api/v1/export"])
+def test_moments_outside_the_years_1_to_9999_in_utc_are_invalid_input(
+    client, world: World, path: str
+):
+    # 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC: the review's /export answered 500.
+    _device_with_readings(world, "dev-a", "startup-a", 10)
+    operator = world.headers("operator")
+    cases = [
+        ({"end": "9999-12-31T23:59:59-14:00"}, "end"),
+        ({"start": "0001-01-01T00:00:00+01:00"}, "start"),
+        ({"start": "0001-01-01T00:30:00+01:00", "end": T0.isoformat()}, "start"),
+    ]
+    for params, field in cases:
+        r = client.get(
+            path,
+            headers=operator,
+            params={**_params(device="dev-a", interval="1d"), **params},
+        )
+        assert r.status_code == 422, (params, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == [field], r.text
+    # The last moment of the year 9999 is fine, its day's bucket included.
+    r = client.get(
+        path,
+        headers=operator,
+        params=_params(device="dev-a", interval="1d", end="9999-12-31T23:59:59Z"),
+    )
+    assert r.status_code == 200, r.text

@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, ViewerMinCount
 from livinglab_platform.core.errors import InvalidInputError
+from livinglab_platform.core.schema import Moment
 from livinglab_platform.data import queries
 from livinglab_platform.data.schemas import (
     DataPublic,
@@ -26,12 +27,6 @@ DEFAULT_RANGE = timedelta(hours=24)
 MAX_ROWS = 200_000
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def data_query(
     sensor: Annotated[
         list[int], Query(description="Sensor ids; repeat the parameter")
@@ -43,16 +38,19 @@ def data_query(
         int | None, Query(description="Only the trial's devices and periods")
     ] = None,
     start: Annotated[
-        datetime | None, Query(description="Default: 24 h before end")
+        Moment | None, Query(description="Default: 24 h before end")
     ] = None,
-    end: Annotated[datetime | None, Query(description="Default: now")] = None,
+    end: Annotated[Moment | None, Query(description="Default: now")] = None,
     interval: Annotated[
         Interval, Query(description="raw, a bucket, or auto")
     ] = Interval.auto,
 ) -> queries.DataQuery:
-    """The query parameters shared by /data and /export."""
-    end = _utc(end) or datetime.now(UTC)
-    start = _utc(start)
+    """The query parameters shared by /data and /export.
+
+    `start` and `end` are `Moment`s, the one rule of every moment the platform takes: UTC
+    without an offset, and inside the years 1 to 9999 in UTC (422 naming the field otherwise).
+    """
+    end = end or datetime.now(UTC)
     if start is None:
         if end - datetime.min.replace(tzinfo=UTC) < DEFAULT_RANGE:
             raise RequestValidationError(
