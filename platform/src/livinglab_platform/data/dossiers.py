@@ -7,11 +7,8 @@ readings are ever held in memory.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import zipfile
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO
@@ -19,7 +16,7 @@ from typing import IO
 from livinglab_platform import audit
 from livinglab_platform.access import Principal, require_raw_data
 from livinglab_platform.core.db import Connection
-from livinglab_platform.data import exports, queries
+from livinglab_platform.data import cells, exports, queries
 from livinglab_platform.data.schemas import Interval
 from livinglab_platform.trials import registration
 from livinglab_platform.trials.schemas import TrialPublic
@@ -77,17 +74,9 @@ def readings_query(trial: TrialPublic) -> queries.DataQuery:
     )
 
 
-def _csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _audit_csv(conn: Connection, trial_id: int) -> str:
     entries = audit.list_entries(conn, object_type="trial", object_id=trial_id)
-    return _csv_text(
+    return cells.csv_text(
         AUDIT_COLUMNS,
         (
             (
@@ -116,7 +105,7 @@ def _devices_csv(conn: Connection, trial_id: int) -> str:
          ORDER BY td.starts_at, td.id""",
         (trial_id,),
     ).fetchall()
-    return _csv_text(
+    return cells.csv_text(
         DEVICE_COLUMNS,
         (
             (
