@@ -283,3 +283,49 @@ def test_the_dossiers_csvs_hold_no_formulas(client, world: World):
     assert "'-1+1" in reasons
     # trial.json keeps the exact text.
     assert json.loads(archive.read("trial.json"))["title"].startswith("@SUM")
+
+
+@pytest.mark.parametrize("who", ["researcher", "partner", "operator"])
+def test_devices_csv_shows_only_what_the_devices_api_shows(
+    client, world: World, who: str
+):
+    # ul-fe's researcher reads the trial through a grant, and gets 404 for both its devices.
+    trial_id = _trial(world)
+    with psycopg.connect(world.dsn) as conn:
+        grants.create_grant(
+            conn,
+            CLI,
+            trial_id,
+            grant=GrantCreate(
+                organisation_id="ul-fe", starts_at=T0, ends_at=T0 + 6 * HOUR
+            ),
+        )
+        conn.commit()
+    headers = world.headers(who)
+    r = client.get(f"/api/v1/trials/{trial_id}/dossier", headers=headers)
+    assert r.status_code == 200, r.text
+    devices = _csv(zipfile.ZipFile(io.BytesIO(r.content)), "devices.csv")
+    assert [d["device_id"] for d in devices] == ["dev-a", "dev-b"]
+    visible = 0
+    for row in devices:
+        # The assignment itself is in trial.json for every reader of the trial.
+        assert row["starts_at"].endswith("Z")
+        assert row["ends_at"].endswith("Z")
+        device = client.get(f"/api/v1/devices/{row['device_id']}", headers=headers)
+        if device.status_code == 404:
+            assert (
+                row["site_id"],
+                row["organisation_id"],
+                row["sensors"],
+                row["delivery_completeness"],
+            ) == ("", "", "", "")
+            continue
+        assert device.status_code == 200, device.text
+        visible += 1
+        shown = device.json()
+        assert row["site_id"] == shown["site_id"]
+        assert row["organisation_id"] == (shown["organisation_id"] or "")
+        assert row["sensors"] == "; ".join(
+            f"{s['key']} [{s['unit']}]" for s in shown["sensors"]
+        )
+    assert visible == (0 if who == "researcher" else 2)
