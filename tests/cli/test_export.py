@@ -164,6 +164,20 @@ def test_export_refusals(livinglab, readings, tmp_path):
         "export", "--device", "pm-01", "--start", "2026-05-02", "--end", "2026-05-01", "-o", str(out), code=2
     )  # fmt: skip
     assert "end must be after start" in backwards.stderr
+    # The API's rule for moments: inside the years 1 to 9999 in UTC.
+    for option, moment in [
+        ("--end", "9999-12-31T23:59:59-14:00"),
+        ("--start", "0001-01-01T00:30+01:00"),
+    ]:
+        dates = {"--start": "2026-05-01", "--end": "2026-05-02", option: moment}
+        beyond = livinglab(
+            "export", "--device", "pm-01", *(x for kv in dates.items() for x in kv), "-o", str(out), code=2
+        )  # fmt: skip
+        said = " ".join(re.sub("[│╭╮╰╯─]", " ", beyond.output).split())  # rich's box
+        assert (
+            f"Invalid value for '{option}': '{moment}' must lie between the years 1 and 9999 in UTC"
+            in said
+        )
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # no partial file left behind
 

@@ -1,8 +1,9 @@
 """Who is asking, and what they may see and do: the one place the platform's access rules live.
 
 - operator: everything.
-- viewer (city staff): every organisation, site, device and non-draft trial; data only aggregated;
-  changes nothing.
+- viewer (city staff): every organisation, site, device and non-draft trial; data only aggregated,
+  in buckets made of whole one-minute cells of at least LIVINGLAB_VIEWER_MIN_COUNT readings each
+  (`cell_min_count`); changes nothing.
 - partner: the people of their organisation; the trials of their organisation (as owner or listed
   partner) and trials granted to it; the devices their organisation owns and the devices of their
   trials; the data of the devices their organisation owns, of devices assigned to their trials
@@ -29,6 +30,7 @@ __all__ = [
     "Principal",
     "acting_organisation",
     "allowed_actions",
+    "cell_min_count",
     "cli_principal",
     "data_windows_sql",
     "device_visibility_sql",
@@ -206,6 +208,22 @@ def require_raw_data(
     """Refuse viewers anything made of raw readings, with `refusal` as the whole message."""
     if not sees_raw_data(principal):
         raise ForbiddenError(refusal, field=field)
+
+
+def cell_min_count(principal: Principal, *, viewer_min_count: int) -> int | None:
+    """The fewest readings a one-minute cell needs to count in this principal's buckets.
+
+    None for whoever may read raw readings: their buckets hold every reading they can see. For
+    viewers, every bucket is a sum of whole one-minute cells (aligned to the minute, never cut by
+    the range asked for or by a trial's periods) of at least `viewer_min_count` readings each, and
+    a cell with fewer is left out of every bucket. A security review rebuilt all raw readings from
+    buckets cut to 100 ms around each reading; the same cells in every bucket also mean that no
+    two buckets (of two intervals, two ranges, with and without a trial) differ by a few
+    readings that their difference would give away.
+    """
+    if sees_raw_data(principal):
+        return None
+    return viewer_min_count
 
 
 def sees_whole_sensors(principal: Principal) -> bool:

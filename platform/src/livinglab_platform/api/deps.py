@@ -29,6 +29,7 @@ __all__ = [
     "ExportSlotDep",
     "HealthConn",
     "SlugPath",
+    "ViewerMinCount",
 ]
 
 # Every route may answer with these; each is an ErrorPublic with a sentence a person can act on.
@@ -127,6 +128,14 @@ def _principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal, scope="function")]
+
+
+def _viewer_min_count(request: Request) -> int:
+    return int(request.app.state.settings.viewer_min_count)
+
+
+# LIVINGLAB_VIEWER_MIN_COUNT, for the data queries (access.cell_min_count).
+ViewerMinCount = Annotated[int, Depends(_viewer_min_count)]
 
 
 def _broker(request: Request) -> Iterator[DynSec]:

@@ -22,6 +22,7 @@ from livinglab_platform.access import Principal, cli_principal
 from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import PlatformError
+from livinglab_platform.core.schema import Moment
 from livinglab_platform.core.settings import IngestSettings
 
 __all__ = [
@@ -58,15 +59,23 @@ def unit_of_work() -> Iterator[Connection]:
         yield conn
 
 
+_MOMENT: pydantic.TypeAdapter[datetime] = pydantic.TypeAdapter(Moment)
+
+
 def parse_moment(text: str) -> datetime:
-    """An ISO date (midnight) or date-time; without an offset it is UTC."""
+    """An ISO date (midnight) or date-time, as a `Moment`: UTC without an offset, and inside the
+    years 1 to 9999 in UTC, as the API takes it."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise typer.BadParameter(
             f"{text!r} is not an ISO date or date-time, e.g. 2026-05-01 or 2026-05-01T08:00+02:00"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    try:
+        return _MOMENT.validate_python(moment)
+    except pydantic.ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise typer.BadParameter(f"{text!r} {reason}") from None
 
 
 def format_moment(moment: datetime | None) -> str:

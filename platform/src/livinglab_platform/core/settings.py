@@ -8,7 +8,14 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ApiSettings", "BrokerSettings", "IngestSettings"]
+__all__ = ["VIEWER_MIN_COUNT", "ApiSettings", "BrokerSettings", "IngestSettings"]
+
+# The fewest readings a one-minute cell must hold to enter a viewer's aggregates (the rule is
+# access.cell_min_count). A bucket of one reading is that reading, and one of two lets a viewer
+# who knows either reading (a device of their own beside it, a public station) compute the other.
+# Statistical offices' threshold rules publish a cell only with 3 to 10 contributors; five sits
+# inside that range.
+VIEWER_MIN_COUNT = 5
 
 
 class BrokerSettings(BaseSettings):
@@ -50,7 +57,8 @@ class IngestSettings(BaseSettings):
 
 
 class ApiSettings(BaseSettings):
-    """The API server: its database, where it listens, its connection pools and its limits."""
+    """The API server: its database, where it listens, its connection pools, its limits, and what
+    viewers see."""
 
     model_config = SettingsConfigDict(env_prefix="LIVINGLAB_", extra="ignore")
     database_url: str = "postgresql://livinglab@localhost:5432/livinglab"
@@ -67,3 +75,5 @@ class ApiSettings(BaseSettings):
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Set when the API is served over HTTPS, so the sign-in cookie is sent over TLS only.
     api_secure_cookies: bool = False
+    # LIVINGLAB_VIEWER_MIN_COUNT: see VIEWER_MIN_COUNT.
+    viewer_min_count: int = Field(default=VIEWER_MIN_COUNT, ge=1)

@@ -7,19 +7,20 @@ readings are ever held in memory.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import zipfile
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO
 
 from livinglab_platform import audit
-from livinglab_platform.access import Principal, require_raw_data
+from livinglab_platform.access import (
+    Principal,
+    device_visibility_sql,
+    require_raw_data,
+)
 from livinglab_platform.core.db import Connection
-from livinglab_platform.data import exports, queries
+from livinglab_platform.data import cells, exports, queries
 from livinglab_platform.data.schemas import Interval
 from livinglab_platform.trials import registration
 from livinglab_platform.trials.schemas import TrialPublic
@@ -31,7 +32,8 @@ FILES = {
     "trial.json": "the trial as the platform records it (the API's TrialPublic)",
     "audit.csv": "the audit trail, oldest first: time, actor, action, reason, details (JSON)",
     "devices.csv": "the devices assigned to the trial: device, site, owner, sensors, assignment"
-    " period, delivery completeness (share of the device's batches received)",
+    " period, delivery completeness (share of the device's batches received); site, owner,"
+    " sensors and completeness only of devices the archive's producer may see",
     "data.parquet": "raw readings: time (UTC), device_id, sensor, quantity, unit, value",
 }
 AUDIT_COLUMNS = ("time", "actor", "action", "reason", "details")
@@ -77,17 +79,9 @@ def readings_query(trial: TrialPublic) -> queries.DataQuery:
     )
 
 
-def _csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _audit_csv(conn: Connection, trial_id: int) -> str:
     entries = audit.list_entries(conn, object_type="trial", object_id=trial_id)
-    return _csv_text(
+    return cells.csv_text(
         AUDIT_COLUMNS,
         (
             (
@@ -102,26 +96,30 @@ def _audit_csv(conn: Connection, trial_id: int) -> str:
     )
 
 
-def _devices_csv(conn: Connection, trial_id: int) -> str:
+def _devices_csv(conn: Connection, principal: Principal, trial_id: int) -> str:
+    # A device the reader may not see (a granted organisation's reader, say) keeps its row and
+    # assignment period, which trial.json shows too, but not its site, owner, sensors or
+    # completeness: the devices API answers 404 for it.
+    visible, params = device_visibility_sql(principal)
     rows = conn.execute(
-        """
+        f"""
         SELECT td.device_id, d.site_id, d.organisation_id,
                (SELECT string_agg(s.key || ' [' || s.unit || ']', '; ' ORDER BY s.key)
-                  FROM sensors s WHERE s.device_id = td.device_id),
+                  FROM sensors s WHERE s.device_id = d.id),
                td.starts_at, td.ends_at, c.completeness
           FROM trial_devices td
-          JOIN devices d ON d.id = td.device_id
-          LEFT JOIN delivery_completeness c ON c.device_id = td.device_id
-         WHERE td.trial_id = %s
+          LEFT JOIN devices d ON d.id = td.device_id AND {visible}
+          LEFT JOIN delivery_completeness c ON c.device_id = d.id
+         WHERE td.trial_id = %(trial)s
          ORDER BY td.starts_at, td.id""",
-        (trial_id,),
+        {**params, "trial": trial_id},
     ).fetchall()
-    return _csv_text(
+    return cells.csv_text(
         DEVICE_COLUMNS,
         (
             (
                 device_id,
-                site_id,
+                site_id or "",
                 owner or "",
                 sensors or "",
                 _utc_text(starts_at),
@@ -220,7 +218,7 @@ def write_dossier(
         "README.txt": _readme(trial, principal, produced_at, query),
         "trial.json": trial.model_dump_json(indent=2) + "\n",
         "audit.csv": _audit_csv(conn, trial_id),
-        "devices.csv": _devices_csv(conn, trial_id),
+        "devices.csv": _devices_csv(conn, principal, trial_id),
     }
     with zipfile.ZipFile(out, "w") as archive:
         for name, text in texts.items():

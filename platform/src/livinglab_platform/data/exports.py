@@ -2,7 +2,8 @@
 
 Rows come from `queries.rows` (a server-side cursor), each chunk becomes an Arrow table with a fixed
 schema, and its encoding is written out before the next chunk is fetched: memory holds one chunk,
-whatever the size of the export. Parquet goes through an in-memory sink that is drained after each
+whatever the size of the export. CSV text cells never begin a spreadsheet formula (`cells`);
+Parquet keeps the exact text. Parquet goes through an in-memory sink that is drained after each
 row group, so the output only needs `write()` (a pipe, a zip entry, an HTTP response).
 """
 
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import InvalidInputError
-from livinglab_platform.data import queries
+from livinglab_platform.data import cells, queries
 from livinglab_platform.data.schemas import Format, Interval
 
 __all__ = [
@@ -89,7 +90,9 @@ def _iso_times(times: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _csv_body(table: pa.Table) -> bytes:
-    text = table.set_column(0, "time", _iso_times(table.column("time")))
+    # Text cells made safe before the times become text: those never start a formula.
+    text = cells.text_columns(table)
+    text = text.set_column(0, "time", _iso_times(text.column("time")))
     buffer = io.BytesIO()
     pa_csv.write_csv(
         text, buffer, write_options=pa_csv.WriteOptions(include_header=False)

@@ -3,7 +3,11 @@
 Raw readings for short ranges; for longer ones, buckets from the rollups (readings_1m, readings_1h)
 when the asker sees whole sensors, or buckets computed from the raw readings inside the asker's
 visibility windows (a partner's assignment periods, a trial's), so no bucket leaks readings from
-outside them.
+outside them. A viewer's buckets are sums of whole one-minute cells of the rollups, each of at
+least the minimum count (`access.cell_min_count`).
+
+Buckets are whole: a bucketed query reads its range grown to bucket boundaries (`Plan.start`,
+`Plan.end`), so a bucket never holds only the part of its readings that a range cut out.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg.pq import TransactionStatus
@@ -19,6 +23,7 @@ from psycopg.rows import Row, RowFactory, tuple_row
 
 from livinglab_platform.access import (
     Principal,
+    cell_min_count,
     data_windows_sql,
     require_raw_data,
     sees_raw_data,
@@ -29,10 +34,11 @@ from livinglab_platform.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from livinglab_platform.core.settings import VIEWER_MIN_COUNT
 from livinglab_platform.data.schemas import Interval
 from livinglab_platform.trials.registration import find_trial
 
-__all__ = ["DataQuery", "Plan", "plan_query", "rows"]
+__all__ = ["DataQuery", "Plan", "plan_query", "rows", "whole_buckets"]
 
 INTERVAL_S = {
     Interval.m1: 60,
@@ -73,13 +79,16 @@ class DataQuery:
 
 @dataclass(frozen=True)
 class Plan:
-    """A query ready to run: the resolution and table chosen, and the SQL."""
+    """A query ready to run: the resolution and table chosen, the range read, and the SQL."""
 
     interval: Interval
     source: str
     sensor_ids: tuple[int, ...]
     sql: str
     params: dict[str, Any]
+    # The range read: the one asked for, grown to whole buckets for a bucketed query.
+    start: datetime
+    end: datetime
     # The query of (sensor_id, windows) the rows are limited to; estimates reuse it.
     windows_sql: str = ""
 
@@ -138,8 +147,39 @@ def _resolve_sensors(
     return tuple(sorted(chosen))
 
 
-def plan_query(conn: Connection, principal: Principal, query: DataQuery) -> Plan:
-    """Check the request against the principal's access and build its SQL."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST = datetime.max.replace(tzinfo=UTC)
+
+
+def whole_buckets(
+    start: datetime, end: datetime, width: timedelta
+) -> tuple[datetime, datetime]:
+    """[start, end) grown to the boundaries of `width` buckets, aligned as time_bucket aligns them.
+
+    time_bucket's default origin is a midnight (2000-01-03) and every width here divides a day,
+    so counting from the Unix epoch gives its boundaries. An end whose boundary lies past the
+    year 9999 (which Python cannot hold) stays the end of the year 9999.
+    """
+    first = start - (start - _EPOCH) % width
+    last = end - (end - _EPOCH) % width
+    if last < end:
+        last = last + width if _LAST - last >= width else _LAST
+    return first, last
+
+
+def plan_query(
+    conn: Connection,
+    principal: Principal,
+    query: DataQuery,
+    *,
+    viewer_min_count: int = VIEWER_MIN_COUNT,
+) -> Plan:
+    """Check the request against the principal's access and build its SQL.
+
+    Args:
+        viewer_min_count: LIVINGLAB_VIEWER_MIN_COUNT, the fewest readings of a one-minute cell
+            in a viewer's buckets (see access.cell_min_count).
+    """
     if query.end <= query.start:
         raise InvalidInputError("end must be after start", field="end")
     if not (query.sensor_ids or query.device_ids or query.trial_id is not None):
@@ -156,73 +196,105 @@ def plan_query(conn: Connection, principal: Principal, query: DataQuery) -> Plan
             field="interval",
         )
     interval = choose_interval(query, raw_allowed=sees_raw_data(principal))
-    # Whole sensors are visible to operators and viewers unless a trial narrows them down.
-    whole = sees_whole_sensors(principal) and query.trial_id is None
-    params = {
-        **params,
-        "sensors": list(sensor_ids),
-        "start": query.start,
-        "end": query.end,
-    }
-    source, sql = _sql(interval, whole=whole, visible_sql=visible_sql)
-    if interval is not Interval.raw:
-        params["width"] = timedelta(seconds=INTERVAL_S[interval])
+    start, end = query.start, query.end
+    params = {**params, "sensors": list(sensor_ids)}
+    min_count = cell_min_count(principal, viewer_min_count=viewer_min_count)
+    if interval is Interval.raw:
+        source, sql = _raw_sql(visible_sql)
+    else:
+        width = timedelta(seconds=INTERVAL_S[interval])
+        start, end = whole_buckets(start, end, width)
+        params["width"] = width
+        if min_count is not None:
+            params["min_count"] = min_count
+            source, sql = _cells_sql(visible_sql)
+        elif sees_whole_sensors(principal) and query.trial_id is None:
+            # Whole sensors are visible to operators unless a trial narrows them down.
+            source, sql = _rollup_sql(interval)
+        else:
+            source, sql = _windowed_sql(visible_sql)
     return Plan(
         interval=interval,
         source=source,
         sensor_ids=sensor_ids,
         sql=sql,
-        params=params,
+        params={**params, "start": start, "end": end},
+        start=start,
+        end=end,
         windows_sql=visible_sql,
     )
 
 
 # Every query names its columns as Plan.columns does, so rows read by name (dict_row) and the
-# exports' headers agree with the SQL.
+# exports' headers agree with the SQL. GROUP BY and ORDER BY name output columns by position:
+# `time` alone would mean r.time.
 _META = "s.device_id, s.key AS sensor, s.quantity, s.unit"
 
 
-def _sql(interval: Interval, *, whole: bool, visible_sql: str) -> tuple[str, str]:
-    """The table a plan reads and its SQL: raw readings, rollup buckets, or windowed buckets."""
-    if interval is Interval.raw:
-        # Sensor by sensor, highest id first: the order in which the (sensor_id, time DESC) index
-        # reads backwards, so PostgreSQL merges the chunks' index scans and sends the first rows at
-        # once; ascending ids would sort the whole range first (minutes, on disk, for a big export).
-        return (
-            "readings",
-            f"""
-            WITH visible AS ({visible_sql})
-            SELECT r.time, {_META}, r.value
-              FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
-              JOIN sensors s ON s.id = r.sensor_id
-             WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
-               AND v.windows @> r.time
-             ORDER BY r.sensor_id DESC, r.time""",
-        )
-    # GROUP BY and ORDER BY name output columns by position: `time` alone would mean r.time.
-    if whole:
-        source = "readings_1h" if INTERVAL_S[interval] >= 3600 else "readings_1m"
-        return (
-            source,
-            f"""
-            SELECT time_bucket(%(width)s, r.bucket) AS time, {_META},
-                   sum(r.count)::bigint AS count, sum(r.sum) / sum(r.count) AS mean,
-                   min(r.min) AS min, max(r.max) AS max
-              FROM {source} r JOIN sensors s ON s.id = r.sensor_id
-             WHERE r.sensor_id = ANY(%(sensors)s) AND r.bucket >= %(start)s AND r.bucket < %(end)s
-             GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
-        )
+def _raw_sql(visible_sql: str) -> tuple[str, str]:
+    # Sensor by sensor, highest id first: the order in which the (sensor_id, time DESC) index
+    # reads backwards, so PostgreSQL merges the chunks' index scans and sends the first rows at
+    # once; ascending ids would sort the whole range first (minutes, on disk, for a big export).
     return (
         "readings",
         f"""
-            WITH visible AS ({visible_sql})
-            SELECT time_bucket(%(width)s, r.time) AS time, {_META}, count(*) AS count,
-                   avg(r.value) AS mean, min(r.value) AS min, max(r.value) AS max
-              FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
-              JOIN sensors s ON s.id = r.sensor_id
-             WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
-               AND v.windows @> r.time
-             GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
+        WITH visible AS ({visible_sql})
+        SELECT r.time, {_META}, r.value
+          FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
+          JOIN sensors s ON s.id = r.sensor_id
+         WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
+           AND v.windows @> r.time
+         ORDER BY r.sensor_id DESC, r.time""",
+    )
+
+
+def _rollup_sql(interval: Interval) -> tuple[str, str]:
+    source = "readings_1h" if INTERVAL_S[interval] >= 3600 else "readings_1m"
+    return (
+        source,
+        f"""
+        SELECT time_bucket(%(width)s, r.bucket) AS time, {_META},
+               sum(r.count)::bigint AS count, sum(r.sum) / sum(r.count) AS mean,
+               min(r.min) AS min, max(r.max) AS max
+          FROM {source} r JOIN sensors s ON s.id = r.sensor_id
+         WHERE r.sensor_id = ANY(%(sensors)s) AND r.bucket >= %(start)s AND r.bucket < %(end)s
+         GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
+    )
+
+
+def _cells_sql(visible_sql: str) -> tuple[str, str]:
+    # A viewer's buckets: whole one-minute cells of at least %(min_count)s readings, those that
+    # touch the visibility windows (a trial's periods; viewers see whole sensors otherwise). Read
+    # from readings_1m even for hours and days: readings_1h would count the sparse minutes that
+    # the minute buckets leave out, and the difference would give them away.
+    return (
+        "readings_1m",
+        f"""
+        WITH visible AS ({visible_sql})
+        SELECT time_bucket(%(width)s, r.bucket) AS time, {_META},
+               sum(r.count)::bigint AS count, sum(r.sum) / sum(r.count) AS mean,
+               min(r.min) AS min, max(r.max) AS max
+          FROM readings_1m r JOIN visible v ON v.sensor_id = r.sensor_id
+          JOIN sensors s ON s.id = r.sensor_id
+         WHERE r.sensor_id = ANY(%(sensors)s) AND r.bucket >= %(start)s AND r.bucket < %(end)s
+           AND r.count >= %(min_count)s
+           AND v.windows && tstzrange(r.bucket, r.bucket + interval '1 minute')
+         GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
+    )
+
+
+def _windowed_sql(visible_sql: str) -> tuple[str, str]:
+    return (
+        "readings",
+        f"""
+        WITH visible AS ({visible_sql})
+        SELECT time_bucket(%(width)s, r.time) AS time, {_META}, count(*) AS count,
+               avg(r.value) AS mean, min(r.value) AS min, max(r.value) AS max
+          FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
+          JOIN sensors s ON s.id = r.sensor_id
+         WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
+           AND v.windows @> r.time
+         GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
     )
 
 

@@ -95,14 +95,22 @@ def trial_charts(
     trial: TrialPublic,
     *,
     now: datetime,
+    viewer_min_count: int,
 ) -> list[Chart]:
-    """A chart per sensor of the trial's devices over the last WINDOW, as the principal may see."""
+    """A chart per sensor of the trial's devices over the last WINDOW, as the principal may see.
+
+    Args:
+        viewer_min_count: LIVINGLAB_VIEWER_MIN_COUNT (see access.cell_min_count).
+    """
     sensors = _sensors(conn, principal, trial)
     if not sensors:
         return []
     start = now - WINDOW
     plan = queries.plan_query(
-        conn, principal, queries.DataQuery(start=start, end=now, trial_id=trial.id)
+        conn,
+        principal,
+        queries.DataQuery(start=start, end=now, trial_id=trial.id),
+        viewer_min_count=viewer_min_count,
     )
     series: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
     for chunk in queries.rows(conn, plan, row_factory=dict_row):
@@ -120,7 +128,8 @@ def trial_charts(
             Chart(
                 device_id=device_id,
                 sensor=sensor,
-                path=sparkline(points, start=start, end=now),
+                # The range read (whole buckets), as /api/v1/data answers it to chart.js.
+                path=sparkline(points, start=plan.start, end=plan.end),
                 count=len(points),
                 last=values[-1] if values else None,
                 low=min(values, default=None),

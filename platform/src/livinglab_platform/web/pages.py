@@ -175,7 +175,13 @@ def _trial_page(
             conn, [trial.organisation_id, *(p.organisation_id for p in trial.partners)]
         ),
         site_names=sites.site_names(conn, trial.site_ids),
-        charts=trial_charts(conn, principal, trial, now=datetime.now(UTC)),
+        charts=trial_charts(
+            conn,
+            principal,
+            trial,
+            now=datetime.now(UTC),
+            viewer_min_count=request.app.state.settings.viewer_min_count,
+        ),
         chart_width=WIDTH,
         chart_height=HEIGHT,
         notice=notice if notice in _NOTICES else "",

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from psycopg.rows import dict_row
 
-from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
+from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, ViewerMinCount
 from livinglab_platform.core.errors import InvalidInputError
+from livinglab_platform.core.schema import Moment
 from livinglab_platform.data import queries
 from livinglab_platform.data.schemas import (
     DataPublic,
@@ -26,12 +27,6 @@ DEFAULT_RANGE = timedelta(hours=24)
 MAX_ROWS = 200_000
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def data_query(
     sensor: Annotated[
         list[int], Query(description="Sensor ids; repeat the parameter")
@@ -43,16 +38,19 @@ def data_query(
         int | None, Query(description="Only the trial's devices and periods")
     ] = None,
     start: Annotated[
-        datetime | None, Query(description="Default: 24 h before end")
+        Moment | None, Query(description="Default: 24 h before end")
     ] = None,
-    end: Annotated[datetime | None, Query(description="Default: now")] = None,
+    end: Annotated[Moment | None, Query(description="Default: now")] = None,
     interval: Annotated[
         Interval, Query(description="raw, a bucket, or auto")
     ] = Interval.auto,
 ) -> queries.DataQuery:
-    """The query parameters shared by /data and /export."""
-    end = _utc(end) or datetime.now(UTC)
-    start = _utc(start)
+    """The query parameters shared by /data and /export.
+
+    `start` and `end` are `Moment`s, the one rule of every moment the platform takes: UTC
+    without an offset, and inside the years 1 to 9999 in UTC (422 naming the field otherwise).
+    """
+    end = end or datetime.now(UTC)
     if start is None:
         if end - datetime.min.replace(tzinfo=UTC) < DEFAULT_RANGE:
             raise RequestValidationError(
@@ -80,10 +78,17 @@ DataQueryDep = Annotated[queries.DataQuery, Depends(data_query)]
 
 @router.get("/data")
 def read_data(
-    conn: ConnDep, principal: CurrentPrincipal, query: DataQueryDep
+    conn: ConnDep,
+    principal: CurrentPrincipal,
+    query: DataQueryDep,
+    viewer_min_count: ViewerMinCount,
 ) -> DataPublic:
-    """Series per sensor: raw readings for short ranges, buckets (count, mean, min, max) otherwise."""
-    plan = queries.plan_query(conn, principal, query)
+    """Series per sensor: raw readings for short ranges, buckets (count, mean, min, max) otherwise.
+
+    Buckets are whole: `start` and `end` of the answer are the range read, grown to bucket
+    boundaries. Viewers get only buckets of one-minute cells of enough readings each.
+    """
+    plan = queries.plan_query(conn, principal, query, viewer_min_count=viewer_min_count)
     series: dict[tuple[str, str], SeriesPublic] = {}
     ids = {
         (str(device_id), str(key)): int(sensor_id)
@@ -124,8 +129,8 @@ def read_data(
                 )
             series[key].points.append(point)
     return DataPublic(
-        start=query.start,
-        end=query.end,
+        start=plan.start,
+        end=plan.end,
         interval=plan.interval,
         source=plan.source,
         series=list(series.values()),

@@ -16,7 +16,12 @@ from typing import IO, Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, ExportSlotDep
+from livinglab_platform.api.deps import (
+    ConnDep,
+    CurrentPrincipal,
+    ExportSlotDep,
+    ViewerMinCount,
+)
 from livinglab_platform.api.routes.data import DataQueryDep
 from livinglab_platform.core import db
 from livinglab_platform.data import dossiers, exports, queries
@@ -62,12 +67,13 @@ def export_data(
     principal: CurrentPrincipal,
     query: DataQueryDep,
     slot: ExportSlotDep,
+    viewer_min_count: ViewerMinCount,
     fmt: Annotated[
         Format, Query(alias="format", description="csv or parquet")
     ] = Format.csv,
 ) -> StreamingResponse:
     """The same rows as /data, any number of them, as a file: raw readings or buckets."""
-    plan = queries.plan_query(conn, principal, query)
+    plan = queries.plan_query(conn, principal, query, viewer_min_count=viewer_min_count)
     filename = f"livinglab-{_stamp(query.start)}-{_stamp(query.end)}.{fmt.value}"
     return StreamingResponse(
         slot.add(exports.stream(slot.open(principal), plan, fmt)),
