@@ -46,13 +46,17 @@ GRANT SELECT, INSERT, UPDATE ON readings_1m, readings_1h, device_status TO livin
 GRANT SELECT ON devices, sensors, schema_migrations TO livinglab_ingest;
 
 -- Dashboards read everything but the tokens (their hashes are nobody's business but the API's).
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO livinglab_readonly;
-REVOKE SELECT ON tokens FROM livinglab_readonly;
+-- Named one by one, so a database migrated from scratch and one upgraded later hold the same.
+GRANT SELECT ON schema_migrations, organisations, people, sites, devices, sensors, trials,
+                trial_sites, trial_partners, trial_devices, grants, audit_log, readings,
+                readings_1m, readings_1h, device_status, device_events, deliveries, delivery_gaps,
+                delivery_completeness, quarantine, ingest_stats TO livinglab_readonly;
 
 -- Identity columns draw from their sequences without a grant; a serial column needs one. Tables and
 -- sequences this migration does not name (a migration numbered below it that was written at the
 -- same time, such as 005) and those created later by the same owner get the API's default: read,
--- add and change, never delete. A migration that wants less or more says so with its own grants.
+-- add and change, never delete; the other roles nothing. A migration that wants less or more says
+-- so with its own grants (after this one: the roles exist from here on).
 DO $$
 DECLARE
     relation regclass;
