@@ -2,6 +2,10 @@
 
 LIVINGLAB_TEST_DSN points the tests at a running PostgreSQL (with TimescaleDB preloaded) instead;
 the brokers are always started here because tests restart and kill them.
+
+Tests set up and inspect their database as the superuser; the services under test (the API, the
+ingest service, the operator's commands) connect as a login of their own role (migration 006),
+as a deployment runs them: `api_dsn`, `ingest_dsn`, `readonly_dsn`.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from livinglab_lab.services import Mosquitto, Postgres
 from livinglab_platform.core import db
 from livinglab_platform.core import dynsec as broker_admin
+from livinglab_platform.core.roles import ServiceRole, create_login
 
 
 @dataclass
@@ -81,6 +87,64 @@ def dsn(postgres_server: PostgresServer, template_database: str) -> Iterator[str
     yield postgres_server.dsn(name)
     with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@dataclass(frozen=True)
+class Login:
+    """A login user of the test server, member of one service role."""
+
+    user: str
+    password: str
+
+    def dsn(self, dsn: str) -> str:
+        """`dsn`'s database, as this user."""
+        return psycopg.conninfo.make_conninfo(
+            dsn, user=self.user, password=self.password
+        )
+
+
+def create_logins(superuser_dsn: str) -> dict[ServiceRole, Login]:
+    """A login per service role on the server of `superuser_dsn` (migrated: 006 made the roles)."""
+    # Roles belong to the whole server, which LIVINGLAB_TEST_DSN may share: unique names.
+    suffix = uuid.uuid4().hex[:8]
+    logins = {
+        role: Login(f"test_{role.value}_{suffix}", secrets.token_urlsafe(16))
+        for role in ServiceRole
+    }
+    with psycopg.connect(superuser_dsn, autocommit=True) as conn:
+        for role, login in logins.items():
+            create_login(conn, name=login.user, role=role, password=login.password)
+    return logins
+
+
+@pytest.fixture(scope="session")
+def service_logins(
+    postgres_server: PostgresServer, template_database: str
+) -> Iterator[dict[ServiceRole, Login]]:
+    """A login per service role; the roles themselves come with the template's migrations."""
+    logins = create_logins(postgres_server.base_dsn)
+    yield logins
+    with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
+        for login in logins.values():
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login.user)))
+
+
+@pytest.fixture
+def api_dsn(dsn: str, service_logins: dict[ServiceRole, Login]) -> str:
+    """The test database as the API's login (livinglab_api)."""
+    return service_logins[ServiceRole.API].dsn(dsn)
+
+
+@pytest.fixture
+def ingest_dsn(dsn: str, service_logins: dict[ServiceRole, Login]) -> str:
+    """The test database as the ingest service's login (livinglab_ingest)."""
+    return service_logins[ServiceRole.INGEST].dsn(dsn)
+
+
+@pytest.fixture
+def readonly_dsn(dsn: str, service_logins: dict[ServiceRole, Login]) -> str:
+    """The test database as a dashboard's login (livinglab_readonly)."""
+    return service_logins[ServiceRole.READONLY].dsn(dsn)
 
 
 @dataclass

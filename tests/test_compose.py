@@ -53,3 +53,33 @@ def test_platform_commands_exist():
         group, sub = command.split()
         assert sub in cli.commands[group].commands  # type: ignore[attr-defined]
         assert command in services["setup"]["command"][0]
+
+
+def _database_user(service: dict) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    url = service["environment"]["LIVINGLAB_DATABASE_URL"]
+    return str(
+        conninfo_to_dict(url.replace("${", "").replace(":?missing}", ""))["user"]
+    )
+
+
+def test_each_service_connects_as_its_own_login():
+    """Only `setup` (migrations, logins) is the superuser; each service has a login in its role."""
+    services = _compose()["services"]
+    assert _database_user(services["setup"]) == "postgres"
+    setup = services["setup"]["command"][0]
+    for service, login, role in [
+        ("api", "api", "api"),
+        ("ingest", "ingest", "ingest"),
+        ("grafana", "grafana", "readonly"),
+    ]:
+        assert f"livinglab db login {login} --role {role}" in setup
+        if service != "grafana":
+            assert _database_user(services[service]) == login
+            assert "POSTGRES_PASSWORD" not in str(services[service]["environment"])
+    datasource = yaml.safe_load(
+        (ROOT / "dashboards/provisioning/datasources/timescaledb.yaml").read_text()
+    )["datasources"][0]
+    assert datasource["user"] == "grafana"
+    assert "POSTGRES_PASSWORD" not in str(services["grafana"]["environment"])

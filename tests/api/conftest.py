@@ -32,16 +32,16 @@ def broker_settings(broker: Broker | None) -> BrokerSettings:
 
 
 @pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    """The API on the world's database, without a broker."""
-    app = create_app(ApiSettings(database_url=world.dsn), broker_settings(None))
+def client(world: World, api_dsn: str) -> Iterator[TestClient]:
+    """The API on the world's database (as the API's role), without a broker."""
+    app = create_app(ApiSettings(database_url=api_dsn), broker_settings(None))
     with TestClient(app) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def broker_client(world: World, broker: Broker) -> Iterator[TestClient]:
+def broker_client(world: World, api_dsn: str, broker: Broker) -> Iterator[TestClient]:
     """The API on the world's database with a real broker behind device registration."""
-    app = create_app(ApiSettings(database_url=world.dsn), broker_settings(broker))
+    app = create_app(ApiSettings(database_url=api_dsn), broker_settings(broker))
     with TestClient(app) as test_client:
         yield test_client

@@ -28,6 +28,7 @@ from schemathesis.core.parameters import ParameterLocation
 from livinglab_lab.services import Mosquitto
 from livinglab_platform.api import create_app
 from livinglab_platform.core import dynsec as broker_admin
+from livinglab_platform.core.roles import ServiceRole
 from livinglab_platform.core.settings import ApiSettings
 from livinglab_platform.registry import devices, tokens
 from livinglab_platform.registry.schemas import TokenCreate
@@ -36,7 +37,7 @@ from livinglab_platform.trials.schemas import GrantCreate
 from tests.api.calls import BUILDERS, Setup
 from tests.api.conftest import broker_settings
 from tests.api.world import CLI, T0, World, add_device, make_trial, seed, trial_input
-from tests.conftest import Broker, PostgresServer
+from tests.conftest import Broker, Login, PostgresServer
 
 MAX_EXAMPLES = 25
 # Measured: about 1,990 cases per role over 32 operations (examples, coverage and fuzzing phases).
@@ -202,7 +203,9 @@ def _populate(world: World, broker: Broker) -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_world(
-    postgres_server: PostgresServer, template_database: str
+    postgres_server: PostgresServer,
+    template_database: str,
+    service_logins: dict[ServiceRole, Login],
 ) -> Iterator[World]:
     """One seeded database and broker for the whole module: the fuzzer may change them freely."""
     name = f"test_fuzz_{uuid.uuid4().hex[:8]}"
@@ -228,7 +231,8 @@ def fuzz_world(
         world = seed(postgres_server.dsn(name))
         _populate(world, broker)
         FORWARD.app = create_app(
-            ApiSettings(database_url=world.dsn), broker_settings(broker)
+            ApiSettings(database_url=service_logins[ServiceRole.API].dsn(world.dsn)),
+            broker_settings(broker),
         )
         yield world
     finally:

@@ -13,8 +13,9 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture
-def livinglab(dsn: str, monkeypatch: pytest.MonkeyPatch) -> Run:
-    """`livinglab(*args)` runs a command on the test database; it must succeed unless `code` is given."""
+def livinglab(api_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`livinglab(*args)` runs a command on the test database, as the API's role (the operator's
+    commands need nothing more); it must succeed unless `code` is given."""
     # The consoles are made at import, before any COLUMNS: wide tables keep whole cells.
     monkeypatch.setattr(terminal.console, "width", 300)
     monkeypatch.setattr(terminal.err, "width", 300)
@@ -22,7 +23,7 @@ def livinglab(dsn: str, monkeypatch: pytest.MonkeyPatch) -> Run:
 
     def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Result:
         result = runner.invoke(
-            app, list(args), env={"LIVINGLAB_DATABASE_URL": dsn, **(env or {})}
+            app, list(args), env={"LIVINGLAB_DATABASE_URL": api_dsn, **(env or {})}
         )
         assert result.exit_code == code, (
             f"livinglab {' '.join(args)} exited {result.exit_code}:\n{result.output}"

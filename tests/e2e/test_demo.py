@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from livinglab_lab import seed
@@ -76,6 +78,36 @@ def _get(env: dict[str, str], who: str, path: str):
         return json.load(response)
 
 
+def _check_roles(lab: Path) -> None:
+    """Each running service is connected as its own login, none as the superuser; the lab's
+    passwords are in files only their owner reads."""
+    for name in ("postgres.password", "secrets.json", "env"):
+        assert stat.S_IMODE((lab / name).stat().st_mode) == 0o600, name
+    operator = psycopg.conninfo.conninfo_to_dict(
+        dict(line.split("=", 1) for line in (lab / "env").read_text().splitlines())[
+            "LIVINGLAB_DATABASE_URL"
+        ]
+    )
+    assert operator["user"] == "api"
+    superuser = psycopg.conninfo.make_conninfo(
+        "",
+        **{k: v for k, v in operator.items() if k in ("host", "port", "dbname")},
+        user="postgres",
+        password=(lab / "postgres.password").read_text().strip(),
+    )
+    with psycopg.connect(superuser) as conn:
+        sessions = conn.execute(
+            "SELECT application_name, usename, count(*) FROM pg_stat_activity"
+            " WHERE datname = 'livinglab' AND backend_type = 'client backend'"
+            " AND pid <> pg_backend_pid() GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+    # The demo names each service's connections (PGAPPNAME); ingest names its own.
+    users = {"ingest" if "ingest" in name else name: user for name, user, _ in sessions}
+    assert users.get("api") == "api", sessions
+    assert users.get("ingest") == "ingest", sessions
+    assert {user for _, user, _ in sessions} <= {"api", "ingest", "dashboard"}, sessions
+
+
 def _check_first_run(
     tmp_path: Path, env: dict[str, str], process: subprocess.Popen[str]
 ) -> dict[str, int]:
@@ -110,7 +142,7 @@ def _check_first_run(
             break
         assert time.monotonic() < deadline, series
         time.sleep(1)
-
+    _check_roles(tmp_path / "lab")
     return _summary(tmp_path, process)
 
 

@@ -80,11 +80,11 @@ def _stored(dsn):
 
 @pytest.mark.slow
 def test_agent_to_database_through_broker_restarts_and_an_ingest_crash(
-    tmp_path, dsn, broker
+    tmp_path, dsn, ingest_dsn, broker
 ):
     sensor_ids = register_device(dsn, DEVICE, KEYS)
     config = _agent_config(tmp_path, broker, broker.add_device(DEVICE))
-    env = ingest_env(dsn, broker)
+    env = ingest_env(ingest_dsn, broker)
     log = (tmp_path / "processes.log").open("ab")
     ingest = _spawn(["-m", "livinglab_platform.ingest"], env=env, log=log)
     agent = _spawn(

@@ -47,12 +47,13 @@ def make_device(dsn, broker):
 
 
 @pytest.fixture
-def start_ingest(dsn, broker):
-    """Start an in-process IngestService on the test database and broker; stopped at teardown."""
+def start_ingest(ingest_dsn, broker):
+    """Start an in-process IngestService on the test database (as the ingest role) and broker;
+    stopped at teardown."""
     services = []
 
     def start(**overrides):
-        service = IngestService(ingest_settings(dsn, broker, **overrides))
+        service = IngestService(ingest_settings(ingest_dsn, broker, **overrides))
         service.start()
         services.append(service)
         return service

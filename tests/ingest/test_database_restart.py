@@ -13,6 +13,8 @@ import pytest
 
 from livinglab_lab.services import Postgres
 from livinglab_platform.core import db
+from livinglab_platform.core.roles import ServiceRole
+from tests.conftest import Login, create_logins
 from tests.ingest.helpers import wait_for
 from tests.ingest.test_failures import (
     assert_all_stored_once,
@@ -40,6 +42,12 @@ def dsn(database_server):
     dsn = database_server.create_database("livinglab")
     db.upgrade(dsn)
     return dsn
+
+
+@pytest.fixture
+def service_logins(database_server, dsn) -> dict[ServiceRole, Login]:
+    """The services' logins on this module's server (its migrations made their roles)."""
+    return create_logins(database_server.dsn())
 
 
 def test_database_restart_mid_stream(

@@ -59,10 +59,12 @@ def assert_all_stored_once(dsn, batches, device):
     assert scalar(dsn, "SELECT count(*) FROM quarantine") == 0
 
 
-def test_ingest_killed_mid_stream_and_restarted(dsn, broker, make_device, tmp_path):
+def test_ingest_killed_mid_stream_and_restarted(
+    dsn, ingest_dsn, broker, make_device, tmp_path
+):
     device = make_device("d1")
     batches = make_stream()
-    env = ingest_env(dsn, broker, batch_max_rows=2_000)
+    env = ingest_env(ingest_dsn, broker, batch_max_rows=2_000)
     ingest = IngestProcess(env, tmp_path / "ingest.log")
     ingest.wait_subscribed()
     publisher = publish_in_background(device, batches)
@@ -105,14 +107,14 @@ def test_broker_restart_mid_stream(dsn, broker, make_device, start_ingest, caplo
 
 
 def test_sigterm_commits_what_was_received_and_a_restart_stores_nothing_twice(
-    dsn, broker, make_device, tmp_path
+    dsn, ingest_dsn, broker, make_device, tmp_path
 ):
     device = make_device("d1")
     # Many small batches, one per group, and a small receive window, so the stop lands
     # mid-stream: with 300 batches a fast run had stored them all before SIGTERM arrived.
     batches = make_stream(batches=3000, readings=20)
     env = ingest_env(
-        dsn,
+        ingest_dsn,
         broker,
         batch_max_rows=1,
         writers=1,
@@ -150,9 +152,11 @@ def test_sigterm_commits_what_was_received_and_a_restart_stores_nothing_twice(
     assert_all_stored_once(dsn, batches, device)
 
 
-def test_configuration_errors_exit_non_zero_with_a_message(dsn, broker, tmp_path):
+def test_configuration_errors_exit_non_zero_with_a_message(
+    ingest_dsn, broker, tmp_path
+):
     ingest = IngestProcess(
-        ingest_env(dsn, broker) | {"LIVINGLAB_MQTT_PASSWORD": "wrong"},
+        ingest_env(ingest_dsn, broker) | {"LIVINGLAB_MQTT_PASSWORD": "wrong"},
         tmp_path / "ingest.log",
     )
     assert ingest.process.wait(30) != 0

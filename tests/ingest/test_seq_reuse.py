@@ -216,11 +216,11 @@ def test_ledger_rows_without_a_fingerprint_count_as_the_same_readings(
     assert_same_rows(stored_rows(dsn), expected_rows([original], device.sensor_ids))
 
 
-def test_reused_seq_within_one_group(dsn, make_device, broker):
+def test_reused_seq_within_one_group(dsn, ingest_dsn, make_device, broker):
     device = make_device("d1")
     original, after_reset = make_batch(7, n=20), other_readings(7, n=30)
     # Queue the messages while the service is stopped, so that one group holds them all.
-    service = IngestService(ingest_settings(dsn, broker, batch_max_wait_s=0.5))
+    service = IngestService(ingest_settings(ingest_dsn, broker, batch_max_wait_s=0.5))
     service.start()
     service.stop()
     for payload in (
@@ -230,7 +230,7 @@ def test_reused_seq_within_one_group(dsn, make_device, broker):
     ):
         assert device.client.publish("telemetry", payload) == 0
     service = IngestService(
-        ingest_settings(dsn, broker, batch_max_wait_s=0.5, writers=1)
+        ingest_settings(ingest_dsn, broker, batch_max_wait_s=0.5, writers=1)
     )
     service.start()
     try:

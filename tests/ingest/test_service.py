@@ -137,17 +137,19 @@ def test_redelivered_batch_is_stored_once_and_gaps_are_visible(
     assert completeness == (4, 0.8)
 
 
-def test_same_batch_twice_in_one_group_is_stored_once(dsn, make_device, broker):
+def test_same_batch_twice_in_one_group_is_stored_once(
+    dsn, ingest_dsn, make_device, broker
+):
     device = make_device("d1")
     batch = make_batch(7, n=20)
     # Queue both copies while the service is stopped, so that one group holds both.
-    service = IngestService(ingest_settings(dsn, broker, batch_max_wait_s=0.5))
+    service = IngestService(ingest_settings(ingest_dsn, broker, batch_max_wait_s=0.5))
     service.start()
     service.stop()
     for _ in range(2):
         assert device.client.publish("telemetry", encode_binary(batch)) == 0
     service = IngestService(
-        ingest_settings(dsn, broker, batch_max_wait_s=0.5, writers=1)
+        ingest_settings(ingest_dsn, broker, batch_max_wait_s=0.5, writers=1)
     )
     service.start()
     try:
@@ -275,12 +277,14 @@ def test_ingest_stats_rows_appear(dsn, make_device, start_ingest):
     assert service.lag_s is not None
 
 
-def test_refused_login_and_subscriptions_are_configuration_errors(dsn, broker):
+def test_refused_login_and_subscriptions_are_configuration_errors(ingest_dsn, broker):
     with pytest.raises(ConfigurationError, match="refused the ingest login"):
-        IngestService(ingest_settings(dsn, broker, mqtt_password="wrong")).start()
+        IngestService(
+            ingest_settings(ingest_dsn, broker, mqtt_password="wrong")
+        ).start()
     # The platform user may log in but not subscribe.
     platform = ingest_settings(
-        dsn, broker, mqtt_user="platform", mqtt_password=broker.platform_password
+        ingest_dsn, broker, mqtt_user="platform", mqtt_password=broker.platform_password
     )
     with pytest.raises(ConfigurationError, match="refused the ingest subscriptions"):
         IngestService(platform).start()
@@ -293,7 +297,7 @@ def test_missing_schema_is_a_configuration_error(postgres_server, broker):
         IngestService(ingest_settings(postgres_server.dsn("postgres"), broker)).start()
 
 
-def test_schema_behind_the_code_is_a_configuration_error(dsn, broker):
+def test_schema_behind_the_code_is_a_configuration_error(dsn, ingest_dsn, broker):
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -304,7 +308,7 @@ def test_schema_behind_the_code_is_a_configuration_error(dsn, broker):
         ConfigurationError,
         match=r"003_delivery_fingerprint.sql not applied.*livinglab db upgrade",
     ):
-        IngestService(ingest_settings(dsn, broker)).start()
+        IngestService(ingest_settings(ingest_dsn, broker)).start()
 
 
 def test_clock_state_is_recorded(dsn, make_device, start_ingest):

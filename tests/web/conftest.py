@@ -27,9 +27,9 @@ def world(dsn: str) -> World:
 
 
 @pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    """The pages on the world's database; nobody signed in yet."""
-    app = create_app(ApiSettings(database_url=world.dsn), broker_settings(None))
+def client(world: World, api_dsn: str) -> Iterator[TestClient]:
+    """The pages on the world's database (as the API's role); nobody signed in yet."""
+    app = create_app(ApiSettings(database_url=api_dsn), broker_settings(None))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -54,9 +54,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(world: World) -> Iterator[str]:
+def server(world: World, api_dsn: str) -> Iterator[str]:
     """The application served by uvicorn in a thread on a free loopback port."""
-    app = create_app(ApiSettings(database_url=world.dsn), broker_settings(None))
+    app = create_app(ApiSettings(database_url=api_dsn), broker_settings(None))
     port = _free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", ws="none"

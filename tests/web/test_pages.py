@@ -85,14 +85,14 @@ def test_a_wrong_token_shows_the_form_again_with_an_error(client):
     assert client.get("/trials", follow_redirects=False).headers["location"] == "/"
 
 
-def test_secure_cookies_when_served_over_https(world):
+def test_secure_cookies_when_served_over_https(world, api_dsn):
     from fastapi.testclient import TestClient
 
     from livinglab_platform.api import create_app
     from livinglab_platform.core.settings import ApiSettings
     from tests.api.conftest import broker_settings
 
-    settings = ApiSettings(database_url=world.dsn, api_secure_cookies=True)
+    settings = ApiSettings(database_url=api_dsn, api_secure_cookies=True)
     with TestClient(
         create_app(settings, broker_settings(None)), base_url="https://testserver"
     ) as client:

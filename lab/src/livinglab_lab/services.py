@@ -3,6 +3,11 @@
 Used by `livinglab demo`, the benchmark and the test fixtures. Each service runs from its own
 directory on a free loopback port, never the standard ones, and is stopped by its own pid.
 PostgreSQL refuses to run as root, so under root both run as an unprivileged system user.
+
+The cluster trusts nobody: every connection, over TCP or the socket, authenticates with
+SCRAM-SHA-256 (pg_hba.conf is written at every start, also over a cluster made before), and the
+superuser's password is generated once and kept beside the data directory in a file only its owner
+can read (`<directory>.password`, mode 0600).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import contextlib
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -19,12 +25,21 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from livinglab_lab.errors import ServiceError
 
 __all__ = ["Mosquitto", "Postgres", "free_port", "wait_for_port"]
 
 START_TIMEOUT_S = 60.0
+SUPERUSER = "postgres"
+# The only rules of the lab's pg_hba.conf: no `trust`, no `peer`, a password for everyone.
+PG_HBA = """\
+# Written by livinglab_lab.services at every start: every connection proves a password.
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 BROKER_CONFIG_TEMPLATE = (
     Path(__file__).resolve().parents[3] / "broker" / "mosquitto.dev.conf"
 )
@@ -133,6 +148,45 @@ def _postgres_bindir() -> Path:
     return Path(_require("pg_ctl", "postgresql-15")).parent
 
 
+def _write_secret(path: Path, value: str) -> None:
+    """Write `value` to a file only its owner can read, never readable by others meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(value + "\n")
+
+
+def _initdb(
+    bindir: Path, data_dir: Path, user: pwd.struct_passwd | None, password: str
+) -> None:
+    """A new cluster whose superuser has `password`, SCRAM-SHA-256 for every connection."""
+    _own(data_dir, user)
+    os.chmod(data_dir, 0o700)
+    # initdb reads the password from a file; the service user must be able to read it (0600).
+    with tempfile.TemporaryDirectory(prefix="livinglab-initdb-") as folder:
+        pwfile = Path(folder) / "password"
+        _write_secret(pwfile, password)
+        _own(Path(folder), user)
+        init = [
+            str(bindir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]
+        result = subprocess.run(
+            _as_user(init, user), capture_output=True, text=True, check=False
+        )
+    if result.returncode != 0:
+        raise ServiceError(f"initdb failed: {result.stderr.strip()}")
+
+
 @dataclass
 class Postgres:
     """A PostgreSQL cluster in `data_dir` listening on 127.0.0.1:`port`, TimescaleDB preloaded."""
@@ -141,6 +195,9 @@ class Postgres:
     port: int
     bindir: Path
     user: pwd.struct_passwd | None
+    password: str
+    # `<directory>.password` beside the directory given, mode 0600: the superuser's password.
+    password_file: Path
 
     @classmethod
     def create(
@@ -153,33 +210,26 @@ class Postgres:
             raise ServiceError(
                 f"initdb not found in {bindir}: install the Debian package postgresql-15"
             )
+        password_file = directory.absolute().with_name(f"{directory.name}.password")
         data_dir = _reachable_dir(directory, user, "livinglab-pg-")
         port = port or free_port()
-        if not (data_dir / "PG_VERSION").exists():
-            _own(data_dir, user)
-            os.chmod(data_dir, 0o700)
-            init = [
-                str(bindir / "initdb"),
-                "-D",
-                str(data_dir),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ]
-            result = subprocess.run(
-                _as_user(init, user), capture_output=True, text=True, check=False
-            )
-            if result.returncode != 0:
-                raise ServiceError(f"initdb failed: {result.stderr.strip()}")
+        initialised = (data_dir / "PG_VERSION").exists()
+        # A cluster made before the lab had passwords (its superuser has none) gets one below.
+        legacy = initialised and not password_file.exists()
+        if initialised and not legacy:
+            password = password_file.read_text().strip()
+        else:
+            password = secrets.token_urlsafe(24)
+            _write_secret(password_file, password)
+        if not initialised:
+            _initdb(bindir, data_dir, user, password)
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(port),
             "unix_socket_directories": f"'{data_dir}'",
             "shared_preload_libraries": "'timescaledb'",
             "timescaledb.telemetry_level": "off",
+            "password_encryption": "'scram-sha-256'",
             "max_connections": "200",
             "shared_buffers": "'512MB'",
             "max_wal_size": "'4GB'",
@@ -188,16 +238,46 @@ class Postgres:
             "full_page_writes": "on" if durable else "off",
             "log_min_messages": "warning",
         }
-        stale = cls(data_dir=data_dir, port=port, bindir=bindir, user=user)
-        if stale.running:
-            stale.stop()  # left behind by a run that was killed; it may hold an old port
+        cluster = cls(data_dir, port, bindir, user, password, password_file)
+        if cluster.running:
+            cluster.stop()  # left behind by a run that was killed; it may hold an old port
         auto_conf = data_dir / "postgresql.auto.conf"
         auto_conf.write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
+        hba = data_dir / "pg_hba.conf"
+        hba.write_text(PG_HBA)
         _own(auto_conf, user)
-        return cls(data_dir=data_dir, port=port, bindir=bindir, user=user)
+        _own(hba, user)
+        if legacy:
+            cluster.set_superuser_password()
+        return cluster
 
-    def dsn(self, dbname: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+    def dsn(
+        self,
+        dbname: str = "postgres",
+        *,
+        user: str = SUPERUSER,
+        password: str | None = None,
+    ) -> str:
+        """The URL of database `dbname` for `user` (by default the superuser, with its password)."""
+        if password is None and user == SUPERUSER:
+            password = self.password
+        secret = f":{quote(password, safe='')}" if password else ""
+        return f"postgresql://{quote(user, safe='')}{secret}@127.0.0.1:{self.port}/{dbname}"
+
+    def set_superuser_password(self) -> None:
+        """Give the superuser `password`, in single-user mode (the server must be stopped)."""
+        cmd = [str(self.bindir / "postgres"), "--single", "-D", str(self.data_dir)]
+        result = subprocess.run(
+            _as_user([*cmd, SUPERUSER], self.user),
+            input=f"ALTER ROLE {SUPERUSER} PASSWORD '{self.password}';\n",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0 or "ERROR" in result.stderr:
+            raise ServiceError(
+                f"could not set the superuser's password: {result.stderr.strip()}"
+            )
 
     @property
     def pid(self) -> int | None:

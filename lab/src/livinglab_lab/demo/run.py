@@ -4,6 +4,11 @@ Its own PostgreSQL with TimescaleDB and its own Mosquitto on free loopback ports
 registry (seed.py: organisations, people with tokens, sites, trials in every state), the ingest
 service, the API with the web pages, and three simulated edge agents at pilot sites in Ljubljana.
 Everything persists in the lab directory, so a second run continues where the first stopped.
+
+The demo sets the lab up as the database's superuser (migrations, the seed); then each service
+logs in as its own user in its own role (migration 006): `api` (also `.lab/env`, for the
+operator's commands), `ingest`, and `dashboard`, read-only, for the live status table. Their
+generated passwords are in `.lab/secrets.json` (mode 0600).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from livinglab_lab.demo.tokens import print_people, read_tokens, write_tokens
 from livinglab_lab.services import Mosquitto, Postgres, free_port, wait_for_port
 from livinglab_platform.core import db
 from livinglab_platform.core.dynsec import DynSec, bootstrap
+from livinglab_platform.core.roles import ServiceRole, create_login
 from livinglab_platform.registry import devices
 
 __all__ = ["run_demo"]
@@ -52,17 +58,35 @@ class _Lab:
     secrets: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]]
 
+    def login_dsn(self, user: str) -> str:
+        """The lab's database as one of `_LOGINS`."""
+        return self.postgres.dsn(
+            "livinglab", user=user, password=self.secrets[f"db_{user}"]
+        )
+
+
+# The database's login users, each in one role (migration 006).
+_LOGINS = {
+    "api": ServiceRole.API,
+    "ingest": ServiceRole.INGEST,
+    "dashboard": ServiceRole.READONLY,
+}
+
 
 def _secrets(directory: Path) -> dict[str, str]:
+    """The lab's generated passwords: the broker's ingest and platform clients, the database's
+    logins; those an older lab lacks are added."""
     path = directory / "secrets.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    values = {
-        "ingest": secrets.token_urlsafe(18),
-        "platform": secrets.token_urlsafe(18),
-    }
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    values = dict(json.loads(path.read_text())) if path.exists() else {}
+    wanted = ["ingest", "platform", *(f"db_{user}" for user in _LOGINS)]
+    if all(name in values for name in wanted):
+        return values
+    for name in wanted:
+        values.setdefault(name, secrets.token_urlsafe(18))
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(json.dumps(values))
     return values
 
 
@@ -84,12 +108,16 @@ def _start_services(directory: Path, console: Console) -> _Lab:
     dsn = postgres.dsn("livinglab")
     applied = db.upgrade(dsn)
     console.print(f"  schema up to date ({len(applied)} migration(s) applied now)")
+    lab_secrets = _secrets(directory)
+    with db.connect(postgres.dsn()) as conn, db.unit_of_work(conn):
+        for user, role in _LOGINS.items():
+            create_login(conn, name=user, role=role, password=lab_secrets[f"db_{user}"])
+    console.print(f"  database logins {', '.join(_LOGINS)}, each in its own role")
     mosquitto = Mosquitto.create(directory / "mosquitto")
     mosquitto.start()
     console.print(
         f"  Mosquitto on 127.0.0.1:{mosquitto.port} (dynamic security, persistence on)"
     )
-    lab_secrets = _secrets(directory)
     with _admin(mosquitto) as dynsec:
         bootstrap(
             dynsec,
@@ -113,6 +141,8 @@ def _admin(mosquitto: Mosquitto) -> DynSec:
 def _write_env(lab: _Lab) -> None:
     """`.lab/env` lets `livinglab ...` commands in another terminal talk to this lab."""
     env = _service_env(lab) | {
+        # The operator's commands do what the API does, with its rights.
+        "LIVINGLAB_DATABASE_URL": lab.login_dsn("api"),
         "LIVINGLAB_MQTT_ADMIN_USER": lab.mosquitto.admin_user,
         "LIVINGLAB_MQTT_ADMIN_PASSWORD": lab.mosquitto.admin_password,
     }
@@ -123,7 +153,6 @@ def _write_env(lab: _Lab) -> None:
 
 def _service_env(lab: _Lab) -> dict[str, str]:
     return {
-        "LIVINGLAB_DATABASE_URL": lab.dsn,
         "LIVINGLAB_MQTT_HOST": lab.mosquitto.host,
         "LIVINGLAB_MQTT_PORT": str(lab.mosquitto.port),
         "LIVINGLAB_MQTT_USER": "ingest",
@@ -198,7 +227,7 @@ def _start_api(lab: _Lab) -> str:
         lab,
         "api",
         ["-m", "livinglab_platform", "api", "--host", "127.0.0.1", "--port", str(port)],
-        extra_env=admin,
+        extra_env=admin | {"LIVINGLAB_DATABASE_URL": lab.login_dsn("api")},
     )
     wait_for_port(port, process=lab.processes["api"])
     return f"http://127.0.0.1:{port}"
@@ -212,9 +241,13 @@ def _spawn(
     extra_env: dict[str, str] | None = None,
 ) -> None:
     log = (lab.directory / "logs" / f"{name}.log").open("ab")
+    # Only the services given a LIVINGLAB_DATABASE_URL reach the database; PGAPPNAME names each
+    # one's connections in pg_stat_activity.
+    own = {"PGAPPNAME": name} | _service_env(lab) | (extra_env or {})
+    inherited = {k: v for k, v in os.environ.items() if k != "LIVINGLAB_DATABASE_URL"}
     lab.processes[name] = subprocess.Popen(
         [sys.executable, *args],
-        env=os.environ | _service_env(lab) | (extra_env or {}),
+        env=inherited | own,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches the demo only; it stops the others in order.
@@ -265,9 +298,16 @@ def _run(
     try:
         tokens = _seed(lab, console)
         acked_before, _ = outbox_totals(_outboxes(lab))
-        with db.connect(lab.dsn) as conn:
+        # From here on the demo only watches, as a dashboard would: read-only.
+        dashboard = lab.login_dsn("dashboard")
+        with db.connect(dashboard) as conn:
             stored_before, quarantined_before = stored_counts(conn)
-        _spawn(lab, "ingest", ["-m", "livinglab_platform.ingest"])
+        _spawn(
+            lab,
+            "ingest",
+            ["-m", "livinglab_platform.ingest"],
+            extra_env={"LIVINGLAB_DATABASE_URL": lab.login_dsn("ingest")},
+        )
         for pilot in PILOTS:
             _spawn(
                 lab,
@@ -293,7 +333,7 @@ def _run(
         )
         with contextlib.suppress(KeyboardInterrupt):
             watch(
-                lab.dsn,
+                dashboard,
                 processes=lab.processes,
                 logs=lab.directory / "logs",
                 duration_s=duration_s,
@@ -307,10 +347,10 @@ def _run(
             *(lab.processes.pop(pilot.device_id) for pilot in PILOTS),
         )
         acked_after, _ = outbox_totals(_outboxes(lab))
-        wait_for_ingest(lab.dsn, expected=stored_before + acked_after - acked_before)
+        wait_for_ingest(dashboard, expected=stored_before + acked_after - acked_before)
         _stop(lab.processes.pop("ingest"))
         summary = summarise(
-            lab.dsn,
+            dashboard,
             outboxes=_outboxes(lab),
             acked_before=acked_before,
             stored_before=stored_before,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from livinglab_platform.cli.terminal import console
+from livinglab_platform.cli.terminal import console, unit_of_work
 from livinglab_platform.core.dynsec import DynSec, bootstrap
+from livinglab_platform.core.roles import ServiceRole, create_login
 from livinglab_platform.core.settings import BrokerSettings, IngestSettings
 
 __all__ = ["api", "broker_app", "db_app", "ingest"]
@@ -26,6 +28,30 @@ def db_upgrade() -> None:
     applied = db.upgrade(IngestSettings().database_url)
     console.print(
         f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}; schema is up to date"
+    )
+
+
+@db_app.command("login")
+def db_login(
+    name: Annotated[str, typer.Argument(help="The login user, e.g. api")],
+    role: Annotated[
+        ServiceRole, typer.Option(help="The service's group role (migration 006)")
+    ],
+) -> None:
+    """Create login NAME in ROLE's group, or give it a new password; the password is read from
+    stdin (prompted for at a terminal), never from the command line."""
+    if sys.stdin.isatty():
+        password = typer.prompt(
+            "password", hide_input=True, confirmation_prompt=True, err=True
+        )
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise typer.BadParameter("give the password on stdin")
+    with unit_of_work() as conn:
+        created = create_login(conn, name=name, role=role, password=password)
+    console.print(
+        f"{'created' if created else 'updated'} login {name} in livinglab_{role.value}"
     )
 
 
