@@ -103,9 +103,15 @@ def _parent_expiry(
     return token
 
 
+# Any constant works: it names the lock space of "a person's active tokens".
+_TOKEN_ROOM_LOCK = 7_204_612
+
+
 def _require_room(conn: Connection, person_id: int) -> None:
-    # The person's row is locked so that two concurrent creations cannot both take the last place.
-    conn.execute("SELECT 1 FROM people WHERE id = %s FOR UPDATE", (person_id,))
+    # A lock per person until the transaction ends, so two concurrent creations cannot both take
+    # the last place. An advisory lock, not FOR UPDATE on the person's row: the API's database
+    # role may read people but not change them, and FOR UPDATE needs the right to change.
+    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_TOKEN_ROOM_LOCK, person_id))
     row = conn.execute(
         "SELECT count(*) FROM tokens WHERE person_id = %s AND revoked_at IS NULL"
         " AND (expires_at IS NULL OR expires_at > now())",
