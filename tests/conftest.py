@@ -21,6 +21,7 @@ import pytest
 from livinglab_lab.services import Mosquitto, Postgres
 from livinglab_platform.core import db
 from livinglab_platform.core import dynsec as broker_admin
+from livinglab_platform.core.identities import ADMIN_USER
 
 
 @dataclass
@@ -103,7 +104,7 @@ class Broker:
         return broker_admin.DynSec(
             host=self.host,
             port=self.port,
-            user="admin",
+            user=ADMIN_USER,
             password=self.server.admin_password,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -21,6 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livinglab_lab.errors import ServiceError
+from livinglab_platform.core.identities import (
+    ADMIN_USER,
+    INGEST_USER,
+    PLATFORM_USER,
+)
 
 __all__ = ["Mosquitto", "Postgres", "free_port", "wait_for_port"]
 
@@ -259,6 +265,32 @@ class Postgres:
         return self.dsn(name)
 
 
+# The lab's clients from before the service namespace (core/identities.py), and their new names.
+_LEGACY_CLIENTS = {
+    "admin": ADMIN_USER,
+    "ingest": INGEST_USER,
+    "platform": PLATFORM_USER,
+}
+
+
+def _rename_legacy_services(dynsec: Path) -> None:
+    """Rename a lab's `admin`, `ingest` and `platform` clients, kept from before the namespace.
+
+    The broker is stopped; a password hash does not depend on the username, so passwords stay.
+    """
+    document = json.loads(dynsec.read_text())
+    clients = document.get("clients", [])
+    names = {client.get("username") for client in clients}
+    changed = False
+    for client in clients:
+        new = _LEGACY_CLIENTS.get(client.get("username"))
+        if new is not None and new not in names:
+            client["username"] = new
+            changed = True
+    if changed:
+        dynsec.write_text(json.dumps(document, indent=4))
+
+
 @dataclass
 class Mosquitto:
     """A Mosquitto broker in `directory` on 127.0.0.1:`port` with the dynamic-security plugin."""
@@ -301,7 +333,7 @@ class Mosquitto:
         dynsec = directory / "dynamic-security.json"
         if not dynsec.exists():
             result = subprocess.run(
-                [ctrl, "dynsec", "init", str(dynsec), "admin", admin_password],
+                [ctrl, "dynsec", "init", str(dynsec), ADMIN_USER, admin_password],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -312,6 +344,8 @@ class Mosquitto:
                 )
             password_file.write_text(admin_password + "\n")
             password_file.chmod(0o600)
+        else:
+            _rename_legacy_services(dynsec)
         config = BROKER_CONFIG_TEMPLATE.read_text()
         for token, value in {
             "@PORT@": str(port),
@@ -324,7 +358,7 @@ class Mosquitto:
         return cls(
             directory=directory,
             port=port,
-            admin_user="admin",
+            admin_user=ADMIN_USER,
             admin_password=admin_password,
             user=user,
         )
