@@ -26,6 +26,7 @@ from psycopg import sql
 from livinglab_lab.services import Mosquitto, Postgres
 from livinglab_platform.core import db
 from livinglab_platform.core import dynsec as broker_admin
+from livinglab_platform.core.identities import ADMIN_USER
 from livinglab_platform.core.roles import ServiceRole, create_login
 
 
@@ -167,7 +168,7 @@ class Broker:
         return broker_admin.DynSec(
             host=self.host,
             port=self.port,
-            user="admin",
+            user=ADMIN_USER,
             password=self.server.admin_password,
         )
 

@@ -83,3 +83,20 @@ def test_each_service_connects_as_its_own_login():
     )["datasources"][0]
     assert datasource["user"] == "grafana"
     assert "POSTGRES_PASSWORD" not in str(services["grafana"]["environment"])
+
+
+def test_service_identities_are_valid_settings():
+    """The stack's broker names pass the settings' check: no device id can take them."""
+    from livinglab_platform.core.settings import BrokerSettings, IngestSettings
+
+    services = _compose()["services"]
+    env = {**services["ingest"]["environment"]}
+    ingest = IngestSettings(
+        mqtt_user=env["LIVINGLAB_MQTT_USER"],
+        ingest_client_id=env["LIVINGLAB_INGEST_CLIENT_ID"],
+    )
+    broker = BrokerSettings(mqtt_admin_user=env["LIVINGLAB_MQTT_ADMIN_USER"])
+    assert ingest.mqtt_user.startswith("livinglab.")
+    # The admin that broker-init creates is the one the platform logs in as.
+    init = services["broker-init"]["command"][0]
+    assert f" {broker.mqtt_admin_user} " in init

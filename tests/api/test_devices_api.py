@@ -15,6 +15,7 @@ from livinglab_platform.core import db
 from livinglab_platform.core.errors import ConflictError
 from livinglab_platform.registry import devices
 from tests.api.world import CLI, World
+from tests.broker.test_identities import SERVICE_NAMES
 from tests.conftest import Broker
 
 TIMEOUT_S = 10
@@ -220,21 +221,45 @@ def test_a_concurrent_registration_of_the_same_id_is_a_conflict(
             )
 
 
-@pytest.mark.parametrize("name", ["admin", "ingest", "platform"])
-def test_a_device_cannot_take_a_broker_users_name(
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_a_device_cannot_take_a_service_identity(
     broker_client, world: World, broker: Broker, name: str
 ):
-    r = _register(broker_client, world, "operator", id=name)
+    # The takeover of the security review: a device named like the ingest's client id.
+    r = _register(broker_client, world, "partner", id=name)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["id"]
+    with psycopg.connect(world.dsn) as conn:
+        stored = conn.execute("SELECT count(*) FROM devices WHERE id = %s", (name,))
+        assert stored.fetchone() == (0,)
+    # The broker was not touched: no device role, and a service's client keeps its own roles.
+    with broker.admin() as dynsec:
+        (role,) = dynsec.run(
+            {"command": "getRole", "rolename": f"device-{name}"},
+            ignore=("Role not found",),
+        )
+    assert role.get("error") == "Role not found"
+    client = _broker_client(broker, name).get("data", {}).get("client", {})
+    assert not any(r["rolename"].startswith("device-") for r in client.get("roles", []))
+
+
+def test_a_device_cannot_take_a_broker_clients_name(
+    broker_client, world: World, broker: Broker
+):
+    # A client the broker has that is not a device (one left from before the service namespace).
+    with broker.admin() as dynsec:
+        dynsec.run({"command": "createClient", "username": "ingest", "password": "x"})
+    r = _register(broker_client, world, "operator", id="ingest")
     assert r.status_code == 409, r.text
-    assert f"already has a client named '{name}'" in r.json()["detail"]
+    assert "already has a client named 'ingest'" in r.json()["detail"]
     gone = broker_client.get(
-        f"/api/v1/devices/{name}", headers=world.headers("operator")
+        "/api/v1/devices/ingest", headers=world.headers("operator")
     )
     assert gone.status_code == 404
     # Nothing is left on the broker either: the role made for the device was removed again.
     with broker.admin() as dynsec:
         (answer,) = dynsec.run(
-            {"command": "getRole", "rolename": f"device-{name}"},
+            {"command": "getRole", "rolename": "device-ingest"},
             ignore=("Role not found",),
         )
     assert answer.get("error") == "Role not found"

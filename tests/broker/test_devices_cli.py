@@ -10,6 +10,7 @@ import sys
 import psycopg
 
 from livinglab_edge_agent.wire import topic
+from livinglab_platform.core.identities import INGEST_USER
 from tests.broker.test_isolation import Session
 
 
@@ -130,9 +131,9 @@ def test_broker_bootstrap_is_idempotent(dsn, broker):
         assert result.returncode == 0, result.stderr
     ingest = Session(
         broker,
-        username="ingest",
+        username=INGEST_USER,
         password=broker.ingest_password,
-        client_id="ingest-cli",
+        client_id="livinglab.ingest-cli",
     )
     try:
         assert not ingest.connect_code.is_failure

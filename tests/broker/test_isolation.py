@@ -10,6 +10,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from livinglab_edge_agent.wire import topic
+from livinglab_platform.core.identities import INGEST_USER, PLATFORM_USER
 
 TIMEOUT_S = 10
 
@@ -106,7 +107,9 @@ def test_device_cannot_subscribe_elsewhere(two_devices, name):
 def test_device_receives_only_its_own_config(broker, two_devices):
     a, _b = two_devices
     assert not a.subscribe(topic("dev-a", "config")).is_failure
-    platform = Session(broker, username="platform", password=broker.platform_password)
+    platform = Session(
+        broker, username=PLATFORM_USER, password=broker.platform_password
+    )
     try:
         assert not platform.publish(
             topic("dev-b", "config"), b'{"v":1,"revision":1}'
@@ -145,9 +148,9 @@ def test_ingest_reads_telemetry_through_a_shared_subscription(broker, two_device
     a, _ = two_devices
     ingest = Session(
         broker,
-        username="ingest",
+        username=INGEST_USER,
         password=broker.ingest_password,
-        client_id="ingest-test",
+        client_id="livinglab.ingest-test",
     )
     try:
         assert not ingest.subscribe("$share/ingest/livinglab/v1/+/telemetry").is_failure

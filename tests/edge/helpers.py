@@ -28,6 +28,7 @@ from livinglab_edge_agent.outbox import Outbox
 from livinglab_edge_agent.sensors import Reading, SensorSpec
 from livinglab_edge_agent.sensors.simulated import open_simulated
 from livinglab_edge_agent.wire import ClockState, decode_batch, parse_topic, topic
+from livinglab_platform.core.identities import INGEST_USER, PLATFORM_USER
 
 TIMEOUT_S = 20.0
 SYNCED = ClockState(synced=True, offset_ns=1_500)
@@ -66,10 +67,10 @@ class Listener:
         self._subscribed = threading.Event()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"test-listener-{uuid.uuid4().hex[:8]}",
+            client_id=f"livinglab.test-listener-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv5,
         )
-        self.client.username_pw_set("ingest", broker.ingest_password)
+        self.client.username_pw_set(INGEST_USER, broker.ingest_password)
         self.client.reconnect_delay_set(1, 1)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *_args: self._subscribed.set()
@@ -299,10 +300,10 @@ def publish_config(broker, device, payload):
     """Publish a retained desired configuration as the platform does; wait for its PUBACK."""
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"test-platform-{uuid.uuid4().hex[:8]}",
+        client_id=f"livinglab.test-platform-{uuid.uuid4().hex[:8]}",
         protocol=mqtt.MQTTv5,
     )
-    client.username_pw_set("platform", broker.platform_password)
+    client.username_pw_set(PLATFORM_USER, broker.platform_password)
     acks = queue.Queue()
     client.on_publish = lambda _c, _u, _mid, reason, _p: acks.put(reason)
     client.connect(broker.host, broker.port)

@@ -17,6 +17,7 @@ import pytest
 from livinglab_edge_agent.mqtt import create_client, session_properties
 from livinglab_lab.services import Mosquitto, free_port, wait_for_port
 from livinglab_platform.core import mqtt as platform_mqtt
+from livinglab_platform.core.identities import INGEST_USER
 
 TIMEOUT_S = 10
 
@@ -94,8 +95,8 @@ def test_the_platform_uses_the_agents_helper():
 def test_client_logs_in_with_its_credentials(broker):
     state = object()
     client = create_client(
-        "helper-login",
-        username="ingest",
+        "livinglab.helper-login",
+        username=INGEST_USER,
         password=broker.ingest_password,
         userdata=state,
     )
@@ -106,7 +107,9 @@ def test_client_logs_in_with_its_credentials(broker):
 
 
 def test_client_with_a_wrong_password_is_refused(broker):
-    client = create_client("helper-login", username="ingest", password="wrong")
+    client = create_client(
+        "livinglab.helper-login", username=INGEST_USER, password="wrong"
+    )
     _userdata, _flags, code = connack(client, host=broker.host, port=broker.port)
     assert code.is_failure
 
@@ -114,7 +117,7 @@ def test_client_with_a_wrong_password_is_refused(broker):
 def test_tls_client_verifies_the_broker_against_its_ca_file(tls_broker):
     server, tls_port, ca_file = tls_broker
     client = create_client(
-        "helper-tls",
+        "livinglab.helper-tls",
         username=server.admin_user,
         password=server.admin_password,
         tls=True,
@@ -129,7 +132,7 @@ def test_tls_client_refuses_a_broker_it_cannot_verify(tls_broker):
     server, tls_port, _ca_file = tls_broker
     # No CA file: the system CAs, which never signed the test broker's certificate.
     client = create_client(
-        "helper-tls",
+        "livinglab.helper-tls",
         username=server.admin_user,
         password=server.admin_password,
         tls=True,
@@ -144,7 +147,7 @@ def test_tls_client_refuses_a_broker_it_cannot_verify(tls_broker):
 def test_a_missing_ca_file_raises_at_creation(tmp_path):
     with pytest.raises(FileNotFoundError):
         create_client(
-            "helper-tls",
+            "livinglab.helper-tls",
             username="u",
             password="p",
             tls=True,
@@ -154,7 +157,10 @@ def test_a_missing_ca_file_raises_at_creation(tmp_path):
 
 def test_without_tls_no_ca_file_is_read(tmp_path):
     client = create_client(
-        "helper-plain", username="u", password="p", ca_file=tmp_path / "missing.pem"
+        "livinglab.helper-plain",
+        username="u",
+        password="p",
+        ca_file=tmp_path / "missing.pem",
     )
     assert client.protocol == mqtt.MQTTv5
 
@@ -166,7 +172,9 @@ def test_session_properties_keep_the_session_across_connections(broker):
     flags = []
     for _ in range(2):
         client = create_client(
-            "helper-session", username="ingest", password=broker.ingest_password
+            "livinglab.helper-session",
+            username=INGEST_USER,
+            password=broker.ingest_password,
         )
         _userdata, connected, code = connack(
             client,

@@ -777,3 +777,23 @@ def test_event_needs_type_and_time():
     assert (event.type, event.revision) == ("config_applied", 3)
     with pytest.raises(ValueError, match="time_ns"):
         Event.model_validate_json(b'{"v":1,"type":"error"}')
+
+
+def test_clip_cuts_before_a_word_and_keeps_short_texts():
+    from livinglab_edge_agent.wire import clip
+
+    rng = np.random.default_rng(7)
+    words = ["a", "config", "sensor", "every", "10", "s;", "rejected:", "x" * 30]
+    for _ in range(500):
+        text = " ".join(rng.choice(words, size=int(rng.integers(1, 60))))
+        limit = int(rng.integers(2, 120))
+        short = clip(text, limit)
+        assert len(short) <= limit
+        if len(text) <= limit:
+            assert short == text
+            continue
+        kept = short.removesuffix("…")
+        assert short.endswith("…")
+        assert text.startswith(kept)
+        # Cut at a space, unless the first word alone is longer than the limit.
+        assert text[len(kept)] == " " or " " not in text[: limit - 1]

@@ -13,6 +13,7 @@ from livinglab_edge_agent.wire import (
     encode_binary,
     encode_json,
 )
+from livinglab_platform.ingest import decode as decode_module
 from livinglab_platform.ingest.decode import Rejected, Telemetry, decode
 from tests.ingest.helpers import (
     T0_NS,
@@ -208,7 +209,8 @@ def test_database_refusal_quarantines_only_the_refused_message(
     """A value PostgreSQL refuses (bigint overflow) sends the group message by message."""
     device = make_device("d1")
     service = start_ingest(batch_max_wait_s=0.3, writers=1)
-    event = {"v": 1, "type": "error", "time_ns": T0_NS, "count": 2**70}
+    # PostgreSQL text cannot hold NUL, which JSON can: decoding accepts it, the database not.
+    event = {"v": 1, "type": "error", "time_ns": T0_NS, "message": "a\u0000b"}
     device.client.send("bad", json.dumps(event).encode(), channel="events")
     batch = make_batch(1, n=30)
     device.client.send(1, encode_binary(batch))
@@ -227,7 +229,7 @@ def test_database_refusal_quarantines_only_the_refused_message(
         what="handled",
     )
     reason = scalar(dsn, "SELECT reason FROM quarantine")
-    assert reason.startswith("the database refused it: NumericValueOutOfRange")
+    assert reason.startswith("the database refused it: DataError")
     assert scalar(dsn, "SELECT type FROM device_events") == "config_applied"
     assert_same_rows(stored_rows(dsn), expected_rows([batch], device.sensor_ids))
 
@@ -247,3 +249,81 @@ def test_empty_sensor_list_and_json_nulls(dsn, make_device, start_ingest):
     )
     assert scalar(dsn, "SELECT reason FROM quarantine") == "1 non-finite value"
     assert scalar(dsn, "SELECT value FROM readings") == 3.5
+
+
+# Each field of a status and an event past its bound, with the words its reason must hold.
+OVERSIZE = [
+    ("status", {"agent_version": "v" * 65}, "field 'agent_version' has 65 characters; the limit is 64"),
+    ("status", {"time_ns": 2**63}, "field 'time_ns' must be at most 9223372036854775807"),
+    ("status", {"clock_offset_ns": -(2**63) - 1}, "field 'clock_offset_ns' must be at least -9223372036854775808"),
+    ("status", {"outbox_depth": 2**63}, "field 'outbox_depth' must be at most"),
+    ("status", {"outbox_dropped": -1}, "field 'outbox_dropped' must be at least 0"),
+    ("status", {"readings_sampled": 10**30}, "field 'readings_sampled' must be at most"),
+    ("status", {"readings_acked": 2**64}, "field 'readings_acked' must be at most"),
+    ("status", {"config_revision": 2**63}, "field 'config_revision' must be at most"),
+    ("status", {"uptime_s": 1e300}, "field 'uptime_s' must be at most"),
+    ("status", {"state": "x" * 100_000}, "field 'state' must be 'online' or 'offline'"),
+    ("status", {"v": 10**20}, "field 'v' must be at most 1"),
+    ("events", {"type": "x" * 100_000}, "field 'type' has 100000 characters; the limit is 32"),
+    ("events", {"message": "word " * 10_000}, "field 'message' has 50000 characters; the limit is 1000"),
+    ("events", {"time_ns": -(2**63) - 1}, "field 'time_ns' must be at least"),
+    ("events", {"revision": 2**63}, "field 'revision' must be at most"),
+    ("events", {"count": 2**70}, "field 'count' must be at most"),
+    ("events", {"type": "Config Applied"}, "field 'type' must be 1-32 of a-z 0-9 _"),
+]  # fmt: skip
+BASE = {
+    "status": {"v": 1, "state": "online"},
+    "events": {"v": 1, "type": "error", "time_ns": T0_NS},
+}
+
+
+def test_every_status_and_event_field_is_bounded():
+    for channel, fields, words in OVERSIZE:
+        payload = json.dumps(BASE[channel] | fields).encode()
+        decoded = decode(f"livinglab/v1/d1/{channel}", payload)
+        assert isinstance(decoded, Rejected), (fields, decoded)
+        assert words in decoded.reason, (fields, decoded.reason)
+        assert "For further" not in decoded.reason
+        assert len(decoded.reason) <= 300
+
+
+def test_quarantine_reasons_are_not_cut_inside_a_word(monkeypatch):
+    # pydantic's messages were cut at 200 characters: "... For furthe...".
+    hostile = json.dumps(
+        {"v": "one", "state": "x" * 100, "time_ns": "soon", "uptime_s": "long"}
+        | {"agent_version": "v" * 5000, "outbox_depth": -1, "readings_acked": 2**64}
+    ).encode()
+    # All seven problems named, so the reason runs past its limit.
+    monkeypatch.setattr(decode_module, "_REASON_MAX_PROBLEMS", 10)
+    reason = decode("livinglab/v1/d1/status", hostile).reason
+    monkeypatch.setattr(decode_module, "_REASON_MAX_CHARS", 10**6)
+    full = decode("livinglab/v1/d1/status", hostile).reason
+    assert len(reason) <= 300 < len(full)
+    assert reason.endswith("…")
+    kept = reason.removesuffix("…")
+    assert full.startswith(kept)
+    assert full[len(kept)] == " "  # the next character starts a new word
+    assert "field 'v'" in reason
+
+
+def test_an_oversized_event_goes_to_the_quarantine_not_device_events(
+    dsn, make_device, start_ingest
+):
+    device = make_device("d1")
+    service = start_ingest()
+    # The finding: a 100 kB `type` in a device event was stored.
+    event = {"v": 1, "type": "x" * 100_000, "time_ns": T0_NS}
+    assert device.client.publish("events", json.dumps(event).encode()) == 0
+    status = {"v": 1, "state": "online", "agent_version": "v" * 100_000}
+    assert device.client.publish("status", json.dumps(status).encode()) == 0
+    wait_for(lambda: service.quarantined == 2, what="2 messages quarantined")
+    assert scalar(dsn, "SELECT count(*) FROM device_events") == 0
+    assert scalar(dsn, "SELECT count(*) FROM device_status") == 0
+    with psycopg.connect(dsn) as conn:
+        reasons = sorted(
+            r for (r,) in conn.execute("SELECT reason FROM quarantine").fetchall()
+        )
+    assert reasons == [
+        "undecodable events message: field 'type' has 100000 characters; the limit is 32",
+        "undecodable status message: field 'agent_version' has 100000 characters; the limit is 64",
+    ]

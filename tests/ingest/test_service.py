@@ -17,6 +17,7 @@ from livinglab_edge_agent.wire import (
     encode_json,
 )
 from livinglab_platform.core.errors import ConfigurationError
+from livinglab_platform.core.identities import INGEST_CLIENT_ID, PLATFORM_USER
 from livinglab_platform.ingest import IngestService
 from tests.ingest.helpers import (
     T0_NS,
@@ -272,7 +273,7 @@ def test_ingest_stats_rows_appear(dsn, make_device, start_ingest):
             "SELECT min(instance), sum(batches), max(lag_s), max(queue_depth), max(broker_dropped)"
             " FROM ingest_stats"
         ).fetchone()
-    assert (instance, batches, depth, dropped) == ("ingest-1", 1, 0, 0)
+    assert (instance, batches, depth, dropped) == (INGEST_CLIENT_ID, 1, 0, 0)
     assert lag > 0  # the readings are from 2023
     assert service.lag_s is not None
 
@@ -284,7 +285,10 @@ def test_refused_login_and_subscriptions_are_configuration_errors(ingest_dsn, br
         ).start()
     # The platform user may log in but not subscribe.
     platform = ingest_settings(
-        ingest_dsn, broker, mqtt_user="platform", mqtt_password=broker.platform_password
+        ingest_dsn,
+        broker,
+        mqtt_user=PLATFORM_USER,
+        mqtt_password=broker.platform_password,
     )
     with pytest.raises(ConfigurationError, match="refused the ingest subscriptions"):
         IngestService(platform).start()

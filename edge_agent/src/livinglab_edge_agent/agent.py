@@ -26,7 +26,7 @@ from livinglab_edge_agent.remote import ConfigRejected, Settings, apply_desired
 from livinglab_edge_agent.sampling import Sampler
 from livinglab_edge_agent.sensors import SensorSource
 from livinglab_edge_agent.uplink import Refusal, Uplink
-from livinglab_edge_agent.wire import Event, Status
+from livinglab_edge_agent.wire import MAX_EVENT_MESSAGE_CHARS, Event, Status, clip
 
 __all__ = ["Agent"]
 
@@ -298,7 +298,8 @@ class Agent:
             type=kind,
             time_ns=time.time_ns(),
             revision=revision,
-            message=message,
+            # A configuration with many sensors or a long error would exceed the contract's bound.
+            message=None if message is None else clip(message, MAX_EVENT_MESSAGE_CHARS),
             count=count,
         )
         with self._lock:

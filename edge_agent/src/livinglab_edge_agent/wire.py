@@ -33,7 +33,7 @@ import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -43,11 +43,16 @@ __all__ = [
     "DEVICE_ID_PATTERN",
     "DEVICE_ID_REGEX",
     "DEVICE_ID_RULE",
+    "EVENT_TYPE_REGEX",
+    "EVENT_TYPE_RULE",
+    "MAX_AGENT_VERSION_CHARS",
+    "MAX_EVENT_MESSAGE_CHARS",
     "MAX_PAYLOAD_BYTES",
     "OFFLINE_STATUS",
     "SENSOR_KEY_PATTERN",
     "SENSOR_KEY_REGEX",
     "SENSOR_KEY_RULE",
+    "STATUS_STATE_REGEX",
     "TOPIC_ROOT",
     "WIRE_VERSION",
     "Batch",
@@ -57,6 +62,7 @@ __all__ = [
     "SensorSchedule",
     "Status",
     "WireError",
+    "clip",
     "decode_batch",
     "encode_binary",
     "encode_json",
@@ -207,6 +213,11 @@ def _check(batch: Batch) -> None:
             f"sensor index {int(batch.sensor.max())} has no key (batch has {len(batch.sensors)} keys)"
         )
     for key in batch.sensors:
+        # A JSON key may be any length: say how long rather than quote it whole.
+        if len(key) > 63:
+            raise WireError(
+                f"invalid sensor key of {len(key)} characters: use {SENSOR_KEY_RULE}"
+            )
         if not SENSOR_KEY_PATTERN.match(key):
             raise WireError(f"invalid sensor key {key!r}: use {SENSOR_KEY_RULE}")
     offset = batch.clock.offset_ns
@@ -401,23 +412,46 @@ def decode_batch(payload: bytes) -> Batch:
 
 # --- status, config and events: small JSON documents -------------------------------------------
 
+# Every field of a status and an event is bounded: integers to int64 (the database's bigint),
+# texts to a length. A 100 kB event type was stored before these limits.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_AGENT_VERSION_CHARS = 64
+MAX_EVENT_MESSAGE_CHARS = 1000
+EVENT_TYPE_REGEX = r"^[a-z][a-z0-9_]{0,31}$"
+EVENT_TYPE_RULE = "1-32 of a-z 0-9 _, starting with a letter"
+STATUS_STATE_REGEX = r"^(online|offline)$"
+_Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+_Time = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut before a word rather than inside it, marked "…".
+
+    Only a text with no space in its first `limit` characters is cut inside its first word.
+    """
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    return (head[:space].rstrip() if space > 0 else head) + "…"
+
 
 class Status(BaseModel):
     """The retained heartbeat on `status`; the last will is the same document with state "offline"."""
 
     model_config = ConfigDict(extra="ignore")
-    v: int = WIRE_VERSION
-    state: str = Field(pattern="^(online|offline)$")
-    time_ns: int | None = None
-    uptime_s: float | None = None
-    outbox_depth: int | None = None
-    outbox_dropped: int | None = None
-    readings_sampled: int | None = None
-    readings_acked: int | None = None
-    agent_version: str | None = None
-    config_revision: int | None = None
+    v: int = Field(default=WIRE_VERSION, ge=WIRE_VERSION, le=WIRE_VERSION)
+    state: str = Field(pattern=STATUS_STATE_REGEX)
+    time_ns: _Time | None = None
+    uptime_s: float | None = Field(default=None, ge=0, le=1e10, allow_inf_nan=False)
+    outbox_depth: _Count | None = None
+    outbox_dropped: _Count | None = None
+    readings_sampled: _Count | None = None
+    readings_acked: _Count | None = None
+    agent_version: str | None = Field(default=None, max_length=MAX_AGENT_VERSION_CHARS)
+    config_revision: _Count | None = None
     clock_synced: bool | None = None
-    clock_offset_ns: int | None = None
+    clock_offset_ns: _Time | None = None
 
 
 OFFLINE_STATUS = Status(state="offline").model_dump_json(exclude_none=True).encode()
@@ -444,12 +478,15 @@ class DesiredConfig(BaseModel):
 
 
 class Event(BaseModel):
-    """A device event on `events`: config_applied, config_rejected, outbox_purged, error."""
+    """A device event on `events`: config_applied, config_rejected, outbox_purged, error.
+
+    A sender shortens its message with `clip(message, MAX_EVENT_MESSAGE_CHARS)`.
+    """
 
     model_config = ConfigDict(extra="ignore")
-    v: int = WIRE_VERSION
-    type: str
-    time_ns: int
-    revision: int | None = None
-    message: str | None = None
-    count: int | None = None
+    v: int = Field(default=WIRE_VERSION, ge=WIRE_VERSION, le=WIRE_VERSION)
+    type: str = Field(max_length=32, pattern=EVENT_TYPE_REGEX)
+    time_ns: int = Field(ge=INT64_MIN, le=INT64_MAX)
+    revision: _Count | None = None
+    message: str | None = Field(default=None, max_length=MAX_EVENT_MESSAGE_CHARS)
+    count: _Count | None = None

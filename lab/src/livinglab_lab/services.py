@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import pwd
 import secrets
@@ -28,6 +29,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from livinglab_lab.errors import ServiceError
+from livinglab_platform.core.identities import (
+    ADMIN_USER,
+    INGEST_USER,
+    PLATFORM_USER,
+)
 
 __all__ = ["Mosquitto", "Postgres", "free_port", "wait_for_port"]
 
@@ -339,6 +345,32 @@ class Postgres:
         return self.dsn(name)
 
 
+# The lab's clients from before the service namespace (core/identities.py), and their new names.
+_LEGACY_CLIENTS = {
+    "admin": ADMIN_USER,
+    "ingest": INGEST_USER,
+    "platform": PLATFORM_USER,
+}
+
+
+def _rename_legacy_services(dynsec: Path) -> None:
+    """Rename a lab's `admin`, `ingest` and `platform` clients, kept from before the namespace.
+
+    The broker is stopped; a password hash does not depend on the username, so passwords stay.
+    """
+    document = json.loads(dynsec.read_text())
+    clients = document.get("clients", [])
+    names = {client.get("username") for client in clients}
+    changed = False
+    for client in clients:
+        new = _LEGACY_CLIENTS.get(client.get("username"))
+        if new is not None and new not in names:
+            client["username"] = new
+            changed = True
+    if changed:
+        dynsec.write_text(json.dumps(document, indent=4))
+
+
 @dataclass
 class Mosquitto:
     """A Mosquitto broker in `directory` on 127.0.0.1:`port` with the dynamic-security plugin."""
@@ -381,7 +413,7 @@ class Mosquitto:
         dynsec = directory / "dynamic-security.json"
         if not dynsec.exists():
             result = subprocess.run(
-                [ctrl, "dynsec", "init", str(dynsec), "admin", admin_password],
+                [ctrl, "dynsec", "init", str(dynsec), ADMIN_USER, admin_password],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -392,6 +424,8 @@ class Mosquitto:
                 )
             password_file.write_text(admin_password + "\n")
             password_file.chmod(0o600)
+        else:
+            _rename_legacy_services(dynsec)
         # Every client's password hash is in it: only the broker's user reads it (chowned below).
         dynsec.chmod(0o600)
         config = BROKER_CONFIG_TEMPLATE.read_text()
@@ -406,7 +440,7 @@ class Mosquitto:
         return cls(
             directory=directory,
             port=port,
-            admin_user="admin",
+            admin_user=ADMIN_USER,
             admin_password=admin_password,
             user=user,
         )

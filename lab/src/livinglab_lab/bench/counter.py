@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from livinglab_edge_agent.wire import Status, WireError, decode_batch, topic
 from livinglab_lab.bench.harness import CONNECT_TIMEOUT_S, BenchLab, process_cpu_s
 from livinglab_lab.errors import ServiceError
-from livinglab_platform.core.dynsec import INGEST_USER
+from livinglab_platform.core.identities import INGEST_USER
 from livinglab_platform.core.mqtt import create_client
 
 __all__ = ["TelemetryCounter"]
@@ -43,7 +43,7 @@ class TelemetryCounter:
         self._telemetry = topic(device_id, "telemetry")
         subscribed: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
         self._client = create_client(
-            f"bench-counter-{secrets.token_hex(4)}",
+            f"livinglab.bench-counter-{secrets.token_hex(4)}",
             username=INGEST_USER,
             password=lab.ingest_password,
         )

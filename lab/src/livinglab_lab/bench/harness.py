@@ -34,7 +34,8 @@ from livinglab_edge_agent.wire import topic
 from livinglab_lab.errors import ServiceError
 from livinglab_lab.services import Mosquitto, Postgres
 from livinglab_platform.core import db
-from livinglab_platform.core.dynsec import INGEST_USER, DynSec, bootstrap
+from livinglab_platform.core.dynsec import DynSec, bootstrap
+from livinglab_platform.core.identities import INGEST_USER
 from livinglab_platform.core.mqtt import create_client
 
 __all__ = [

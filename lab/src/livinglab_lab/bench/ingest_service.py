@@ -20,7 +20,7 @@ from livinglab_lab.bench.devices import SENSORS, Devices
 from livinglab_lab.bench.frames import plan_frames, scheduled
 from livinglab_lab.bench.harness import BenchLab, Publisher, log_tail, stop_process
 from livinglab_lab.errors import ServiceError
-from livinglab_platform.core.dynsec import INGEST_USER
+from livinglab_platform.core.identities import INGEST_USER
 
 __all__ = [
     "INGEST_CLIENT_ID",
@@ -31,7 +31,7 @@ __all__ = [
     "wait_for_ingest",
 ]
 
-INGEST_CLIENT_ID = "bench-ingest"
+INGEST_CLIENT_ID = "livinglab.bench-ingest"
 WARMUP_DEVICE = "bench-warmup"
 POLL_INTERVAL_S = 0.2
 WARMUP_TIMEOUT_S = 60.0

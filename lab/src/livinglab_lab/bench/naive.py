@@ -29,7 +29,7 @@ from livinglab_lab.bench.harness import (
     progress_bar,
 )
 from livinglab_lab.errors import ServiceError
-from livinglab_platform.core.dynsec import INGEST_USER
+from livinglab_platform.core.identities import INGEST_USER
 from livinglab_platform.core.mqtt import create_client
 
 __all__ = ["NaiveBridge", "NaiveResult", "measure_naive", "naive_messages"]
@@ -72,7 +72,9 @@ class NaiveBridge:
         self._conn = psycopg.connect(lab.dsn)
         subscribed: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
         self._client = create_client(
-            "bench-naive-bridge", username=INGEST_USER, password=lab.ingest_password
+            "livinglab.bench-naive-bridge",
+            username=INGEST_USER,
+            password=lab.ingest_password,
         )
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda _c, _u, _m, codes, _p: subscribed.put(codes)

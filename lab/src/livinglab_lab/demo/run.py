@@ -43,6 +43,7 @@ from livinglab_lab.demo.tokens import print_people, read_tokens, write_tokens
 from livinglab_lab.services import Mosquitto, Postgres, free_port, wait_for_port
 from livinglab_platform.core import db
 from livinglab_platform.core.dynsec import DynSec, bootstrap
+from livinglab_platform.core.identities import INGEST_USER
 from livinglab_platform.core.roles import ServiceRole, create_login
 from livinglab_platform.registry import devices
 
@@ -155,7 +156,7 @@ def _service_env(lab: _Lab) -> dict[str, str]:
     return {
         "LIVINGLAB_MQTT_HOST": lab.mosquitto.host,
         "LIVINGLAB_MQTT_PORT": str(lab.mosquitto.port),
-        "LIVINGLAB_MQTT_USER": "ingest",
+        "LIVINGLAB_MQTT_USER": INGEST_USER,
         "LIVINGLAB_MQTT_PASSWORD": lab.secrets["ingest"],
     }
 

@@ -6,9 +6,15 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from livinglab_platform.cli.terminal import console, unit_of_work
-from livinglab_platform.core.dynsec import DynSec, bootstrap
+from livinglab_platform.core.dynsec import DynSec, bootstrap, list_clients
+from livinglab_platform.core.identities import (
+    PLATFORM_USER,
+    ServiceIdentities,
+    check_client,
+)
 from livinglab_platform.core.roles import ServiceRole, create_login
 from livinglab_platform.core.settings import BrokerSettings, IngestSettings
 
@@ -60,7 +66,8 @@ def broker_bootstrap() -> None:
     """Deny by default and create the ingest and platform roles and clients (idempotent)."""
 
     settings = BrokerSettings()
-    ingest_password = IngestSettings().mqtt_password.get_secret_value()
+    ingest = IngestSettings()
+    ingest_password = ingest.mqtt_password.get_secret_value()
     platform_password = settings.mqtt_platform_password.get_secret_value()
     if not ingest_password or not platform_password:
         raise typer.BadParameter(
@@ -68,11 +75,53 @@ def broker_bootstrap() -> None:
         )
     with DynSec.from_settings(settings) as dynsec:
         bootstrap(
-            dynsec, ingest_password=ingest_password, platform_password=platform_password
+            dynsec,
+            ingest_password=ingest_password,
+            platform_password=platform_password,
+            ingest_user=ingest.mqtt_user,
         )
     console.print(
-        "broker bootstrapped: default deny, roles ingest and platform, clients ingest and platform"
+        "broker bootstrapped: default deny, roles ingest and platform,"
+        f" clients {ingest.mqtt_user} and {PLATFORM_USER}",
+        highlight=False,
     )
+
+
+@broker_app.command("check")
+def broker_check() -> None:
+    """Report broker clients that clash with a service identity or lie outside both namespaces.
+
+    Exit status 1 when there is a finding, 0 when every client is a device (username = pinned
+    client id = a device id) or a service (`livinglab.` names).
+    """
+    settings = BrokerSettings()
+    ingest = IngestSettings()
+    services = ServiceIdentities(
+        admin_user=settings.mqtt_admin_user,
+        ingest_user=ingest.mqtt_user,
+        ingest_client_id=ingest.ingest_client_id,
+    )
+    with DynSec.from_settings(settings) as dynsec:
+        clients = list_clients(dynsec)
+    table = Table("username", "client id", "roles", "finding", title="broker clients")
+    for client in clients:
+        finding = check_client(client, services)
+        if finding is not None:
+            roles = ", ".join(r.get("rolename", "?") for r in client.get("roles", []))
+            table.add_row(
+                str(client.get("username")),
+                str(client.get("clientid") or "(any)"),
+                roles or "-",
+                finding,
+            )
+    if table.row_count:
+        console.print(table)
+    console.print(
+        f"{len(clients)} client(s) checked: {table.row_count} finding(s)",
+        highlight=False,
+    )
+    if table.row_count:
+        raise typer.Exit(code=1)
 
 
 def ingest() -> None:

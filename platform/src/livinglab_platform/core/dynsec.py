@@ -1,7 +1,9 @@
 """Broker administration through Mosquitto's dynamic-security plugin ($CONTROL topic).
 
 Mosquitto 2.0 has no %u patterns in dynamic security, so each device gets its own role that
-allows exactly its own topics, and its client id is pinned to its device id.
+allows exactly its own topics, and its client id is pinned to its device id. Device clients are
+made for device ids only, and the services' clients carry service identities
+(`core/identities.py`): the two namespaces never meet.
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from livinglab_edge_agent.wire import TOPIC_ROOT, topic
-from livinglab_platform.core.errors import BrokerError, ConflictError
+from livinglab_edge_agent.wire import DEVICE_ID_RULE, TOPIC_ROOT, topic
+from livinglab_platform.core.errors import BrokerError, ConflictError, InvalidInputError
+from livinglab_platform.core.identities import (
+    ADMIN_CLIENT_PREFIX,
+    INGEST_USER,
+    PLATFORM_USER,
+    is_device_id,
+)
 from livinglab_platform.core.mqtt import DROPPED_TOPIC, create_client
 from livinglab_platform.core.settings import BrokerSettings
 
@@ -25,6 +33,7 @@ __all__ = [
     "create_device_client",
     "delete_device_client",
     "device_acls",
+    "list_clients",
 ]
 
 logger = logging.getLogger(__name__)
@@ -32,8 +41,10 @@ logger = logging.getLogger(__name__)
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 TIMEOUT_S = 10.0
-INGEST_ROLE = INGEST_USER = "ingest"
-PLATFORM_ROLE = PLATFORM_USER = "platform"
+# Roles are not identities a client logs in with, and a device's role is `device-{id}`: these
+# names keep what existing brokers have.
+INGEST_ROLE = "ingest"
+PLATFORM_ROLE = "platform"
 
 
 class DynSec:
@@ -58,7 +69,7 @@ class DynSec:
         # so the paho client (and the socket pair of its network thread) is freed, and its sockets
         # closed, as soon as this object is dropped rather than whenever the cycle collector runs.
         self._client = create_client(
-            f"livinglab-admin-{uuid.uuid4().hex[:8]}",
+            f"{ADMIN_CLIENT_PREFIX}{uuid.uuid4().hex[:8]}",
             username=user,
             password=password,
             tls=tls,
@@ -181,9 +192,16 @@ def device_acls(device_id: str) -> list[dict[str, Any]]:
 def create_device_client(dynsec: DynSec, *, device_id: str, password: str) -> None:
     """Create the device's role and client; the client id is pinned to the device id.
 
-    Raises ConflictError when the broker already has a client of that name (another device, or
-    one of the platform's own users such as `admin` or `ingest`), leaving nothing behind.
+    Raises InvalidInputError for a name that is not a device id (a service identity among them),
+    before the broker is touched; ConflictError when the broker already has a client of that
+    name, leaving nothing behind.
     """
+    # The one place device clients are made: a device's username and pinned client id stay in
+    # the device namespace, which no service identity is in.
+    if not is_device_id(device_id):
+        raise InvalidInputError(
+            f"invalid device id {device_id!r}: use {DEVICE_ID_RULE}", field="id"
+        )
     role = f"device-{device_id}"
     created_role, created_client = dynsec.run(
         {"command": "createRole", "rolename": role, "acls": device_acls(device_id)},
@@ -214,7 +232,20 @@ def delete_device_client(dynsec: DynSec, *, device_id: str) -> None:
     )
 
 
-def bootstrap(dynsec: DynSec, *, ingest_password: str, platform_password: str) -> None:
+def list_clients(dynsec: DynSec) -> list[dict[str, Any]]:
+    """Every client of dynamic security: username, pinned `clientid` (if any), roles, groups."""
+    (answer,) = dynsec.run({"command": "listClients", "verbose": True, "count": -1})
+    clients: list[dict[str, Any]] = answer.get("data", {}).get("clients", [])
+    return clients
+
+
+def bootstrap(
+    dynsec: DynSec,
+    *,
+    ingest_password: str,
+    platform_password: str,
+    ingest_user: str = INGEST_USER,
+) -> None:
     """Deny by default; create the ingest and platform roles and clients. Idempotent.
 
     The platform client publishes desired device configuration. It is not the admin: changing the
@@ -253,13 +284,13 @@ def bootstrap(dynsec: DynSec, *, ingest_password: str, platform_password: str) -
         },
         {
             "command": "createClient",
-            "username": INGEST_USER,
+            "username": ingest_user,
             "password": ingest_password,
             "roles": [{"rolename": INGEST_ROLE}],
         },
         {
             "command": "setClientPassword",
-            "username": INGEST_USER,
+            "username": ingest_user,
             "password": ingest_password,
         },
         {

@@ -5,8 +5,15 @@ One class per process; each is built once, at the process's start, and passed do
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from livinglab_platform.core.identities import (
+    ADMIN_USER,
+    INGEST_CLIENT_ID,
+    INGEST_USER,
+    require_service_id,
+)
 
 __all__ = ["VIEWER_MIN_COUNT", "ApiSettings", "BrokerSettings", "IngestSettings"]
 
@@ -26,9 +33,14 @@ class BrokerSettings(BaseSettings):
     mqtt_port: int = Field(default=1883, gt=0, lt=65536)
     mqtt_tls: bool = False
     mqtt_ca_file: str | None = None
-    mqtt_admin_user: str = "admin"
+    mqtt_admin_user: str = ADMIN_USER
     mqtt_admin_password: SecretStr = SecretStr("")
     mqtt_platform_password: SecretStr = SecretStr("")
+
+    @field_validator("mqtt_admin_user")
+    @classmethod
+    def _admin_is_a_service(cls, value: str) -> str:
+        return require_service_id(value, variable="LIVINGLAB_MQTT_ADMIN_USER")
 
 
 class IngestSettings(BaseSettings):
@@ -40,10 +52,11 @@ class IngestSettings(BaseSettings):
     mqtt_port: int = Field(default=1883, gt=0, lt=65536)
     mqtt_tls: bool = False
     mqtt_ca_file: str | None = None
-    mqtt_user: str = "ingest"
+    mqtt_user: str = INGEST_USER
     mqtt_password: SecretStr = SecretStr("")
-    # Identifies this instance's persistent session; each instance needs its own.
-    ingest_client_id: str = "ingest-1"
+    # Identifies this instance's persistent session; each instance needs its own. A service
+    # identity, so that no device can take the session over (core/identities.py).
+    ingest_client_id: str = INGEST_CLIENT_ID
     ingest_group: str = "ingest"
     session_expiry_s: int = Field(default=7 * 24 * 3600, gt=0)
     writers: int = Field(default=2, ge=1, le=16)
@@ -54,6 +67,16 @@ class IngestSettings(BaseSettings):
     # Unacknowledged messages the broker may have in flight to us (MQTT v5 Receive Maximum): the
     # backlog a group can draw from. Mosquitto also caps it with max_inflight_messages.
     mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)
+
+    @field_validator("mqtt_user")
+    @classmethod
+    def _user_is_a_service(cls, value: str) -> str:
+        return require_service_id(value, variable="LIVINGLAB_MQTT_USER")
+
+    @field_validator("ingest_client_id")
+    @classmethod
+    def _client_id_is_a_service(cls, value: str) -> str:
+        return require_service_id(value, variable="LIVINGLAB_INGEST_CLIENT_ID")
 
 
 class ApiSettings(BaseSettings):

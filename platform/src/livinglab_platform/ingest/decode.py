@@ -3,20 +3,40 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
 
 from livinglab_edge_agent.wire import (
+    EVENT_TYPE_REGEX,
+    EVENT_TYPE_RULE,
+    STATUS_STATE_REGEX,
     Batch,
     Event,
     Status,
     WireError,
+    clip,
     decode_batch,
     parse_topic,
 )
 
 __all__ = ["Decoded", "DeviceEvent", "Rejected", "StatusUpdate", "Telemetry", "decode"]
 
-# What a payload longer than this is shown as in a reason (never the whole payload).
-_REASON_PREVIEW_CHARS = 200
+# A reason is at most this long, cut before a word (never the whole payload).
+_REASON_MAX_CHARS = 300
+# The problems of a status or event named in its reason; the rest are counted.
+_REASON_MAX_PROBLEMS = 3
+# What a pattern means, in words, for the reasons people read.
+_PATTERN_RULES = {
+    STATUS_STATE_REGEX: "'online' or 'offline'",
+    EVENT_TYPE_REGEX: EVENT_TYPE_RULE,
+}
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "less_than_equal": ("at most", "le"),
+    "greater_than": ("more than", "gt"),
+    "less_than": ("less than", "lt"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +82,42 @@ class Rejected:
 Decoded = Telemetry | StatusUpdate | DeviceEvent | Rejected
 
 
-def _short(text: str) -> str:
-    return (
-        text
-        if len(text) <= _REASON_PREVIEW_CHARS
-        else text[:_REASON_PREVIEW_CHARS] + "..."
-    )
+def _problem(error: dict[str, Any]) -> str:
+    """One validation error as a person can act on it: the field, what is wrong, the limit."""
+    field = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error["input"]
+    if kind == "json_invalid":
+        return f"payload is not valid JSON ({ctx.get('error', 'unreadable')})"
+    if not field:
+        return "payload must be a JSON object"
+    if kind == "missing":
+        return f"field {field!r} is required"
+    if kind == "string_too_long":
+        return f"field {field!r} has {len(value)} characters; the limit is {ctx['max_length']}"
+    if kind == "string_pattern_mismatch":
+        rule = _PATTERN_RULES.get(ctx["pattern"], f"match {ctx['pattern']}")
+        return f"field {field!r} must be {rule}"
+    if kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        return f"field {field!r} must be {words} {ctx[key]}"
+    if kind == "finite_number":
+        return f"field {field!r} must be a finite number"
+    # pydantic's own sentence ("Input should be a valid integer"), without its documentation link.
+    return f"field {field!r}: {error['msg']}"
+
+
+def _reason(kind: str, exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_url=False)
+        problems = [_problem(dict(e)) for e in errors[:_REASON_MAX_PROBLEMS]]
+        if len(errors) > _REASON_MAX_PROBLEMS:
+            problems.append(f"{len(errors) - _REASON_MAX_PROBLEMS} more problem(s)")
+        detail = "; ".join(problems)
+    else:
+        detail = str(exc)
+    return clip(f"undecodable {kind}: {detail}", _REASON_MAX_CHARS)
 
 
 def decode(topic: str, payload: bytes) -> Decoded:
@@ -91,9 +141,7 @@ def decode(topic: str, payload: bytes) -> Decoded:
     # float raises OverflowError inside numpy, and deeply nested JSON raises RecursionError.
     except (ValueError, OverflowError, RecursionError) as exc:
         kind = "telemetry batch" if channel == "telemetry" else f"{channel} message"
-        return Rejected(
-            device_id=device_id, reason=_short(f"undecodable {kind}: {exc}")
-        )
+        return Rejected(device_id=device_id, reason=_reason(kind, exc))
     return Rejected(
         device_id=device_id,
         reason=f"topic {topic!r} is not a telemetry, status or events topic",
