@@ -133,3 +133,16 @@ def test_where_things_are_names_every_folder_and_every_part_of_the_platform():
     }
     assert folders - listed == set()
     assert parts - listed == set()
+
+
+def test_every_test_security_md_names_exists():
+    """SECURITY.md proves each promise with a test: each test it names must exist."""
+    text = (ROOT / "SECURITY.md").read_text()
+    named = re.findall(r"`(tests/[^`]+)`", text)
+    assert len(named) > 10
+    for reference in named:
+        path, _, test = reference.partition("::")
+        assert (ROOT / path).is_file(), reference
+        if test:
+            name = test.split("[")[0]
+            assert re.search(rf"def {name}\b", (ROOT / path).read_text()), reference
