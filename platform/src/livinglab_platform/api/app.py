@@ -22,6 +22,7 @@ from livinglab_platform.api.routes import (
     data,
     devices,
     exports,
+    governance,
     health,
     organisations,
     people,
@@ -168,6 +169,7 @@ def create_app(
         trials,
         data,
         exports,
+        governance,
     ):
         api.include_router(module.router)
     app.include_router(api)
