@@ -62,6 +62,10 @@ def add_member(
 ) -> CouncilMemberPublic:
     """Appoint a member for a term (operators)."""
     require_record_keeper(principal, "appoint council members")
+    if member.term_ends_on is not None and member.term_ends_on < member.term_starts_on:
+        raise InvalidInputError(
+            "term_ends_on must not be before term_starts_on", field="term_ends_on"
+        )
     if member.organisation_id is not None and (
         conn.execute(
             "SELECT 1 FROM organisations WHERE id = %s", (member.organisation_id,)

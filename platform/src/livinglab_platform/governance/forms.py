@@ -110,6 +110,8 @@ def create_form(
 ) -> FormPublic:
     """Record an organisational form with its members (operators)."""
     require_record_keeper(principal, "record organisational forms")
+    if form.ends_on is not None and form.ends_on < form.starts_on:
+        raise InvalidInputError("ends_on must not be before starts_on", field="ends_on")
     check_members(conn, form.members, field="members")
     with conn.transaction():
         row = conn.execute(

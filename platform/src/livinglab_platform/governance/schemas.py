@@ -161,12 +161,6 @@ class FormCreate(Input):
     )
     members: list[FormMember] = Field(min_length=1, max_length=100)
 
-    @model_validator(mode="after")
-    def _period(self) -> FormCreate:
-        if self.ends_on is not None and self.ends_on < self.starts_on:
-            raise ValueError("ends_on must not be before starts_on")
-        return self
-
 
 class FormUpdate(Input):
     """Changes to a form; a field left out or null stays as it is."""
@@ -198,12 +192,6 @@ class CouncilMemberCreate(Input):
     role: Label = ""
     term_starts_on: Day
     term_ends_on: Day | None = None
-
-    @model_validator(mode="after")
-    def _term(self) -> CouncilMemberCreate:
-        if self.term_ends_on is not None and self.term_ends_on < self.term_starts_on:
-            raise ValueError("term_ends_on must not be before term_starts_on")
-        return self
 
 
 class CouncilMemberUpdate(Input):
