@@ -10,9 +10,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from livinglab_platform.core.errors import InvalidInputError
+
 __all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "LJUBLJANA",
     "TIME_ZONE",
+    "check_year",
     "end_of_day",
     "local_date",
     "today",
@@ -22,7 +27,19 @@ __all__ = [
 ]
 
 TIME_ZONE = "Europe/Ljubljana"
+# The years the record is judged in: the strategy's decades, far inside Python's dates (the year
+# 9999 has no end of its last day, the year 1 no year before it).
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
 LJUBLJANA = ZoneInfo(TIME_ZONE)
+
+
+def check_year(year: int, *, field: str) -> None:
+    """Refuse a year outside FIRST_YEAR..LAST_YEAR, naming the input."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInputError(
+            f"{year} is outside the years {FIRST_YEAR}-{LAST_YEAR}", field=field
+        )
 
 
 def local_date(moment: datetime) -> date:

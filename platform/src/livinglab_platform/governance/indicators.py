@@ -20,7 +20,13 @@ from livinglab_platform.core.db import Connection
 from livinglab_platform.governance import helix
 from livinglab_platform.governance.applications import list_applications
 from livinglab_platform.governance.council import list_meetings
-from livinglab_platform.governance.dates import TIME_ZONE, today, year_end, year_start
+from livinglab_platform.governance.dates import (
+    TIME_ZONE,
+    check_year,
+    today,
+    year_end,
+    year_start,
+)
 from livinglab_platform.governance.evidence import best_quality
 from livinglab_platform.governance.forms import list_forms
 from livinglab_platform.governance.milestone import milestone
@@ -284,6 +290,7 @@ def indicators(
 ) -> IndicatorsPublic:
     """Every indicator of `year`, the verdict over them, and the lab's own beside them."""
     require_record_reader(principal)
+    check_year(year, field="year")
     as_of = min(year_end(year), today())
     found = [
         *_strategy(conn, principal, year),

@@ -19,6 +19,7 @@ from livinglab_platform.core.db import Connection
 from livinglab_platform.governance import helix
 from livinglab_platform.governance.dates import (
     TIME_ZONE,
+    check_year,
     end_of_day,
     local_date,
     years_before,
@@ -313,6 +314,7 @@ def milestone(
 ) -> MilestonePublic:
     """Each criterion's state as of the end of `as_of` (Ljubljana), and whether all are met."""
     require_record_reader(principal)
+    check_year(as_of.year, field="as_of")
     c = criteria
     found = [
         _partnership(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import BeforeValidator
 
 from livinglab_platform import governance
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
@@ -33,6 +35,16 @@ from livinglab_platform.governance.schemas import (
 
 router = APIRouter(prefix="/governance", tags=["governance"])
 
+
+def _iso_day(value: object) -> object:
+    # pydantic would read "0" as a Unix time; the documented format is an ISO date.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be an ISO date such as 2025-12-31")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
+
 # Years the record can hold: the strategy began in the 2020s; dates stay inside Python's years.
 Year = Annotated[
     int, Query(ge=2000, le=2100, description="A calendar year (Ljubljana)")
@@ -52,7 +64,7 @@ def read_milestone(
     conn: ConnDep,
     principal: CurrentPrincipal,
     as_of: Annotated[
-        date | None,
+        IsoDay | None,
         Query(
             description="The date (Ljubljana) to judge the milestone on; default today"
         ),
@@ -67,7 +79,7 @@ def list_forms(
     conn: ConnDep,
     principal: CurrentPrincipal,
     kind: FormKind | None = None,
-    active_on: date | None = None,
+    active_on: IsoDay | None = None,
 ) -> list[FormPublic]:
     """Organisational forms; `kind` and `active_on` filter."""
     return forms.list_forms(conn, principal, kind=kind, active_on=active_on)
