@@ -16,7 +16,11 @@ from livinglab_platform.access import (
     require_visible_token,
 )
 from livinglab_platform.core.db import Connection
-from livinglab_platform.core.errors import AuthenticationError, NotFoundError
+from livinglab_platform.core.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+)
 from livinglab_platform.registry.schemas import (
     Role,
     TokenCreate,
@@ -81,6 +85,9 @@ def create_token(
         token = token.model_copy(
             update={"expires_at": token.expires_at.replace(tzinfo=UTC)}
         )
+    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+        # A token that never works is a mistake (the fuzzer's "0001-01-01"), not a request.
+        raise InvalidInputError("expires_at must be in the future", field="expires_at")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with conn.transaction(), conn.cursor(row_factory=_TOKEN_ROW) as cur:
         row = cur.execute(
