@@ -470,3 +470,7 @@ def _dossier(s: Setup, org: str) -> Call:
         f"/api/v1/trials/{trial_id}/dossier",
         check=lambda r, _role: r.content.startswith(b"PK"),  # a zip archive
     )
+
+
+# The governance endpoints' builders register themselves into BUILDERS on import.
+import tests.api.governance_calls  # noqa: E402, F401

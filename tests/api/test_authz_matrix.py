@@ -62,6 +62,32 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/api/v1/data"):                               (401, 401, 200, 200, 200, 404, 403, 403),
     ("GET",    "/api/v1/export"):                             (401, 401, 200, 200, 200, 404, 403, 403),
     ("GET",    "/api/v1/trials/{trial_id}/dossier"):          (401, 401, 200, 200, 200, 404, 403, 403),
+    # The governance record: every role reads it, only operators keep it.
+    ("GET",    "/api/v1/governance/indicators"):              (401, 401, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/api/v1/governance/milestone"):               (401, 401, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/api/v1/governance/forms"):                   (401, 401, 200, 200, 200, 200, 200, 200),
+    ("POST",   "/api/v1/governance/forms"):                   (401, 401, 201, 201, 403, 403, 403, 403),
+    ("GET",    "/api/v1/governance/forms/{form_id}"):         (401, 401, 200, 200, 200, 200, 200, 200),
+    ("PATCH",  "/api/v1/governance/forms/{form_id}"):         (401, 401, 200, 200, 403, 403, 403, 403),
+    ("GET",    "/api/v1/governance/council/members"):         (401, 401, 200, 200, 200, 200, 200, 200),
+    ("POST",   "/api/v1/governance/council/members"):         (401, 401, 201, 201, 403, 403, 403, 403),
+    ("PATCH",  "/api/v1/governance/council/members/{member_id}"):
+                                                              (401, 401, 200, 200, 403, 403, 403, 403),
+    ("GET",    "/api/v1/governance/council/meetings"):        (401, 401, 200, 200, 200, 200, 200, 200),
+    ("POST",   "/api/v1/governance/council/meetings"):        (401, 401, 201, 201, 403, 403, 403, 403),
+    ("GET",    "/api/v1/governance/council/meetings/{meeting_id}"):
+                                                              (401, 401, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/api/v1/governance/applications"):            (401, 401, 200, 200, 200, 200, 200, 200),
+    ("POST",   "/api/v1/governance/applications"):            (401, 401, 201, 201, 403, 403, 403, 403),
+    ("GET",    "/api/v1/governance/applications/{application_id}"):
+                                                              (401, 401, 200, 200, 200, 200, 200, 200),
+    ("PATCH",  "/api/v1/governance/applications/{application_id}"):
+                                                              (401, 401, 200, 200, 403, 403, 403, 403),
+    ("POST",   "/api/v1/governance/applications/{application_id}/status"):
+                                                              (401, 401, 200, 200, 403, 403, 403, 403),
+    ("POST",   "/api/v1/governance/evidence"):                (401, 401, 201, 201, 403, 403, 403, 403),
+    ("POST",   "/api/v1/governance/evidence/{evidence_id}/verify"):
+                                                              (401, 401, 200, 200, 403, 403, 403, 403),
 }
 # fmt: on
 

@@ -440,3 +440,14 @@ def test_null_leaves_a_trial_field_as_it_is(client, world: World):
     assert r.status_code == 200, r.text
     assert r.json()["title"] == trial_input().title
     assert r.json()["site_ids"] == ["site-1"]
+
+
+def test_a_token_that_would_never_work_is_refused(client, world: World):
+    """The fuzzer's find: a token expiring in the year 1 was created (and never worked)."""
+    r = client.post(
+        "/api/v1/tokens",
+        json={"expires_at": "0001-01-01"},
+        headers=world.headers("operator"),
+    )
+    assert r.status_code == 400, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["expires_at"]

@@ -48,6 +48,18 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "delivery_completeness": {API: R, READONLY: R},
     "quarantine": {INGEST: "INSERT", READONLY: R},
     "ingest_stats": {INGEST: "INSERT", READONLY: R},
+    # The governance record (migration 007): the API writes it, and replaces link rows whole.
+    "governance_forms": {API: RAW, READONLY: R},
+    "governance_form_members": {API: "SELECT INSERT UPDATE DELETE", READONLY: R},
+    "council_members": {API: RAW, READONLY: R},
+    "council_meetings": {API: RAW, READONLY: R},
+    "council_meeting_attendees": {API: RAW, READONLY: R},
+    "council_decisions": {API: RAW, READONLY: R},
+    "applications": {API: RAW, READONLY: R},
+    "application_partners": {API: "SELECT INSERT UPDATE DELETE", READONLY: R},
+    "application_statuses": {API: "SELECT INSERT UPDATE DELETE", READONLY: R},
+    "application_trials": {API: "SELECT INSERT UPDATE DELETE", READONLY: R},
+    "evidence": {API: RAW, READONLY: R},
 }
 PRIVILEGES = (
     "SELECT",

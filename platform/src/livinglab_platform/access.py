@@ -11,6 +11,8 @@
   (inside the grant's period as well). A partner acts for their own organisation only: registers
   its trials and devices, edits and moves its trials, assigns and removes its own devices, manages
   its devices' credentials, and their own tokens.
+- the governance record (forms, the Strategic Council, applications, evidence) and what is
+  computed from it (indicators, the milestone): operators keep it; partners and viewers read it.
 
 Every predicate (`may_...`, `require_...`) and every visibility query (`..._visibility_sql`,
 `data_windows_sql`) is here; domain modules call them and never test a role themselves. The
@@ -40,6 +42,8 @@ __all__ = [
     "require_operator",
     "require_own_device",
     "require_raw_data",
+    "require_record_keeper",
+    "require_record_reader",
     "require_token_owner",
     "require_trial_editor",
     "require_visible_token",
@@ -195,6 +199,20 @@ def require_visible_token(
         owner_id != principal.person_id and not principal.is_operator
     ):
         raise NotFoundError(f"token {token_id} not found")
+
+
+def require_record_keeper(principal: Principal, what: str) -> None:
+    """The governance record is kept by operators; `what` completes "only operators may ..."."""
+    if not principal.is_operator:
+        raise ForbiddenError(
+            f"only operators may {what}; partners and viewers read the governance record"
+        )
+
+
+def require_record_reader(principal: Principal) -> None:
+    """Every signed-in role reads the governance record: it is the city's public account."""
+    if principal.role not in (Role.operator, Role.partner, Role.viewer):
+        raise ForbiddenError("this role may not read the governance record")
 
 
 def sees_raw_data(principal: Principal) -> bool:

@@ -25,6 +25,7 @@ from livinglab_platform.api.routes import (
     data,
     devices,
     exports,
+    governance,
     health,
     organisations,
     people,
@@ -218,6 +219,7 @@ def create_app(
         trials,
         data,
         exports,
+        governance,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -29,6 +29,7 @@ from livinglab_platform.trials.schemas import (
     Action,
     AssignmentCreate,
     GrantCreate,
+    Outcome,
     State,
     TransitionRequest,
     TrialPublic,
@@ -168,13 +169,15 @@ def trials_show(trial_id: TrialId) -> None:
     console.print(table)
 
 
-def _transition(trial_id: int, *, action: Action, reason: str) -> None:
+def _transition(
+    trial_id: int, *, action: Action, reason: str, outcome: Outcome | None = None
+) -> None:
     with unit_of_work() as conn:
         trial = transitions.transition(
             conn,
             operator(),
             trial_id,
-            request=TransitionRequest(action=action, reason=reason),
+            request=TransitionRequest(action=action, reason=reason, outcome=outcome),
         )
     following = ", ".join(a.value for a in trial.actions) or "none"
     console.print(
@@ -209,9 +212,13 @@ def trials_transition(
     reason: Annotated[
         str, typer.Option(help="Why (required to reject and withdraw)")
     ] = "",
+    outcome: Annotated[
+        Outcome | None,
+        typer.Option(help="With complete: continued, scaled, procured or stopped"),
+    ] = None,
 ) -> None:
     """Take any lifecycle action: submit, approve, reject, deploy, start, evaluate, complete, withdraw."""
-    _transition(trial_id, action=action, reason=reason)
+    _transition(trial_id, action=action, reason=reason, outcome=outcome)
 
 
 @trials_app.command("assign")

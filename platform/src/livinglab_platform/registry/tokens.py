@@ -147,6 +147,9 @@ def create_token(
         token = token.model_copy(
             update={"expires_at": token.expires_at.replace(tzinfo=UTC)}
         )
+    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+        # A token that never works is a mistake (the fuzzer's "0001-01-01"), not a request.
+        raise InvalidInputError("expires_at must be in the future", field="expires_at")
     token = _parent_expiry(conn, principal, token)
     _require_room(conn, person_id)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)

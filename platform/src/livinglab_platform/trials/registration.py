@@ -68,7 +68,7 @@ def find_trial(conn: Connection, principal: Principal, trial_id: int) -> TrialHe
 # A trial with its links in one row: the sites, partners and device assignments as JSON arrays,
 # so a list of trials is one query however long it is.
 _TRIALS = f"""
-SELECT t.id, t.organisation_id, t.state, t.state_reason, t.created_at, t.updated_at,
+SELECT t.id, t.organisation_id, t.state, t.state_reason, t.outcome, t.created_at, t.updated_at,
        {", ".join(f"t.{f}" for f in TRIAL_FIELDS)},
        coalesce((SELECT json_agg(s.site_id ORDER BY s.site_id)
                    FROM trial_sites s WHERE s.trial_id = t.id), '[]') AS site_ids,

@@ -26,6 +26,7 @@ __all__ = [
     "AssignmentPublic",
     "GrantCreate",
     "GrantPublic",
+    "Outcome",
     "PartnerLink",
     "State",
     "TransitionRequest",
@@ -78,6 +79,15 @@ class Action(StrEnum):
     evaluate = "evaluate"
     complete = "complete"
     withdraw = "withdraw"
+
+
+class Outcome(StrEnum):
+    """What came of a completed trial (GOVERNANCE.md: the lab's first outcome indicator)."""
+
+    continued = "continued"
+    scaled = "scaled"
+    procured = "procured"
+    stopped = "stopped"
 
 
 class PartnerLink(Input):
@@ -202,6 +212,9 @@ class TrialPublic(BaseModel):
     personal_data: bool
     state: State
     state_reason: str | None
+    outcome: Outcome | None = Field(
+        default=None, description="What came of it, recorded when it completed"
+    )
     actions: list[Action] = Field(
         description="Transitions the person asking may make now"
     )
@@ -212,6 +225,10 @@ class TrialPublic(BaseModel):
 class TransitionRequest(Input):
     action: Action
     reason: Reason = ""
+    outcome: Outcome | None = Field(
+        default=None,
+        description="With `complete` only: continued, scaled, procured or stopped",
+    )
 
 
 class GrantCreate(PeriodInput):

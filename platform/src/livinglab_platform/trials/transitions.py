@@ -39,15 +39,24 @@ def transition(
         raise InvalidInputError(
             f"a reason is required to {request.action.value} a trial", field="reason"
         )
+    if request.outcome is not None and rule.target is not State.completed:
+        raise InvalidInputError(
+            "an outcome is recorded only when a trial completes", field="outcome"
+        )
+    details: dict[str, object] = {"from": state.value, "to": rule.target.value}
+    if request.outcome is not None:
+        details["outcome"] = request.outcome.value
     with conn.transaction():
         conn.execute(
             "UPDATE trials SET state = %s, state_reason = %s, updated_at = now(),"
-            " approved_at = CASE WHEN %s THEN coalesce(approved_at, now()) ELSE approved_at END"
+            " approved_at = CASE WHEN %s THEN coalesce(approved_at, now()) ELSE approved_at END,"
+            " outcome = %s"
             " WHERE id = %s",
             (
                 rule.target.value,
                 request.reason or None,
                 rule.target is State.approved,
+                request.outcome.value if request.outcome is not None else None,
                 trial_id,
             ),
         )
@@ -58,6 +67,6 @@ def transition(
             object_id=trial_id,
             action=request.action.value,
             reason=request.reason or None,
-            details={"from": state.value, "to": rule.target.value},
+            details=details,
         )
     return get_trial(conn, principal, trial_id)

@@ -1,0 +1,457 @@
+"""`livinglab governance ...`: the governance record, the year's indicators and verdict, the milestone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from livinglab_platform import governance
+from livinglab_platform.cli.terminal import (
+    console,
+    operator,
+    parse_moment,
+    unit_of_work,
+)
+from livinglab_platform.governance import applications, council, evidence, forms
+from livinglab_platform.governance.dates import today
+from livinglab_platform.governance.schemas import (
+    ApplicationCreate,
+    ApplicationStatus,
+    CouncilMemberCreate,
+    DecisionKind,
+    EvidenceCreate,
+    FormCreate,
+    FormKind,
+    FormUpdate,
+    MeetingCreate,
+    MolRole,
+    RecordKind,
+    StatusEntry,
+)
+
+__all__ = ["governance_app"]
+
+governance_app = typer.Typer(
+    help="The governance record, the strategy's indicators and verdict, the milestone.",
+    no_args_is_help=True,
+)
+forms_app = typer.Typer(
+    help="Organisational forms linking stakeholders.", no_args_is_help=True
+)
+council_app = typer.Typer(
+    help="The Strategic Council: members and meetings.", no_args_is_help=True
+)
+applications_app = typer.Typer(
+    help="Co-financed project applications.", no_args_is_help=True
+)
+evidence_app = typer.Typer(
+    help="Evidence: links and statements, and their verification.", no_args_is_help=True
+)
+governance_app.add_typer(forms_app, name="forms")
+governance_app.add_typer(council_app, name="council")
+governance_app.add_typer(applications_app, name="applications")
+governance_app.add_typer(evidence_app, name="evidence")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO date such as 2025-12-31"
+        ) from None
+
+
+Day = Annotated[
+    date, typer.Option(parser=_day, help="ISO date (Ljubljana)", show_default=False)
+]
+OptionalDay = Annotated[
+    date | None,
+    typer.Option(parser=_day, help="ISO date (Ljubljana)", show_default=False),
+]
+
+
+def _pairs(values: list[str]) -> list[tuple[str, str]]:
+    """`A:B` pairs; `A` alone has an empty B."""
+    return [(v.partition(":")[0], v.partition(":")[2]) for v in values]
+
+
+@forms_app.command("add")
+def forms_add(
+    kind: Annotated[
+        FormKind,
+        typer.Option(help="mol_family, horizontal, vertical or living_lab_partnership"),
+    ],
+    name: Annotated[str, typer.Option(help="The form's name", show_default=False)],
+    member: Annotated[
+        list[str], typer.Option(help="ORG[:ROLE], repeatable", show_default=False)
+    ],
+    starts: Day,
+    ends: OptionalDay = None,
+    description: str = "",
+) -> None:
+    """Record an organisational form with its members and active period."""
+    with unit_of_work() as conn:
+        made = forms.create_form(
+            conn,
+            operator(),
+            form=FormCreate.model_validate(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "description": description,
+                    "starts_on": starts,
+                    "ends_on": ends,
+                    "members": [
+                        {"organisation_id": o, "role": r} for o, r in _pairs(member)
+                    ],
+                }
+            ),
+        )
+    console.print(
+        f"form {made.id} recorded: {made.name} ({made.kind.value}, from {made.starts_on})"
+    )
+
+
+@forms_app.command("end")
+def forms_end(form_id: int, on: Day) -> None:
+    """End a form on a day (its last active day)."""
+    with unit_of_work() as conn:
+        made = forms.update_form(
+            conn, operator(), form_id, changes=FormUpdate(ends_on=on)
+        )
+    console.print(f"form {made.id} ({made.name}) ends on {made.ends_on}")
+
+
+@forms_app.command("list")
+def forms_list(kind: Annotated[FormKind | None, typer.Option()] = None) -> None:
+    """Organisational forms with members, period and evidence."""
+    with unit_of_work() as conn:
+        found = forms.list_forms(conn, operator(), kind=kind)
+    table = Table(title=f"{len(found)} form(s)")
+    for column in ("id", "kind", "name", "period", "members", "evidence"):
+        table.add_column(column)
+    for f in found:
+        table.add_row(
+            str(f.id),
+            f.kind.value,
+            f.name,
+            f"{f.starts_on} to {f.ends_on or 'open'}",
+            ", ".join(m.organisation_id for m in f.members),
+            ", ".join(f"{e.id}:{e.quality.value}" for e in f.evidence) or "-",
+        )
+    console.print(table)
+
+
+@council_app.command("add-member")
+def council_add_member(
+    name: Annotated[str, typer.Argument(help="The member's name")],
+    term_start: Day,
+    term_end: OptionalDay = None,
+    org: Annotated[str | None, typer.Option(help="Organisation id")] = None,
+    role: str = "",
+) -> None:
+    """Appoint a member of the Strategic Council for a term."""
+    with unit_of_work() as conn:
+        made = council.add_member(
+            conn,
+            operator(),
+            member=CouncilMemberCreate(
+                name=name,
+                organisation_id=org,
+                role=role,
+                term_starts_on=term_start,
+                term_ends_on=term_end,
+            ),
+        )
+    console.print(f"council member {made.id}: {made.name}, from {made.term_starts_on}")
+
+
+@council_app.command("members")
+def council_members() -> None:
+    """The council's members and their terms."""
+    with unit_of_work() as conn:
+        found = council.list_members(conn, operator())
+    table = Table(title=f"{len(found)} member(s)")
+    for column in ("id", "name", "organisation", "role", "term"):
+        table.add_column(column)
+    for m in found:
+        table.add_row(
+            str(m.id),
+            m.name,
+            m.organisation_id or "-",
+            m.role,
+            f"{m.term_starts_on} to {m.term_ends_on or 'open'}",
+        )
+    console.print(table)
+
+
+@council_app.command("meeting")
+def council_meeting(
+    at: Annotated[
+        datetime,
+        typer.Option(
+            parser=parse_moment,
+            help="ISO date-time; UTC without an offset",
+            show_default=False,
+        ),
+    ],
+    attendee: Annotated[
+        list[int] | None, typer.Option(help="Member id, repeatable")
+    ] = None,
+    decision: Annotated[
+        list[str] | None,
+        typer.Option(help="strategic:TEXT or programme:TEXT, repeatable"),
+    ] = None,
+    agenda: str = "",
+    place: str = "",
+) -> None:
+    """Record a council meeting with attendees and decisions; attach the minutes as evidence."""
+    decisions = []
+    for kind, text in _pairs(decision or []):
+        if kind not in DecisionKind.__members__:
+            raise typer.BadParameter(
+                f"{kind!r}: a decision is strategic:TEXT or programme:TEXT"
+            )
+        decisions.append({"kind": kind, "text": text})
+    with unit_of_work() as conn:
+        made = council.create_meeting(
+            conn,
+            operator(),
+            meeting=MeetingCreate.model_validate(
+                {
+                    "held_at": at,
+                    "agenda": agenda,
+                    "place": place,
+                    "attendee_ids": attendee or [],
+                    "decisions": decisions,
+                }
+            ),
+        )
+    console.print(
+        f"meeting {made.id} recorded on {made.held_on} with {len(made.decisions)} decision(s)"
+    )
+
+
+@council_app.command("meetings")
+def council_meetings(year: Annotated[int | None, typer.Option()] = None) -> None:
+    """The council's meetings, by Ljubljana date."""
+    with unit_of_work() as conn:
+        found = council.list_meetings(conn, operator(), year=year)
+    table = Table(title=f"{len(found)} meeting(s)")
+    for column in ("id", "date", "place", "attendees", "decisions", "evidence"):
+        table.add_column(column)
+    for m in found:
+        table.add_row(
+            str(m.id),
+            str(m.held_on),
+            m.place,
+            str(len(m.attendees)),
+            "; ".join(f"{d.kind.value}: {d.text}" for d in m.decisions) or "-",
+            ", ".join(f"{e.id}:{e.quality.value}" for e in m.evidence) or "-",
+        )
+    console.print(table)
+
+
+@applications_app.command("add")
+def applications_add(
+    programme: Annotated[
+        str, typer.Option(help="e.g. Horizon Europe", show_default=False)
+    ],
+    title: Annotated[str, typer.Option(show_default=False)],
+    mol_role: Annotated[
+        MolRole, typer.Option(help="coordinator, partner or associated")
+    ],
+    total: Annotated[
+        Decimal, typer.Option(help="Total budget, EUR", show_default=False)
+    ],
+    mol_share: Annotated[
+        Decimal, typer.Option(help="MOL's share, EUR", show_default=False)
+    ],
+    call: str = "",
+    acronym: str = "",
+    partner: Annotated[
+        list[str] | None, typer.Option(help="ORG[:ROLE], repeatable")
+    ] = None,
+    trial: Annotated[
+        list[int] | None, typer.Option(help="A trial it funds, repeatable")
+    ] = None,
+    status: Annotated[
+        list[str] | None, typer.Option(help="STATUS:DATE, oldest first, repeatable")
+    ] = None,
+) -> None:
+    """Record a co-financed project application."""
+    history = [{"status": s, "on": _day(d)} for s, d in _pairs(status or [])]
+    with unit_of_work() as conn:
+        made = applications.create_application(
+            conn,
+            operator(),
+            application=ApplicationCreate.model_validate(
+                {
+                    "programme": programme,
+                    "call": call,
+                    "title": title,
+                    "acronym": acronym,
+                    "mol_role": mol_role,
+                    "total_budget": total,
+                    "mol_share": mol_share,
+                    "partners": [
+                        {"organisation_id": o, "role": r}
+                        for o, r in _pairs(partner or [])
+                    ],
+                    "trial_ids": trial or [],
+                    "status_history": history,
+                }
+            ),
+        )
+    console.print(
+        f"application {made.id} recorded: {made.acronym or made.title}, {made.status.value}"
+    )
+
+
+@applications_app.command("status")
+def applications_status(
+    application_id: int,
+    status: Annotated[ApplicationStatus, typer.Argument(help="The next status")],
+    on: Day,
+    note: str = "",
+) -> None:
+    """Add an application's next status with its date."""
+    with unit_of_work() as conn:
+        made = applications.add_status(
+            conn,
+            operator(),
+            application_id,
+            entry=StatusEntry(status=status, on=on, note=note),
+        )
+    console.print(f"application {made.id} is {made.status.value} since {on}")
+
+
+@applications_app.command("list")
+def applications_list() -> None:
+    """Applications with their status, budget and evidence."""
+    with unit_of_work() as conn:
+        found = applications.list_applications(conn, operator())
+    table = Table(title=f"{len(found)} application(s)")
+    for column in (
+        "id",
+        "programme",
+        "acronym",
+        "MOL",
+        "status",
+        "submitted",
+        "total EUR",
+        "MOL EUR",
+    ):
+        table.add_column(column, justify="right" if "EUR" in column else "left")
+    for a in found:
+        table.add_row(
+            str(a.id),
+            a.programme,
+            a.acronym or a.title,
+            a.mol_role.value,
+            a.status.value,
+            str(a.submitted_on or "-"),
+            f"{a.total_budget:,}",
+            f"{a.mol_share:,}",
+        )
+    console.print(table)
+
+
+@evidence_app.command("add")
+def evidence_add(
+    record: Annotated[RecordKind, typer.Argument(help="form, meeting or application")],
+    record_id: int,
+    title: Annotated[str, typer.Option(show_default=False)],
+    url: Annotated[str | None, typer.Option(help="A link: documented")] = None,
+    statement: Annotated[str, typer.Option(help="Without a link: self-reported")] = "",
+) -> None:
+    """Attach a link or a statement to a record."""
+    with unit_of_work() as conn:
+        made = evidence.add_evidence(
+            conn,
+            operator(),
+            evidence=EvidenceCreate(
+                record=record,
+                record_id=record_id,
+                title=title,
+                url=url,
+                statement=statement,
+            ),
+        )
+    console.print(
+        f"evidence {made.id} on {record.value} {record_id}: {made.quality.value}"
+    )
+
+
+@evidence_app.command("verify")
+def evidence_verify(evidence_id: int) -> None:
+    """Mark a link as checked by you, now."""
+    with unit_of_work() as conn:
+        made = evidence.verify_evidence(conn, operator(), evidence_id)
+    console.print(f"evidence {made.id} verified by {made.verified_by}")
+
+
+_YES = {True: "[green]yes[/]", False: "[red]no[/]"}
+
+
+@governance_app.command("indicators")
+def indicators(
+    year: Annotated[int, typer.Option(min=2000, max=2100, help="Calendar year")],
+) -> None:
+    """The year's indicators with their evidence, the verdict, and the lab's own indicators."""
+    with unit_of_work() as conn:
+        found = governance.indicators(conn, operator(), year=year)
+    table = Table(title=f"indicators {year} (as of {found.as_of})")
+    for column in ("indicator", "value", "target", "met", "records (quality)"):
+        table.add_column(column)
+    for i in found.indicators:
+        met = _YES[i.met] + (
+            " [yellow](self-reported)[/]" if i.self_reported_only else ""
+        )
+        records = "; ".join(f"{r.label} ({r.quality.value})" for r in i.records) or "-"
+        table.add_row(
+            f"{i.name_sl}\n[dim]{i.key}[/]", str(i.value), str(i.target), met, records
+        )
+    console.print(table)
+    console.print(
+        f"[bold]{found.verdict.sl}[/] ({found.verdict.en}): {found.verdict.rule}"
+    )
+    lab = found.lab
+    console.print(
+        f"the lab's own: {lab.trials_started} trial(s) started, {lab.trials_completed} completed;"
+        f" outcomes {lab.outcomes}; helix {lab.helix_partners};"
+        f" {lab.applications_granted} application(s) granted, EUR {lab.funds_won_total:,}"
+        f" (MOL EUR {lab.funds_won_mol:,})"
+    )
+
+
+@governance_app.command("milestone")
+def milestone(
+    as_of: Annotated[
+        date | None, typer.Option(parser=_day, help="ISO date; default today")
+    ] = None,
+) -> None:
+    """The milestone "a working living lab" as of a date: each criterion, first met, what is missing."""
+    day = as_of or today()
+    with unit_of_work() as conn:
+        found = governance.milestone(conn, operator(), as_of=day)
+    table = Table(title=f"a working living lab, as of {day}")
+    for column in ("criterion", "met", "found", "first met", "missing"):
+        table.add_column(column)
+    for c in found.criteria:
+        table.add_row(
+            c.description,
+            _YES[c.met],
+            c.value,
+            str(c.first_met_on or "-"),
+            c.missing or "",
+        )
+    console.print(table)
+    console.print(
+        f"milestone {'achieved' if found.achieved else 'not achieved'} as of {day}"
+    )

@@ -1,0 +1,21 @@
+"""The governance record (organisational forms, the Strategic Council, co-financed applications,
+evidence) and what is computed from it: the strategy's indicators per year, the verdict, the lab's
+own indicators, and the milestone "a working living lab"."""
+
+from livinglab_platform.governance.indicators import indicators, lab_indicators
+from livinglab_platform.governance.milestone import (
+    CRITERIA,
+    MilestoneCriteria,
+    milestone,
+)
+from livinglab_platform.governance.verdict import Verdict, verdict
+
+__all__ = [
+    "CRITERIA",
+    "MilestoneCriteria",
+    "Verdict",
+    "indicators",
+    "lab_indicators",
+    "milestone",
+    "verdict",
+]
