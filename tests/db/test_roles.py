@@ -60,6 +60,7 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "application_statuses": {API: "SELECT INSERT UPDATE DELETE", READONLY: R},
     "application_trials": {API: "SELECT INSERT UPDATE DELETE", READONLY: R},
     "evidence": {API: RAW, READONLY: R},
+    "deliveries_daily": {API: R, READONLY: R},
 }
 PRIVILEGES = (
     "SELECT",

@@ -18,7 +18,6 @@ from livinglab_platform.access import Principal, require_record_reader
 from livinglab_platform.core.db import Connection
 from livinglab_platform.governance import helix
 from livinglab_platform.governance.dates import (
-    TIME_ZONE,
     check_year,
     end_of_day,
     local_date,
@@ -161,25 +160,25 @@ def _reporting_sites(
 ) -> CriterionPublic:
     # Per day since the first delivery, the sites with a device that reported in its window.
     rows = conn.execute(
-        f"""
+        """
         WITH daily AS (
-            SELECT DISTINCT v.site_id, (d.received_at AT TIME ZONE '{TIME_ZONE}')::date AS day
-              FROM deliveries d JOIN devices v ON v.id = d.device_id
-             WHERE d.received_at < %(end)s),
+            SELECT DISTINCT v.site_id, d.day
+              FROM deliveries_daily d JOIN devices v ON v.id = d.device_id
+             WHERE d.day <= %(day)s),
         days AS (SELECT generate_series((SELECT min(day) FROM daily), %(day)s::date,
                                         interval '1 day')::date AS day)
         SELECT days.day, count(DISTINCT daily.site_id)
           FROM days JOIN daily ON daily.day > days.day - %(n)s AND daily.day <= days.day
          GROUP BY days.day ORDER BY days.day""",
-        {"end": end_of_day(day), "day": day, "n": c.reporting_days},
+        {"day": day, "n": c.reporting_days},
     ).fetchall()
     first = next((d for d, n in rows if n >= c.reporting_sites), None)
     found = next((int(n) for d, n in rows if d == day), 0)
     sites = conn.execute(
-        "SELECT v.site_id, string_agg(DISTINCT v.id, ', ') FROM deliveries d"
-        " JOIN devices v ON v.id = d.device_id WHERE d.received_at >= %s AND d.received_at < %s"
+        "SELECT v.site_id, string_agg(DISTINCT v.id, ', ') FROM deliveries_daily d"
+        " JOIN devices v ON v.id = d.device_id WHERE d.day > %s AND d.day <= %s"
         " GROUP BY v.site_id ORDER BY v.site_id",
-        (end_of_day(day - timedelta(days=c.reporting_days)), end_of_day(day)),
+        (day - timedelta(days=c.reporting_days), day),
     ).fetchall()
     met = found >= c.reporting_sites
     return CriterionPublic(
@@ -259,11 +258,10 @@ def _completeness(conn: Connection, day: date, c: MilestoneCriteria) -> Criterio
     # The `delivery_completeness` view's measure (batches received / seqs spanned) per device over
     # each window of days, summed over devices; one pass over the ledger for every day at once.
     rows = conn.execute(
-        f"""
+        """
         WITH daily AS (
-            SELECT device_id, (received_at AT TIME ZONE '{TIME_ZONE}')::date AS day,
-                   count(*) AS n, min(seq) AS lo, max(seq) AS hi
-              FROM deliveries WHERE received_at < %(end)s GROUP BY 1, 2),
+            SELECT device_id, day, batches AS n, first_seq AS lo, last_seq AS hi
+              FROM deliveries_daily WHERE day <= %(day)s),
         days AS (SELECT generate_series((SELECT min(day) FROM daily), %(day)s::date,
                                         interval '1 day')::date AS day),
         windows AS (
@@ -272,7 +270,7 @@ def _completeness(conn: Connection, day: date, c: MilestoneCriteria) -> Criterio
              GROUP BY days.day, daily.device_id)
         SELECT day, sum(n)::float8 / sum(span), sum(n)::bigint, sum(span)::bigint
           FROM windows GROUP BY day ORDER BY day""",
-        {"end": end_of_day(day), "day": day, "n": c.completeness_days},
+        {"day": day, "n": c.completeness_days},
     ).fetchall()
     first = next(
         (d for d, ratio, _, _ in rows if ratio >= c.completeness_threshold), None

@@ -132,6 +132,14 @@ ALTER TABLE trials
     ADD COLUMN outcome text CHECK (outcome IN ('continued', 'scaled', 'procured', 'stopped')),
     ADD CONSTRAINT trials_outcome_completed CHECK (outcome IS NULL OR state = 'completed');
 
+-- What the milestone reads of the delivery ledger: per device and Ljubljana day, the batches
+-- received and the seqs they span. A view (run with its owner's rights), so the API's role reads
+-- this summary without being granted the ledger itself.
+CREATE VIEW deliveries_daily AS
+SELECT device_id, (received_at AT TIME ZONE 'Europe/Ljubljana')::date AS day,
+       count(*) AS batches, min(seq) AS first_seq, max(seq) AS last_seq
+  FROM deliveries GROUP BY 1, 2;
+
 -- The services' roles (migration 006). The API writes the record: the default privileges give it
 -- SELECT, INSERT and UPDATE on these tables, and it replaces the link rows of a form or an
 -- application whole, which takes DELETE. Dashboards read all of it (the governance dashboard).
@@ -139,4 +147,6 @@ GRANT DELETE ON governance_form_members, application_partners, application_trial
     application_statuses TO livinglab_api;
 GRANT SELECT ON governance_forms, governance_form_members, council_members, council_meetings,
     council_meeting_attendees, council_decisions, applications, application_partners,
-    application_statuses, application_trials, evidence TO livinglab_readonly;
+    application_statuses, application_trials, evidence, deliveries_daily TO livinglab_readonly;
+-- SELECT only: the default privileges gave the API's role INSERT and UPDATE on the view too.
+REVOKE INSERT, UPDATE ON deliveries_daily FROM livinglab_api;
