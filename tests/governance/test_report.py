@@ -13,6 +13,7 @@ from livinglab_platform.core.errors import ForbiddenError
 from livinglab_platform.governance import indicators, milestone
 from livinglab_platform.governance.document import Formats, render_document
 from livinglab_platform.governance.report import build_report
+from livinglab_platform.governance.texts import REPORT_MESSAGES
 from livinglab_platform.registry.schemas import Role
 from tests.api.world import CLI
 from tests.governance.report_html import parse
@@ -68,6 +69,7 @@ def test_the_report_says_what_the_computation_says(conn, world, lang):
         (c.key, "yes" if c.met else "no") for c in as_of.criteria
     ]
     for element, criterion in zip(criteria, as_of.criteria, strict=True):
+        assert f"criterion.{criterion.key}" in REPORT_MESSAGES
         if criterion.missing:
             assert criterion.missing in element.text
 
