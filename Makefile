@@ -35,7 +35,7 @@ venv: $(STAMP)
 $(STAMP): $(PROJECT)
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e ./edge_agent -e ./platform -e ./lab -e '.[dev]'
+	$(PYTHON) -m pip install --quiet -e ./edge_agent -e './platform[pdf]' -e ./lab -e '.[dev]'
 	touch $(STAMP)
 
 clean:

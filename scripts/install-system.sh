@@ -7,8 +7,9 @@ set -euo pipefail
 
 PG_MAJOR="${PG_MAJOR:-15}"
 PG_CONFIG="/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config"
+# Pango and a font: WeasyPrint lays out `livinglab report -o report.pdf` with them.
 PACKAGES=(mosquitto mosquitto-clients "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}"
-          cmake gcc make libc6-dev xz-utils)
+          cmake gcc make libc6-dev xz-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
 # `--test` adds what only the tests need (demos and deployments do without): Debian's Chromium
 # for the browser tests, and g++ to compile the Arduino example against the wire test vectors.
 if [ "${1:-}" = "--test" ]; then

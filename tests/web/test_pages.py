@@ -10,8 +10,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from livinglab_platform.governance.helix import SECTORS
+from livinglab_platform.governance.schemas import (
+    ApplicationStatus,
+    DecisionKind,
+    MolRole,
+    Quality,
+)
 from livinglab_platform.registry.schemas import Role
-from livinglab_platform.trials.schemas import Action, State
+from livinglab_platform.trials.schemas import Action, Outcome, State
 from livinglab_platform.web import i18n
 from livinglab_platform.web.charts import HEIGHT, PAD, WIDTH, sparkline
 from livinglab_platform.web.forms import TEXT_FIELDS
@@ -213,13 +220,42 @@ def test_every_message_has_both_languages_and_templates_use_known_ids():
         )
     # Ids built from a prefix ("state." ~ trial.state.value) are checked per enum below.
     prefixes = {u for u in used if u.endswith(".")}
-    assert prefixes == {"action.", "audit.", "devices.", "field.", "role.", "state."}
+    assert prefixes == {
+        "action.",
+        "audit.",
+        "devices.",
+        "field.",
+        "role.",
+        "state.",
+        # The yearly report's (report_body.html), checked per enum below.
+        "criterion.",
+        "decision.",
+        "molrole.",
+        "outcome.",
+        "quality.",
+        "sector.",
+        "status.",
+        "tstate.",
+    }
     used -= prefixes
     assert used, "no message ids found in the templates"
     assert used <= set(i18n.MESSAGES), used - set(i18n.MESSAGES)
-    for prefix, enum in (("state.", State), ("action.", Action), ("role.", Role)):
+    for prefix, enum in (
+        ("state.", State),
+        ("action.", Action),
+        ("role.", Role),
+        ("tstate.", State),
+        ("outcome.", Outcome),
+        ("quality.", Quality),
+        ("status.", ApplicationStatus),
+        ("molrole.", MolRole),
+        ("decision.", DecisionKind),
+    ):
         for member in enum:
             assert prefix + member.value in i18n.MESSAGES
+    for sector in SECTORS:
+        assert "sector." + sector in i18n.MESSAGES
+    # criterion.<key>: tests/governance/test_report.py checks each of the milestone's criteria.
     for name in (*TEXT_FIELDS, "site_ids", "partners", "personal_data"):
         assert "field." + name in i18n.MESSAGES
     assert i18n.translate("en", "state.approved") == "approved"

@@ -13,6 +13,8 @@
   its devices' credentials, and their own tokens.
 - the governance record (forms, the Strategic Council, applications, evidence) and what is
   computed from it (indicators, the milestone): operators keep it; partners and viewers read it.
+- the yearly report to the Strategic Council (the record, the trials of the year, the whole
+  fleet's data volume per month): operators and viewers; partners read the record, not the report.
 
 Every predicate (`may_...`, `require_...`) and every visibility query (`..._visibility_sql`,
 `data_windows_sql`) is here; domain modules call them and never test a role themselves. The
@@ -44,6 +46,7 @@ __all__ = [
     "require_raw_data",
     "require_record_keeper",
     "require_record_reader",
+    "require_report_reader",
     "require_token_owner",
     "require_trial_editor",
     "require_visible_token",
@@ -213,6 +216,16 @@ def require_record_reader(principal: Principal) -> None:
     """Every signed-in role reads the governance record: it is the city's public account."""
     if principal.role not in (Role.operator, Role.partner, Role.viewer):
         raise ForbiddenError("this role may not read the governance record")
+
+
+def require_report_reader(principal: Principal) -> None:
+    """The yearly report is the city's: operators and viewers (city staff) read it. It counts
+    every device's readings and lists every trial of the year, beyond what a partner may see."""
+    if principal.role not in (Role.operator, Role.viewer):
+        raise ForbiddenError(
+            "only operators and viewers may read the yearly report; partners read the"
+            " governance record"
+        )
 
 
 def sees_raw_data(principal: Principal) -> bool:

@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from livinglab_platform.cli import data, governance, registry, services, trials
+from livinglab_platform.cli import data, governance, registry, report, services, trials
 from livinglab_platform.cli.terminal import PlatformGroup
 
 __all__ = ["app", "main"]
@@ -26,6 +26,7 @@ app.add_typer(registry.devices_app, name="devices")
 app.add_typer(trials.trials_app, name="trials")
 app.command("export")(data.export)
 app.add_typer(governance.governance_app, name="governance")
+app.command("report")(report.report)
 app.add_typer(services.db_app, name="db")
 app.add_typer(services.broker_app, name="broker")
 app.command("ingest")(services.ingest)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from livinglab_platform.governance.texts import REPORT_MESSAGES
+
 __all__ = ["DEFAULT", "LANGUAGES", "MESSAGES", "Lang", "translate"]
 
 Lang = Literal["sl", "en"]
@@ -303,6 +305,8 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The form could not be verified: it may be old, or it came from another site. "
         "Reload the page and try again.",
     },
+    # The yearly governance report (governance/texts.py: the document speaks them too).
+    **{id: {"sl": m["sl"], "en": m["en"]} for id, m in REPORT_MESSAGES.items()},
 }
 
 

@@ -1,4 +1,5 @@
-"""The web pages: sign-in, my trials, registering a trial, one trial, the approval queue, devices.
+"""The web pages: sign-in, my trials, registering a trial, one trial, the approval queue, devices,
+the yearly governance report.
 
 Pages call the domain modules with the signed-in person's principal, as the API does; they never
 call the API over HTTP. Every form carries the CSRF token (session.py).
@@ -12,13 +13,20 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from livinglab_platform import audit
-from livinglab_platform.access import require_operator, require_writer
+from livinglab_platform.access import (
+    require_operator,
+    require_report_reader,
+    require_writer,
+)
 from livinglab_platform.core.errors import (
     AuthenticationError,
     ConflictError,
     InvalidInputError,
     PlatformError,
 )
+from livinglab_platform.governance import document
+from livinglab_platform.governance.dates import today
+from livinglab_platform.governance.report import build_report
 from livinglab_platform.registry import organisations, sites, tokens
 from livinglab_platform.registry.fleet import list_devices
 from livinglab_platform.trials import registration, transitions
@@ -279,4 +287,34 @@ def devices(request: Request, conn: PageConn, session: SessionDep) -> Response:
             conn, (d.organisation_id for d in shown)
         ),
         site_names=sites.site_names(conn, (d.site_id for d in shown)),
+    )
+
+
+# The years the report page offers to choose from, back from the current one.
+REPORT_YEARS_SHOWN = 6
+
+
+@router.get("/governance")
+def governance_report(
+    request: Request, conn: PageConn, session: SessionDep
+) -> Response:
+    """The yearly report to the Strategic Council (operators and viewers); `?year=`, by default
+    the current year."""
+    require_report_reader(session.principal)
+    current = today().year
+    text = request.query_params.get("year", "").strip() or str(current)
+    if not (text.isascii() and text.isdigit() and len(text) == 4):
+        raise InvalidInputError(
+            f"{text[:20]!r} is not a year such as 2025", field="year"
+        )
+    year = int(text)
+    report = build_report(conn, session.principal, year=year)
+    years = sorted(
+        {year, *range(current - REPORT_YEARS_SHOWN + 1, current + 1)}, reverse=True
+    )
+    return render(
+        request,
+        "governance.html",
+        years=years,
+        **document.context(report, language(request)),
     )
