@@ -17,8 +17,8 @@ links point at `evidence.livinglab.example`). The verdicts differ by year, and w
   partnership is signed in March, but the milestone is judged from live operations, and the
   demo's lab first runs the day you start it, so as of 2025-12-31 it has no data, trials or
   operator yet (`livinglab governance milestone --as-of 2025-12-31` lists what is missing).
-- 2026 (as of today): every strategy indicator met; with the demo running, the milestone too:
-  "Cilj je dosežen".
+- 2026 (as of today): every strategy indicator met (the third application only on a statement,
+  so "self-reported"); with the demo running, the milestone too: "Cilj je dosežen".
 
 Every step skips what exists (forms by name, members by name and term, meetings by time,
 applications by acronym, evidence by record and title), so seeding again adds nothing.

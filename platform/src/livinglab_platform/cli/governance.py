@@ -425,8 +425,7 @@ def indicators(
         Path, typer.Option("--output", "-o", help="With --csv: file; - for stdout")
     ] = Path("-"),
 ) -> None:
-    """The year's indicators with their evidence, the verdict, and the lab's own indicators;
-    with --csv, every indicator by year."""
+    """The year's indicators, their evidence and the verdict; --csv: every indicator by year."""
     if csv:
         _indicators_csv(first=first or year, last=last or year, out=out)
         return

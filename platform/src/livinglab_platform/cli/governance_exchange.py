@@ -63,8 +63,7 @@ def kpi_entities(
         Path, typer.Option("--output", "-o", help="JSON file; - for stdout")
     ] = Path("-"),
 ) -> None:
-    """The year's indicators, verdict and milestone as FIWARE KeyPerformanceIndicator entities
-    (NGSI-LD, normalised), a JSON array."""
+    """The year's indicators, verdict and milestone as FIWARE KPI entities (NGSI-LD)."""
     with unit_of_work() as conn:
         entities = kpi.kpi_entities(conn, operator(), year=year)
     with output(out) as stream:
