@@ -39,7 +39,8 @@ class LdJsonResponse(JSONResponse):
 
 @router.get(
     "/kpi",
-    response_class=LdJsonResponse,
+    # A plain Response here, so the errors stay documented as the JSON every error is.
+    response_class=Response,
     responses={
         200: {
             "description": "The year's indicators, its verdict and the milestone as"
