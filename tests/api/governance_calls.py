@@ -99,6 +99,32 @@ def _milestone(s: Setup, org: str) -> Call:
     )
 
 
+@builds("GET", f"{G}/kpi")
+def _kpi(s: Setup, org: str) -> Call:
+    return Call(
+        f"{G}/kpi",
+        params={"year": 2025},
+        check=lambda r, _role: (
+            r.headers["content-type"].startswith("application/ld+json")
+            and {e["type"] for e in r.json()} == {"KeyPerformanceIndicator"}
+            and len(r.json()) == 8
+        ),
+    )
+
+
+@builds("GET", f"{G}/indicators.csv")
+def _indicators_csv(s: Setup, org: str) -> Call:
+    return Call(
+        f"{G}/indicators.csv",
+        params={"from": 2024, "to": 2025},
+        check=lambda r, _role: (
+            r.headers["content-type"].startswith("text/csv")
+            and r.text.startswith("year,as_of,indicator,")
+            and "2025,2025-12-31,applications_submitted," in r.text
+        ),
+    )
+
+
 @builds("GET", f"{G}/forms")
 def _forms(s: Setup, org: str) -> Call:
     form_id = _form(s)

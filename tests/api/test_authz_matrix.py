@@ -65,6 +65,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # The governance record: every role reads it, only operators keep it.
     ("GET",    "/api/v1/governance/indicators"):              (401, 401, 200, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/governance/milestone"):               (401, 401, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/api/v1/governance/kpi"):                     (401, 401, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/api/v1/governance/indicators.csv"):          (401, 401, 200, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/governance/forms"):                   (401, 401, 200, 200, 200, 200, 200, 200),
     ("POST",   "/api/v1/governance/forms"):                   (401, 401, 201, 201, 403, 403, 403, 403),
     ("GET",    "/api/v1/governance/forms/{form_id}"):         (401, 401, 200, 200, 200, 200, 200, 200),

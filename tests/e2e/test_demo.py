@@ -1,5 +1,6 @@
 """`livinglab demo` runs the whole lab: it stores what its agents sent, seeds a registry with
-trials in every state, and serves the API, where the running trial's data shows up."""
+trials in every state and a governance record 2022-2026, and serves the API, where the running
+trial's data and the record's verdicts show up."""
 
 from __future__ import annotations
 
@@ -142,8 +143,24 @@ def _check_first_run(
             break
         assert time.monotonic() < deadline, series
         time.sleep(1)
+    # The governance record 2022-2026, its verdicts differing by year, read by the city's viewer.
+    verdicts = {
+        year: _get(env, "viewer", f"/api/v1/governance/indicators?year={year}")[
+            "verdict"
+        ]["key"]
+        for year in (2022, 2023, 2025)
+    }
+    assert verdicts == {
+        2022: "not_achieved",
+        2023: "partially_achieved",
+        2025: "partially_achieved",
+    }
     _check_roles(tmp_path / "lab")
-    return _summary(tmp_path, process)
+    summary = _summary(tmp_path, process)
+    printed = (tmp_path / "demo.out").read_text()
+    assert "livinglab governance indicators --year 2025" in printed
+    assert "livinglab governance milestone --as-of 2025-12-31" in printed
+    return summary
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""A believable registry for the demo: Ljubljana's ecosystem, its people, sites and trials.
+"""A believable registry for the demo: Ljubljana's ecosystem, its people, sites and trials (the
+governance record 2022-2026 is record.py).
 
 Every step skips what exists, so `livinglab demo` seeds on every start without doubling anything.
 The organisations are real institutions of the city's digital ecosystem; the startups, the
@@ -40,6 +41,7 @@ __all__ = [
     "TRIALS",
     "Person",
     "TrialSeed",
+    "principals",
     "seed_registry",
     "seed_trials",
 ]
@@ -198,7 +200,7 @@ TRIALS = (
 _OPERATOR_ACTIONS = frozenset({Action.approve, Action.reject, Action.complete})
 
 
-def _principals(conn: Connection) -> dict[str, Principal]:
+def principals(conn: Connection) -> dict[str, Principal]:
     """The seeded people who exist, by handle, as the platform sees them when they sign in."""
     by_email = {p.email: p for p in people.list_people(conn, SEEDER)}
     return {
@@ -243,7 +245,7 @@ def seed_registry(
     for organisation in ORGANISATIONS:
         if organisation.id not in existing:
             organisations.create_organisation(conn, SEEDER, organisation=organisation)
-    present = _principals(conn)
+    present = principals(conn)
     for person in PEOPLE:
         if person.handle not in present:
             people.create_person(
@@ -259,7 +261,7 @@ def seed_registry(
     known = dict(tokens or {})
     working = {
         handle: _token(conn, principal, known=known.get(handle))
-        for handle, principal in _principals(conn).items()
+        for handle, principal in principals(conn).items()
     }
     existing_sites = {s.id for s in sites.list_sites(conn)}
     for site in SITES:
@@ -286,14 +288,14 @@ def seed_trials(
         today: the day the trial periods count from (default: today, UTC).
     """
     today = today or datetime.now(UTC).date()
-    principals = _principals(conn)
-    operator = principals["operator"]
+    people_by_handle = principals(conn)
+    operator = people_by_handle["operator"]
     titles = {str(r[0]) for r in conn.execute("SELECT title FROM trials")}
     added = 0
     for seed in TRIALS:
         if seed.title in titles:
             continue
-        owner = principals[seed.owner]
+        owner = people_by_handle[seed.owner]
         starts_on = today + timedelta(days=seed.days[0])
         ends_on = today + timedelta(days=seed.days[1])
         trial = registration.create_trial(

@@ -1,7 +1,8 @@
 """`livinglab demo`, run: a whole living lab on one machine started, watched and stopped in order.
 
 Its own PostgreSQL with TimescaleDB and its own Mosquitto on free loopback ports, a seeded
-registry (seed.py: organisations, people with tokens, sites, trials in every state), the ingest
+registry (seed.py: organisations, people with tokens, sites, trials in every state) and governance
+record 2022-2026 (record.py), the ingest
 service, the API with the web pages, and three simulated edge agents at pilot sites in Ljubljana.
 Everything persists in the lab directory, so a second run continues where the first stopped.
 
@@ -28,11 +29,12 @@ from types import FrameType
 import psycopg
 from rich.console import Console
 
-from livinglab_lab import seed
+from livinglab_lab import record, seed
 from livinglab_lab.demo.pilots import PILOTS, write_agent_config
 from livinglab_lab.demo.status import (
     DemoSummary,
     outbox_totals,
+    print_governance,
     print_summary,
     stored_counts,
     summarise,
@@ -204,14 +206,20 @@ def _seed(lab: _Lab, console: Console) -> dict[str, str]:
     _register_pilots(lab, console)
     with db.connect(lab.dsn) as conn:
         added = seed.seed_trials(conn, devices=[p.device_id for p in PILOTS])
+        recorded = record.seed_record(conn, operator=seed.principals(conn)["operator"])
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM organisations), (SELECT count(*) FROM people),"
-            " (SELECT count(*) FROM trials)"
+            " (SELECT count(*) FROM trials), (SELECT count(*) FROM governance_forms),"
+            " (SELECT count(*) FROM council_meetings), (SELECT count(*) FROM applications)"
         ).fetchone()
     assert counts is not None
     console.print(
         f"  registry: {counts[0]} organisations, {counts[1]} people, {counts[2]} trials"
         f" ({added} added now)"
+    )
+    console.print(
+        f"  governance record 2022-2026: {counts[3]} forms, {counts[4]} council meetings,"
+        f" {counts[5]} applications ({recorded} records added now)"
     )
     return tokens
 
@@ -328,6 +336,7 @@ def _run(
             f"  web pages at {url}/, API at {url}/api/v1 (docs at {url}/docs);"
             f" tokens in {lab.directory / 'tokens.env'}"
         )
+        print_governance(console, lab_dir=lab.directory)
         console.print(
             f"  ingest, API and {len(PILOTS)} agents running; logs in {lab.directory / 'logs'}; "
             + ("Ctrl-C stops" if duration_s is None else f"running {duration_s:.0f} s")
@@ -357,7 +366,7 @@ def _run(
             stored_before=stored_before,
             quarantined_before=quarantined_before,
         )
-        print_summary(summary, console)
+        print_summary(summary, console, lab_dir=lab.directory)
     finally:
         _stop(*lab.processes.values())
         lab.mosquitto.stop()

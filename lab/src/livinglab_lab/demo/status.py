@@ -29,6 +29,7 @@ from livinglab_platform.core.db import Connection
 __all__ = [
     "DemoSummary",
     "outbox_totals",
+    "print_governance",
     "print_summary",
     "stored_counts",
     "summarise",
@@ -183,8 +184,28 @@ def summarise(
     )
 
 
-def print_summary(summary: DemoSummary, console: Console) -> None:
-    """The summary as a table, then as one JSON line."""
+# What the demo's governance record shows, named wherever the demo prints its summary.
+GOVERNANCE_COMMANDS = (
+    "livinglab governance indicators --year 2025",
+    "livinglab governance milestone --as-of 2025-12-31",
+    "livinglab governance indicators --csv",
+    "livinglab governance kpi --year 2025 -o kpi.json",
+)
+
+
+def print_governance(console: Console, *, lab_dir: Path) -> None:
+    """The commands that read the demo's governance record, with the lab's environment."""
+    console.print(
+        f"  governance (verdicts 2022-2026), while the lab runs: set -a; . {lab_dir / 'env'}; set +a"
+    )
+    for command in GOVERNANCE_COMMANDS:
+        console.print(f"    {command}")
+
+
+def print_summary(
+    summary: DemoSummary, console: Console, *, lab_dir: Path | None = None
+) -> None:
+    """The summary as a table, the governance commands, then the summary as one JSON line."""
     table = Table(title="demo summary (this run)")
     table.add_column("readings")
     table.add_column("count", justify="right")
@@ -198,5 +219,7 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     ):
         table.add_row(label, f"{value:,}")
     console.print(table)
+    if lab_dir is not None:
+        print_governance(console, lab_dir=lab_dir)
     # The last line is machine-readable for scripts and tests.
     sys.stdout.write(json.dumps(dataclasses.asdict(summary)) + "\n")

@@ -26,6 +26,7 @@ from livinglab_platform.api.routes import (
     devices,
     exports,
     governance,
+    governance_exports,
     health,
     organisations,
     people,
@@ -220,6 +221,7 @@ def create_app(
         data,
         exports,
         governance,
+        governance_exports,
     ):
         api.include_router(module.router)
     app.include_router(api)

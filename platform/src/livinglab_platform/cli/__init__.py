@@ -7,7 +7,15 @@ from importlib.metadata import entry_points
 
 import typer
 
-from livinglab_platform.cli import data, governance, registry, report, services, trials
+from livinglab_platform.cli import (
+    data,
+    governance,
+    governance_exchange,
+    registry,
+    report,
+    services,
+    trials,
+)
 from livinglab_platform.cli.terminal import PlatformGroup
 
 __all__ = ["app", "main"]
@@ -25,6 +33,8 @@ app.add_typer(registry.sites_app, name="sites")
 app.add_typer(registry.devices_app, name="devices")
 app.add_typer(trials.trials_app, name="trials")
 app.command("export")(data.export)
+governance.governance_app.command("import")(governance_exchange.import_record)
+governance.governance_app.command("kpi")(governance_exchange.kpi_entities)
 app.add_typer(governance.governance_app, name="governance")
 app.command("report")(report.report)
 app.add_typer(services.db_app, name="db")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,10 +14,17 @@ from livinglab_platform import governance
 from livinglab_platform.cli.terminal import (
     console,
     operator,
+    output,
     parse_moment,
     unit_of_work,
 )
-from livinglab_platform.governance import applications, council, evidence, forms
+from livinglab_platform.governance import (
+    applications,
+    council,
+    evidence,
+    forms,
+    table,
+)
 from livinglab_platform.governance.dates import today
 from livinglab_platform.governance.schemas import (
     ApplicationCreate,
@@ -401,9 +409,28 @@ _YES = {True: "[green]yes[/]", False: "[red]no[/]"}
 
 @governance_app.command("indicators")
 def indicators(
-    year: Annotated[int, typer.Option(min=2000, max=2100, help="Calendar year")],
+    year: Annotated[
+        int | None, typer.Option(min=2000, max=2100, help="Calendar year")
+    ] = None,
+    csv: Annotated[
+        bool, typer.Option("--csv", help="Every indicator by year, as CSV")
+    ] = False,
+    first: Annotated[
+        int | None, typer.Option("--from", help="With --csv: first year (the record's)")
+    ] = None,
+    last: Annotated[
+        int | None, typer.Option("--to", help="With --csv: last year (this year)")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--output", "-o", help="With --csv: file; - for stdout")
+    ] = Path("-"),
 ) -> None:
-    """The year's indicators with their evidence, the verdict, and the lab's own indicators."""
+    """The year's indicators, their evidence and the verdict; --csv: every indicator by year."""
+    if csv:
+        _indicators_csv(first=first or year, last=last or year, out=out)
+        return
+    if year is None:
+        raise typer.BadParameter("give --year, or --csv", param_hint="--year")
     with unit_of_work() as conn:
         found = governance.indicators(conn, operator(), year=year)
     table = Table(title=f"indicators {year} (as of {found.as_of})")
@@ -428,6 +455,15 @@ def indicators(
         f" {lab.applications_granted} application(s) granted, EUR {lab.funds_won_total:,}"
         f" (MOL EUR {lab.funds_won_mol:,})"
     )
+
+
+def _indicators_csv(*, first: int | None, last: int | None, out: Path) -> None:
+    with unit_of_work() as conn:
+        start = first if first is not None else table.first_year(conn)
+        end = last if last is not None else today().year
+        text = table.indicators_csv(conn, operator(), first=start, last=end)
+    with output(out) as stream:
+        stream.write(text.encode())
 
 
 @governance_app.command("milestone")

@@ -40,6 +40,13 @@ class InvalidInputError(PlatformError):
     status = 400
 
 
+class RecordImportError(InvalidInputError):
+    """Rows of an import file that the record refuses; nothing of the import is written. Each line
+    of the message names the file, the row and the field (`field` is the first problem's)."""
+
+    status = 400
+
+
 class AuthenticationError(PlatformError):
     """No token, or a token that is unknown, revoked or expired."""
 
