@@ -160,6 +160,7 @@ def _check_first_run(
     printed = (tmp_path / "demo.out").read_text()
     assert "livinglab governance indicators --year 2025" in printed
     assert "livinglab governance milestone --as-of 2025-12-31" in printed
+    assert "livinglab report --year 2025 -o porocilo-2025.html" in printed
     return summary
 
 

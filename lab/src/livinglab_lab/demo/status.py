@@ -190,6 +190,7 @@ GOVERNANCE_COMMANDS = (
     "livinglab governance milestone --as-of 2025-12-31",
     "livinglab governance indicators --csv",
     "livinglab governance kpi --year 2025 -o kpi.json",
+    "livinglab report --year 2025 -o porocilo-2025.html",
 )
 
 
