@@ -2,7 +2,7 @@
 
 The level follows from the row (migration 007): a statement only is `self_reported`, a link is
 `documented`, a link an operator has checked is `verified` (with who and when). A statement cannot
-be verified: there is nothing to check. A stored file (`evidence_files`, migration 008) documents
+be verified: there is nothing to check. A stored file (`evidence_files.py`, migration 008) documents
 a record as a link does, and can be verified as one.
 """
 
