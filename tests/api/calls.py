@@ -40,6 +40,8 @@ class Call:
     url: str
     json: object = None
     params: dict[str, Any] = field(default_factory=dict)
+    # A multipart body instead of JSON: {field: (name, content, type)}.
+    files: dict[str, tuple[str, bytes, str]] | None = None
     # Given the answer and the role asking; the role matters for lists.
     check: Callable[[httpx.Response, str], bool] = lambda _response, _role: True
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from livinglab_platform.governance import applications, council, evidence, forms
+from livinglab_platform.governance import (
+    applications,
+    council,
+    evidence,
+    evidence_files,
+    forms,
+)
 from livinglab_platform.governance.schemas import (
     ApplicationCreate,
     CouncilMemberCreate,
@@ -327,4 +333,49 @@ def _verify(s: Setup, org: str) -> Call:
     return Call(
         f"{G}/evidence/{item.id}/verify",
         check=lambda r, _role: r.json()["quality"] == "verified",
+    )
+
+
+_PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def _statement(s: Setup) -> int:
+    item = evidence.add_evidence(
+        s.conn,
+        CLI,
+        evidence=EvidenceCreate.model_validate(
+            {
+                "record": "form",
+                "record_id": _form(s),
+                "title": "Minutes",
+                "statement": "Held on 3 March",
+            }
+        ),
+    )
+    s.conn.commit()
+    return item.id
+
+
+@builds("POST", f"{G}/evidence/{{evidence_id}}/file")
+def _upload_file(s: Setup, org: str) -> Call:
+    return Call(
+        f"{G}/evidence/{_statement(s)}/file",
+        files={"file": ("minutes.pdf", _PDF, "application/pdf")},
+        check=lambda r, _role: r.json()["quality"] == "documented",
+    )
+
+
+@builds("GET", f"{G}/evidence/{{evidence_id}}/file")
+def _download_file(s: Setup, org: str) -> Call:
+    evidence_id = _statement(s)
+    evidence_files.attach_file(
+        s.conn, CLI, evidence_id, name="minutes.pdf", content=_PDF, max_bytes=1024
+    )
+    s.conn.commit()
+    return Call(
+        f"{G}/evidence/{evidence_id}/file",
+        check=lambda r, _role: (
+            r.content == _PDF
+            and r.headers["content-disposition"].startswith("attachment")
+        ),
     )

@@ -90,6 +90,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST",   "/api/v1/governance/evidence"):                (401, 401, 201, 201, 403, 403, 403, 403),
     ("POST",   "/api/v1/governance/evidence/{evidence_id}/verify"):
                                                               (401, 401, 200, 200, 403, 403, 403, 403),
+    ("POST",   "/api/v1/governance/evidence/{evidence_id}/file"):
+                                                              (401, 401, 200, 200, 403, 403, 403, 403),
+    ("GET",    "/api/v1/governance/evidence/{evidence_id}/file"):
+                                                              (401, 401, 200, 200, 200, 200, 200, 200),
 }
 # fmt: on
 
@@ -120,6 +124,7 @@ def _check_cell(
         key[0],
         call.url,
         json=call.json,
+        files=call.files,
         params=call.params,
         headers=setup.world.headers(role),
     )

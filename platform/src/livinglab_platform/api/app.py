@@ -27,6 +27,7 @@ from livinglab_platform.api.routes import (
     exports,
     governance,
     governance_exports,
+    governance_files,
     health,
     organisations,
     people,
@@ -160,6 +161,7 @@ class _Api(FastAPI):
             super().build_middleware_stack(),
             max_body_bytes=settings.api_max_body_bytes,
             send_timeout_s=settings.api_send_timeout_s,
+            larger_bodies=[governance_files.evidence_upload_limit(settings)],
         )
 
 
@@ -222,6 +224,7 @@ def create_app(
         exports,
         governance,
         governance_exports,
+        governance_files,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -26,6 +26,7 @@ __all__ = [
     "BrokerDep",
     "ConnDep",
     "CurrentPrincipal",
+    "EvidenceMaxBytes",
     "ExportSlotDep",
     "HealthConn",
     "SlugPath",
@@ -136,6 +137,13 @@ def _viewer_min_count(request: Request) -> int:
 
 # LIVINGLAB_VIEWER_MIN_COUNT, for the data queries (access.cell_min_count).
 ViewerMinCount = Annotated[int, Depends(_viewer_min_count)]
+
+
+def _evidence_max_bytes(request: Request) -> int:
+    return int(request.app.state.settings.evidence_max_bytes)
+
+
+EvidenceMaxBytes = Annotated[int, Depends(_evidence_max_bytes)]
 
 
 def _broker(request: Request) -> Iterator[DynSec]:

@@ -18,10 +18,12 @@ from livinglab_platform.cli.terminal import (
     parse_moment,
     unit_of_work,
 )
+from livinglab_platform.core.settings import ApiSettings
 from livinglab_platform.governance import (
     applications,
     council,
     evidence,
+    evidence_files,
     forms,
     table,
 )
@@ -377,8 +379,22 @@ def evidence_add(
     title: Annotated[str, typer.Option(show_default=False)],
     url: Annotated[str | None, typer.Option(help="A link: documented")] = None,
     statement: Annotated[str, typer.Option(help="Without a link: self-reported")] = "",
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A document to store (PDF, PNG, JPEG, OpenDocument, .docx/.xlsx/.pptx):"
+            " documented",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Attach a link or a statement to a record."""
+    """Attach a link, a stored file or a statement to a record."""
+    max_bytes = ApiSettings().evidence_max_bytes
+    content = _read_limited(file, max_bytes) if file is not None else b""
+    if file is not None and url is None and not statement.strip():
+        statement = f"The stored file {file.name}."
     with unit_of_work() as conn:
         made = evidence.add_evidence(
             conn,
@@ -391,9 +407,25 @@ def evidence_add(
                 statement=statement,
             ),
         )
+        if file is not None:
+            made = evidence_files.attach_file(
+                conn,
+                operator(),
+                made.id,
+                name=file.name,
+                content=content,
+                max_bytes=max_bytes,
+            )
     console.print(
         f"evidence {made.id} on {record.value} {record_id}: {made.quality.value}"
+        + (f", {made.file_media_type}, sha256 {made.file_sha256}" if file else "")
     )
+
+
+def _read_limited(path: Path, max_bytes: int) -> bytes:
+    # One byte more than the limit is enough to refuse it, however large the file is.
+    with path.open("rb") as source:
+        return source.read(max_bytes + 1)
 
 
 @evidence_app.command("verify")

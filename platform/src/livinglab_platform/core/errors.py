@@ -47,6 +47,12 @@ class RecordImportError(InvalidInputError):
     status = 400
 
 
+class TooLargeError(InvalidInputError):
+    """An input larger than the platform takes (an evidence file over its limit)."""
+
+    status = 413
+
+
 class AuthenticationError(PlatformError):
     """No token, or a token that is unknown, revoked or expired."""
 

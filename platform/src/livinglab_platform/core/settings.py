@@ -96,6 +96,8 @@ class ApiSettings(BaseSettings):
     api_send_timeout_s: float = Field(default=30.0, gt=0)
     # 1 MiB: the largest body a route takes (a trial with its texts) is a few kilobytes.
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # 10 MiB: a scanned, signed agreement or a meeting's minutes; the upload route alone takes it.
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Set when the API is served over HTTPS, so the sign-in cookie is sent over TLS only.
     api_secure_cookies: bool = False
     # LIVINGLAB_VIEWER_MIN_COUNT: see VIEWER_MIN_COUNT.

@@ -2,7 +2,8 @@
 
 The level follows from the row (migration 007): a statement only is `self_reported`, a link is
 `documented`, a link an operator has checked is `verified` (with who and when). A statement cannot
-be verified: there is nothing to check. File uploads come later, as a third kind of evidence.
+be verified: there is nothing to check. A stored file (`evidence_files.py`, migration 008) documents
+a record as a link does, and can be verified as one.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ SELECT id,
        CASE WHEN form_id IS NOT NULL THEN 'form'
             WHEN meeting_id IS NOT NULL THEN 'meeting' ELSE 'application' END AS record,
        coalesce(form_id, meeting_id, application_id) AS record_id,
-       title, url, statement, quality, verified_by_label AS verified_by, verified_at
+       title, url, statement, quality, verified_by_label AS verified_by, verified_at,
+       file_name, file_media_type, octet_length(file_content) AS file_bytes, file_sha256
   FROM evidence"""
 
 
@@ -135,7 +137,7 @@ def verify_evidence(
     """Mark a link as checked by this operator, now."""
     require_record_keeper(principal, "verify evidence")
     found = get_evidence(conn, evidence_id)
-    if found.url is None:
+    if found.url is None and found.file_sha256 is None:
         raise ConflictError(
             f"evidence {evidence_id} is a statement only; attach a document to verify"
         )

@@ -134,6 +134,14 @@ class EvidencePublic(BaseModel):
     quality: Quality
     verified_by: str | None = Field(description="Who checked it, once checked")
     verified_at: datetime | None
+    file_name: str | None = Field(default=None, description="The stored file's name")
+    file_media_type: str | None = Field(
+        default=None, description="Its type, read from its content"
+    )
+    file_bytes: int | None = Field(default=None, description="Its size")
+    file_sha256: str | None = Field(
+        default=None, description="Its SHA-256, hex: compare a copy with it"
+    )
 
 
 # --- organisational forms -------------------------------------------------------------------------
