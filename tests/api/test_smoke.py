@@ -59,7 +59,7 @@ def test_me_and_a_trial_through_its_lifecycle(client, world: World):
 def test_without_a_database_every_endpoint_answers_503_in_json():
     from fastapi.testclient import TestClient
 
-    from livinglab_lab.services import free_port
+    from livinglab_lab.ports import free_port
     from livinglab_platform.api import create_app
     from livinglab_platform.core.settings import ApiSettings
 

@@ -15,7 +15,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from livinglab_edge_agent.mqtt import create_client, session_properties
-from livinglab_lab.services import Mosquitto, free_port, wait_for_port
+from livinglab_lab.ports import free_port, wait_for_port
+from livinglab_lab.services import Mosquitto
 from livinglab_platform.core import mqtt as platform_mqtt
 from livinglab_platform.core.identities import INGEST_USER
 

@@ -12,7 +12,6 @@ can read (`<directory>.password`, mode 0600).
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import os
@@ -20,24 +19,22 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from livinglab_lab.errors import ServiceError
+from livinglab_lab.ports import START_TIMEOUT_S, free_port, wait_for_port
 from livinglab_platform.core.identities import (
     ADMIN_USER,
     INGEST_USER,
     PLATFORM_USER,
 )
 
-__all__ = ["Mosquitto", "Postgres", "free_port", "wait_for_port"]
+__all__ = ["Mosquitto", "Postgres"]
 
-START_TIMEOUT_S = 60.0
 SUPERUSER = "postgres"
 # The only rules of the lab's pg_hba.conf: no `trust`, no `peer`, a password for everyone.
 PG_HBA = """\
@@ -49,35 +46,6 @@ host all all ::1/128 scram-sha-256
 BROKER_CONFIG_TEMPLATE = (
     Path(__file__).resolve().parents[3] / "broker" / "mosquitto.dev.conf"
 )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(
-    port: int,
-    *,
-    timeout_s: float = START_TIMEOUT_S,
-    process: subprocess.Popen[bytes] | None = None,
-) -> None:
-    """Poll until something accepts connections on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise ServiceError(
-                f"process exited with code {process.returncode} before listening on port {port}"
-            )
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", port), timeout=0.5),
-        ):
-            return
-        time.sleep(0.05)
-    raise ServiceError(f"nothing listens on 127.0.0.1:{port} after {timeout_s:.0f} s")
 
 
 def _require(binary: str, package: str) -> str:

@@ -42,7 +42,8 @@ from livinglab_lab.demo.status import (
     watch,
 )
 from livinglab_lab.demo.tokens import print_people, read_tokens, write_tokens
-from livinglab_lab.services import Mosquitto, Postgres, free_port, wait_for_port
+from livinglab_lab.ports import free_port, wait_for_port
+from livinglab_lab.services import Mosquitto, Postgres
 from livinglab_platform.core import db
 from livinglab_platform.core.dynsec import DynSec, bootstrap
 from livinglab_platform.core.identities import INGEST_USER
