@@ -41,7 +41,20 @@ echo "install-system: building TimescaleDB (Apache-2 edition) from Debian's sour
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial"
-echo "deb-src http://deb.debian.org/debian trixie main" >"$work/sources.list"
+# The trixie sources come from the mirror this machine's own apt sources already use: deb822
+# `URIs:` lines (Debian 12) or one-line `deb` entries (older systems). No mirror is written here.
+mirror="$(grep -hm1 -oE '^URIs: *[^ ]+/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+          | awk '{print $2}' | head -n 1 || true)"
+if [ -z "$mirror" ]; then
+    mirror="$(grep -hm1 -oE '^deb +(\[[^]]*\] +)?[^ ]+/debian/? ' /etc/apt/sources.list 2>/dev/null \
+              | awk '{print $NF}' | head -n 1 || true)"
+fi
+if [ -z "$mirror" ]; then
+    echo "install-system: no Debian mirror in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list;" \
+         "install TimescaleDB for PostgreSQL ${PG_MAJOR} by hand" >&2
+    exit 1
+fi
+echo "deb-src ${mirror%/} trixie main" >"$work/sources.list"
 apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
           -o "Dir::State::Lists=$work/lists" -o APT::Sandbox::User=root)
 $SUDO apt-get "${apt_opts[@]}" update -qq
