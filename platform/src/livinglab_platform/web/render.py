@@ -5,20 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+# People read times on the lab's clock (Ljubljana); the database and the API speak UTC.
+from livinglab_platform.governance.dates import LJUBLJANA
 from livinglab_platform.trials.lifecycle import TRANSITIONS
 from livinglab_platform.web.i18n import LANGUAGES, translate
 from livinglab_platform.web.session import CSRF_FIELD, csrf_token, language, remember
 
 __all__ = ["SECURITY_HEADERS", "redirect", "render"]
 
-# People read times on the lab's clock; the database and the API speak UTC.
-LOCAL_TZ = ZoneInfo("Europe/Ljubljana")
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("livinglab_platform.web", "templates"),
@@ -32,7 +31,7 @@ _ENV = jinja2.Environment(
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return "—"
-    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(LJUBLJANA).strftime("%Y-%m-%d %H:%M")
 
 
 def _day(day: date | None) -> str:
