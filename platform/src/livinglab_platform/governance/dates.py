@@ -7,10 +7,15 @@ record (form periods, terms, status changes) is a Ljubljana date; moments are tu
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime
 
 from livinglab_platform.core.errors import InvalidInputError
+from livinglab_platform.core.local_time import (
+    LJUBLJANA,
+    TIME_ZONE,
+    end_of_day,
+    local_date,
+)
 
 __all__ = [
     "FIRST_YEAR",
@@ -26,12 +31,10 @@ __all__ = [
     "years_before",
 ]
 
-TIME_ZONE = "Europe/Ljubljana"
 # The years the record is judged in: the strategy's decades, far inside Python's dates (the year
 # 9999 has no end of its last day, the year 1 no year before it).
 FIRST_YEAR = 2000
 LAST_YEAR = 2100
-LJUBLJANA = ZoneInfo(TIME_ZONE)
 
 
 def check_year(year: int, *, field: str) -> None:
@@ -42,20 +45,9 @@ def check_year(year: int, *, field: str) -> None:
         )
 
 
-def local_date(moment: datetime) -> date:
-    """The Ljubljana date of a moment."""
-    return moment.astimezone(LJUBLJANA).date()
-
-
 def today() -> date:
     """Today in Ljubljana."""
     return local_date(datetime.now(UTC))
-
-
-def end_of_day(day: date) -> datetime:
-    """The moment the Ljubljana day ends (the next day's local midnight), in UTC."""
-    following = datetime.combine(day + timedelta(days=1), time(), tzinfo=LJUBLJANA)
-    return following.astimezone(UTC)
 
 
 def year_start(year: int) -> date:

@@ -10,8 +10,6 @@ Slovenian writes `1.234.567,89`, `99,9 %` and `5. 12. 2026`; English `1,234,567.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import jinja2
 
 from livinglab_platform.core.errors import InvalidInputError
+from livinglab_platform.core.formatting import Formats
 from livinglab_platform.governance.report import Report
 from livinglab_platform.governance.texts import translate
 
@@ -32,110 +31,6 @@ __all__ = [
 ]
 
 _STYLE = Path(__file__).parents[1] / "web" / "static" / "style.css"
-
-_MONTHS = {
-    "sl": [
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "maj",
-        "jun",
-        "jul",
-        "avg",
-        "sep",
-        "okt",
-        "nov",
-        "dec",
-    ],
-    "en": [
-        "Jan",
-        "Feb",
-        "Mar",
-        "Apr",
-        "May",
-        "Jun",
-        "Jul",
-        "Aug",
-        "Sep",
-        "Oct",
-        "Nov",
-        "Dec",
-    ],
-}
-_MONTH_NAMES = {
-    "sl": [
-        "januar",
-        "februar",
-        "marec",
-        "april",
-        "maj",
-        "junij",
-        "julij",
-        "avgust",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ],
-    "en": [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
-}
-
-
-@dataclass(frozen=True)
-class Formats:
-    """Numbers and dates as the report's language writes them."""
-
-    lang: str
-
-    def localise(self, text: str) -> str:
-        """Python's grouping and decimal marks as the language writes them."""
-        # Python groups with "," and marks decimals with "."; Slovenian swaps them.
-        if self.lang == "en":
-            return text
-        return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-
-    def integer(self, value: int) -> str:
-        return self.localise(f"{value:,}")
-
-    def money(self, value: Decimal) -> str:
-        """EUR to the cent."""
-        amount = self.localise(f"{value:,.2f}")
-        return f"{amount} EUR" if self.lang != "en" else f"EUR {amount}"
-
-    def percent(self, share: float | None) -> str:
-        if share is None:
-            return "—"
-        text = self.localise(f"{share * 100:.1f}")
-        return f"{text} %" if self.lang != "en" else f"{text}%"
-
-    def day(self, value: date | None) -> str:
-        if value is None:
-            return "—"
-        if self.lang == "en":
-            return f"{value.day} {_MONTH_NAMES['en'][value.month - 1]} {value.year}"
-        return f"{value.day}. {value.month}. {value.year}"
-
-    def month(self, value: date) -> str:
-        """A month's short name (axis labels)."""
-        return _MONTHS["en" if self.lang == "en" else "sl"][value.month - 1]
-
-    def month_name(self, value: date) -> str:
-        return _MONTH_NAMES["en" if self.lang == "en" else "sl"][value.month - 1]
-
 
 # The charts' drawing box, in SVG user units; CSS scales it to the page's width.
 CHART_WIDTH = 600
