@@ -33,6 +33,8 @@ __all__ = ["Agent"]
 logger = logging.getLogger(__name__)
 
 LOOP_TICK_S = 0.05
+# How long the first sensor of a sampling tick waits for the others before the outbox commits.
+GATHER_S = 0.005
 LOOP_ERROR_PAUSE_S = 1.0
 SENSOR_STOP_TIMEOUT_S = 10.0
 FINAL_STATUS_TIMEOUT_S = 2.0
@@ -139,6 +141,9 @@ class Agent:
             path,
             capacity=self.config.outbox.capacity,
             synchronous=self.config.outbox.synchronous,
+            # Sensors share a sampling tick (sampling.py aligns them), so their reads of one tick
+            # can share one synced transaction; a lone sensor has nobody to wait for.
+            gather_s=GATHER_S if len(self.config.sensors) > 1 else 0.0,
         )
         try:
             self._seal(everything=True)

@@ -1,13 +1,21 @@
-"""Sampling: each configured sensor read on its own thread, at its own interval.
+"""Sampling: each configured sensor read at its own interval, on multiples of that interval.
 
-A slow sensor (an SDS011 waiting for its next frame) cannot delay another, and a failing one is
-counted and reported, never stopping the rest. Readings are stamped with `time.time_ns()` at the
+Drivers whose read can wait a long time (an SDS011 waiting for its next serial frame, a DS18B20's
+750 ms conversion) each get a thread of their own, so they cannot delay another sensor. All the
+others (a read that takes at most milliseconds: the BME280 over I2C, the simulated sensors) share
+one sampling thread: at each tick it reads every sensor that is due and stores their readings in
+one outbox transaction. A Python thread waking costs more than reading a sensor, and a synced
+commit far more than the rows it carries, so this is what keeps the agent's CPU per reading low
+on a Pi. Sampling times fall on multiples of each interval (monotonic clock), so sensors with the
+same interval are due together, and the own-thread sensors' reads join the same group commit
+(outbox.py). A failing sensor is counted and reported, never stopping the rest. Readings are stamped with `time.time_ns()` at the
 start of the read and handed to `store`, which writes them to the outbox before anything else.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +23,12 @@ from dataclasses import dataclass, field
 
 from livinglab_edge_agent.errors import ConfigError, SensorError
 from livinglab_edge_agent.remote import Schedule
-from livinglab_edge_agent.sensors import SensorSource, SensorSpec, create_sensor
+from livinglab_edge_agent.sensors import (
+    BLOCKING_DRIVERS,
+    SensorSource,
+    SensorSpec,
+    create_sensor,
+)
 
 __all__ = ["Sampler"]
 
@@ -43,6 +56,11 @@ class _Slot:
     sampled: int = 0
     errors: int = 0
     reported_at: float | None = None
+
+
+def _blocking(slot: _Slot) -> bool:
+    """Whether the slot's driver may wait long in a read (its own thread) or not (shared)."""
+    return slot.spec.driver in BLOCKING_DRIVERS
 
 
 class Sampler:
@@ -76,6 +94,7 @@ class Sampler:
                 )
             self._slots[source.name].source = source
         self._stopping = threading.Event()
+        self._shared_wake = threading.Event()
         self._threads: list[threading.Thread] = []
 
     @property
@@ -96,13 +115,29 @@ class Sampler:
                 self._open(slot, interval_s=schedules[name].interval_s)
 
     def start(self) -> None:
-        """Start one thread per sensor."""
+        """Start the shared sampling thread and one thread per blocking sensor."""
+        shared = [slot for slot in self._slots.values() if not _blocking(slot)]
+        own = [slot for slot in self._slots.values() if _blocking(slot)]
+        for slot in shared:
+            slot.wake = self._shared_wake
         self._threads = [
             threading.Thread(
-                target=self._loop, args=(slot,), name=f"sensor-{name}", daemon=True
+                target=self._loop,
+                args=(slot,),
+                name=f"sensor-{slot.spec.name}",
+                daemon=True,
             )
-            for name, slot in self._slots.items()
+            for slot in own
         ]
+        if shared:
+            self._threads.append(
+                threading.Thread(
+                    target=self._shared_loop,
+                    args=(shared,),
+                    name="sensors",
+                    daemon=True,
+                )
+            )
         for thread in self._threads:
             thread.start()
 
@@ -132,46 +167,99 @@ class Sampler:
                 logger.exception("closing sensor %r failed", slot.spec.name)
 
     def _loop(self, slot: _Slot) -> None:
+        """One blocking sensor on its own thread."""
         while not self._stopping.is_set():
             slot.wake.clear()
             try:
-                delay = self._step(slot)
+                delay = self._due_in(slot)
+                if delay == 0.0 and (rows := self._read(slot)):
+                    self._store_reads([(slot, rows)])
             except Exception as exc:
                 self._failed(slot, f"unexpected error: {exc!r}", exc_info=True)
                 delay = ERROR_PAUSE_S
             if delay > 0:
                 slot.wake.wait(delay)
 
-    def _step(self, slot: _Slot) -> float:
-        """Sample if due; return the seconds until the next look."""
+    def _shared_loop(self, slots: list[_Slot]) -> None:
+        """The sensors with short reads: at each tick, read those due and store them together."""
+        while not self._stopping.is_set():
+            self._shared_wake.clear()
+            delay = DISABLED_POLL_S
+            reads: list[tuple[_Slot, Rows]] = []
+            for slot in slots:
+                try:
+                    wait = self._due_in(slot)
+                    if wait == 0.0:
+                        if rows := self._read(slot):
+                            reads.append((slot, rows))
+                        wait = self._due_in(slot, peek=True)
+                except Exception as exc:
+                    self._failed(slot, f"unexpected error: {exc!r}", exc_info=True)
+                    wait = ERROR_PAUSE_S
+                delay = min(delay, wait)
+            if reads:
+                self._store_reads(reads)
+            if delay > 0:
+                self._shared_wake.wait(delay)
+
+    def _due_in(self, slot: _Slot, *, peek: bool = False) -> float:
+        """Seconds until the slot's next sample; 0.0 means sample now (the cadence moves on).
+
+        With `peek`, only look: the seconds until the next sample after the one just taken.
+        """
         schedule = self._schedules()[slot.spec.name]
         if not schedule.enabled:
             slot.last_start = None
             return DISABLED_POLL_S
+        interval = schedule.interval_s
         now = time.monotonic()
         if slot.last_start is None:
-            slot.last_start = now
-        else:
-            # Due from the last sample, so a new interval from remote config applies at once.
-            due = slot.last_start + schedule.interval_s
-            if now < due:
-                return due - now
-            # Keep the cadence, unless a slow read or a pause missed a whole interval.
-            slot.last_start = due if now - due < schedule.interval_s else now
-        if slot.source is None and not self._open(slot, interval_s=schedule.interval_s):
+            if peek:
+                return 0.0
+            # Sample at once, then on multiples of the interval, so sensors with the same (or a
+            # multiple) interval are due together.
+            slot.last_start = math.floor(now / interval) * interval
             return 0.0
+        # Due from the last sample, so a new interval from remote config applies at once.
+        due = slot.last_start + interval
+        if now < due or peek:
+            return max(due - now, 0.0)
+        # Keep the cadence; after a slow read or a pause missed a whole interval, the latest
+        # multiple of the interval (still aligned with the other sensors).
+        slot.last_start = (
+            due if now - due < interval else math.floor(now / interval) * interval
+        )
+        return 0.0
+
+    def _read(self, slot: _Slot) -> Rows:
+        """Read the slot's sensor once, stamped with the read's start; [] on failure."""
+        if slot.source is None:
+            interval = self._schedules()[slot.spec.name].interval_s
+            if not self._open(slot, interval_s=interval):
+                return []
         assert slot.source is not None
         time_ns = time.time_ns()
         try:
-            rows = [(time_ns, r.key, float(r.value)) for r in slot.source.read(time_ns)]
-            if rows:
-                # ValueError: the outbox refused a key that breaks the wire contract.
-                self._store(rows)
-        except (SensorError, ValueError) as exc:
+            return [(time_ns, r.key, float(r.value)) for r in slot.source.read(time_ns)]
+        except SensorError as exc:
             self._failed(slot, str(exc))
-            return 0.0
-        slot.sampled += len(rows)
-        return 0.0
+            return []
+
+    def _store_reads(self, reads: list[tuple[_Slot, Rows]]) -> None:
+        """Store one tick's reads durably in one call, then count them per sensor."""
+        try:
+            self._store([row for _, rows in reads for row in rows])
+        except ValueError as exc:
+            # The outbox refused a key that breaks the wire contract: store each sensor's
+            # readings alone, so only the sensor with the bad key loses its read.
+            if len(reads) == 1:
+                self._failed(reads[0][0], str(exc))
+            else:
+                for read in reads:
+                    self._store_reads([read])
+            return
+        for slot, rows in reads:
+            slot.sampled += len(rows)
 
     def _open(self, slot: _Slot, *, interval_s: float) -> bool:
         """Open the slot's driver unless a recent attempt failed; ConfigError only at start."""

@@ -18,6 +18,7 @@ from livinglab_edge_agent.sensors.sds011 import Sds011, open_sds011
 from livinglab_edge_agent.sensors.simulated import Simulated, open_simulated
 
 __all__ = [
+    "BLOCKING_DRIVERS",
     "DRIVERS",
     "Bme280",
     "ConfigError",
@@ -40,6 +41,10 @@ DRIVERS: dict[str, Callable[[SensorSpec], SensorSource]] = {
     "sds011": open_sds011,
     "ds18b20": open_ds18b20,
 }
+
+# Drivers whose read can wait long (a serial frame, a 750 ms conversion): each gets a thread of
+# its own (sampling.py). Every other driver's read must return within milliseconds.
+BLOCKING_DRIVERS = frozenset({"sds011", "ds18b20"})
 
 
 def create_sensor(spec: SensorSpec) -> SensorSource:
