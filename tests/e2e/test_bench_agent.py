@@ -28,7 +28,7 @@ def lab_dir(tmp_path):
     path = tmp_path / "bench-agent"
     yield path
     # The broker's directory may be a link into /tmp (lab.py), which tmp_path cleanup misses.
-    prepare_lab_dir(path, entries=("mqtt", "steady", "drain"))
+    prepare_lab_dir(path, entries=("mqtt", "idle", "steady", "fast", "drain"))
 
 
 @pytest.mark.slow

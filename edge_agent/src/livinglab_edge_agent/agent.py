@@ -33,7 +33,10 @@ __all__ = ["Agent"]
 logger = logging.getLogger(__name__)
 
 LOOP_TICK_S = 0.05
-# How long the first sensor of a sampling tick waits for the others before the outbox commits.
+# The uplink loop sleeps until its next duty (a heartbeat, a batch's age limit), but at least
+# LOOP_TICK_S and at most LOOP_MAX_WAIT_S; PUBACKs, full batches, configs and events wake it early.
+LOOP_MAX_WAIT_S = 0.5
+# How long the first sampling thread of a tick waits for the others before the outbox commits.
 GATHER_S = 0.005
 LOOP_ERROR_PAUSE_S = 1.0
 SENSOR_STOP_TIMEOUT_S = 10.0
@@ -141,9 +144,10 @@ class Agent:
             path,
             capacity=self.config.outbox.capacity,
             synchronous=self.config.outbox.synchronous,
-            # Sensors share a sampling tick (sampling.py aligns them), so their reads of one tick
-            # can share one synced transaction; a lone sensor has nobody to wait for.
-            gather_s=GATHER_S if len(self.config.sensors) > 1 else 0.0,
+            # Blocking sensors sample on their own threads, on the same ticks as the shared one
+            # (sampling.py), so one tick's reads can share a synced transaction; a lone sampling
+            # thread has nobody to wait for.
+            gather_s=GATHER_S if self.sampler.writers > 1 else 0.0,
         )
         try:
             self._seal(everything=True)
@@ -245,8 +249,20 @@ class Agent:
             except Exception:
                 logger.exception("uplink loop failed; continuing")
                 self._stopping.wait(LOOP_ERROR_PAUSE_S)
-            self._wake.wait(LOOP_TICK_S)
+            self._wake.wait(self._next_wait())
             self._wake.clear()
+
+    def _next_wait(self) -> float:
+        """Seconds until the loop's next timed duty, within LOOP_TICK_S..LOOP_MAX_WAIT_S."""
+        assert self.outbox is not None
+        settings = self._settings
+        wait = min(
+            self._next_heartbeat - time.monotonic(),
+            self.outbox.seconds_until_due(
+                batch_size=settings.batch_size, max_age_s=settings.batch_max_age_s
+            ),
+        )
+        return min(max(wait, LOOP_TICK_S), LOOP_MAX_WAIT_S)
 
     def _tick(self) -> None:
         assert self.uplink is not None
@@ -312,6 +328,7 @@ class Agent:
                 self._events.popleft()
                 logger.warning("too many unsent events; dropped the oldest")
             self._events.append(event)
+        self._wake.set()
 
     def _flush_events(self) -> None:
         assert self.uplink is not None

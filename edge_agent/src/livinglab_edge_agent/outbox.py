@@ -235,6 +235,15 @@ class Outbox:
                 return True
             return time.monotonic() - self._arrivals[0][0] >= max_age_s
 
+    def seconds_until_due(self, *, batch_size: int, max_age_s: float) -> float:
+        """How long until `batch_due` turns true by age alone (0.0 if due now, inf if empty)."""
+        with self._lock:
+            if not self._arrivals:
+                return float("inf")
+            if self._pending >= batch_size:
+                return 0.0
+            return max(self._arrivals[0][0] + max_age_s - time.monotonic(), 0.0)
+
     def add(self, readings: Sequence[tuple[int, str, float]]) -> int:
         """Store (time_ns, sensor_key, value) readings; return how many old readings were purged.
 

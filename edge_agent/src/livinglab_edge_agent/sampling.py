@@ -98,6 +98,12 @@ class Sampler:
         self._threads: list[threading.Thread] = []
 
     @property
+    def writers(self) -> int:
+        """The sampling threads that will store readings: the shared one and the blocking ones."""
+        blocking = sum(1 for slot in self._slots.values() if _blocking(slot))
+        return blocking + (1 if blocking < len(self._slots) else 0)
+
+    @property
     def sampled(self) -> dict[str, int]:
         """Readings taken per sensor since start."""
         return {name: slot.sampled for name, slot in self._slots.items()}

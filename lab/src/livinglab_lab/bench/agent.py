@@ -59,9 +59,10 @@ STEADY_S = 20.0
 WARMUP_S = 3.0
 HEARTBEAT_INTERVAL_S = 1.0
 # The agent's configuration allows at most 10 reads a second per sensor (interval_s >= 0.1), so
-# a high rate takes several sensors: 10 simulated air stations (3 readings a read) at 10 Hz give
-# 300 readings a second.
-SENSORS = 10
+# a rate takes several sensors: simulated air stations (3 readings a read) at 10 Hz. Idle: no
+# sensors (the fixed costs: heartbeats, the uplink loop, the network loop); steady: 10 stations,
+# 300 readings a second; fast: 100 stations, 3,000 readings a second.
+PHASES = {"idle": 0, "steady": 10, "fast": 100}
 SENSOR_INTERVAL_S = 0.1
 BATCH_SIZE = 500
 PREFILL_CHUNK = 50_000
@@ -180,21 +181,23 @@ def _measure_steady(
     duration_s: float,
     console: Console,
     stack: contextlib.ExitStack,
+    sensors: int,
 ) -> _Steady:
     config = _write_config(
         directory,
         lab=lab,
         password=password,
-        sensors=SENSORS,
+        sensors=sensors,
         capacity=DEFAULT_CAPACITY,
     )
+    counter.reset()
     log_path = directory / "agent.log"
     process = _start_agent(config, log_path)
     counter.pid = process.pid
     stack.callback(stop_process, process, timeout_s=AGENT_STOP_TIMEOUT_S)
     started = time.monotonic()
     with progress_bar(console) as progress:
-        task = progress.add_task("steady state: seconds", total=round(duration_s))
+        task = progress.add_task(f"{sensors} sensors: seconds", total=round(duration_s))
         while (elapsed := time.monotonic() - started) < duration_s:
             _check_alive(process, log_path)
             status = counter.latest()
@@ -202,7 +205,7 @@ def _measure_steady(
             progress.update(
                 task,
                 completed=round(elapsed),
-                description=f"steady state: {sampled or 0:,} sampled, {counter.readings:,} received; seconds",
+                description=f"{sensors} sensors: {sampled or 0:,} sampled, {counter.readings:,} received; seconds",
             )
             time.sleep(POLL_INTERVAL_S)
         progress.update(task, completed=round(duration_s))
@@ -329,12 +332,12 @@ def run_agent_benchmark(
     console: Console,
     steady_s: float = STEADY_S,
 ) -> dict[str, Any]:
-    """Measure the edge agent in steady state and draining a backlog; print and return the JSON."""
+    """Measure the edge agent idle, at two rates and draining a backlog; print and return the JSON."""
     if backlog < 1 or steady_s < 2 * WARMUP_S:
         raise ConfigurationError(
             f"the agent benchmark needs backlog >= 1 and at least {2 * WARMUP_S:.0f} s of steady state"
         )
-    lab_dir = prepare_lab_dir(lab_dir, entries=("mqtt", "steady", "drain"))
+    lab_dir = prepare_lab_dir(lab_dir, entries=("mqtt", *PHASES, "drain"))
     with contextlib.ExitStack() as stack:
         console.print(f"starting Mosquitto in {lab_dir}")
         lab = start_lab(lab_dir, stack, database=False)
@@ -343,19 +346,23 @@ def run_agent_benchmark(
             create_device_client(dynsec, device_id=DEVICE_ID, password=password)
         counter = TelemetryCounter(lab, device_id=DEVICE_ID)
         stack.callback(counter.close)
-        console.print(
-            f"steady state: the agent with {SENSORS} simulated sensors every {SENSOR_INTERVAL_S} s"
-            f" for {steady_s:.0f} s (outbox synchronous=FULL, batches of {BATCH_SIZE})"
-        )
-        steady = _measure_steady(
-            lab,
-            counter,
-            directory=lab_dir / "steady",
-            password=password,
-            duration_s=steady_s,
-            console=console,
-            stack=stack,
-        )
+        phases: dict[str, _Steady] = {}
+        for name, sensors in PHASES.items():
+            console.print(
+                f"{name}: the agent with {sensors} simulated sensors every"
+                f" {SENSOR_INTERVAL_S} s for {steady_s:.0f} s (outbox synchronous=FULL,"
+                f" batches of {BATCH_SIZE})"
+            )
+            phases[name] = _measure_steady(
+                lab,
+                counter,
+                directory=lab_dir / name,
+                password=password,
+                duration_s=steady_s,
+                console=console,
+                stack=stack,
+                sensors=sensors,
+            )
         console.print(
             f"backlog drain: {backlog:,} readings in the outbox, then the agent started"
         )
@@ -370,26 +377,36 @@ def run_agent_benchmark(
         )
         errors = counter.errors[:10]
 
-    result = _result(steady, drain, backlog=backlog)
+    result = _result(phases, drain, backlog=backlog)
     _report(console, result, errors=errors)
     # The machine-readable result, last on stdout and plain (not rich) so it parses.
     print(json.dumps(result), flush=True)  # noqa: T201
     return result
 
 
-def _result(steady: _Steady, drain: _Drain, *, backlog: int) -> dict[str, Any]:
+def _per_reading_us(steady: _Steady) -> float | None:
+    return round(steady.cpu_s / steady.sampled * 1e6, 1) if steady.sampled else None
+
+
+def _result(
+    phases: dict[str, _Steady], drain: _Drain, *, backlog: int
+) -> dict[str, Any]:
     """The benchmark's result: what it prints as its last, machine-readable line."""
+    idle, steady, fast = phases["idle"], phases["steady"], phases["fast"]
     return {
-        "cpu_us_per_reading": round(steady.cpu_s / steady.sampled * 1e6, 1)
-        if steady.sampled
-        else None,
+        "cpu_us_per_reading": _per_reading_us(steady),
+        "cpu_us_per_reading_fast": _per_reading_us(fast),
+        "idle_cpu_percent": round(idle.cpu_s / idle.seconds * 100, 2),
         "rss_mb": round(steady.memory_mb.get("VmRSS", 0.0), 1),
         "hwm_mb": round(steady.memory_mb.get("VmHWM", 0.0), 1),
+        "fast_rss_mb": round(fast.memory_mb.get("VmRSS", 0.0), 1),
         "steady_readings_per_s": round(steady.sampled / steady.seconds, 1),
+        "fast_readings_per_s": round(fast.sampled / fast.seconds, 1),
         "steady_cpu_percent": round(steady.cpu_s / steady.seconds * 100, 1),
+        "fast_cpu_percent": round(fast.cpu_s / fast.seconds * 100, 1),
         "steady_seconds": round(steady.seconds, 2),
-        "steady_lost": steady.acked - steady.received,
-        "steady_duplicated": steady.duplicated,
+        "steady_lost": sum(p.acked - p.received for p in (steady, fast)),
+        "steady_duplicated": sum(p.duplicated for p in (steady, fast)),
         "drain_readings_per_s": round(backlog / drain.seconds),
         "drain_seconds": round(drain.seconds, 2),
         "drain_publish_readings_per_s": round(drain.received / drain.publish_seconds)
@@ -403,8 +420,10 @@ def _result(steady: _Steady, drain: _Drain, *, backlog: int) -> dict[str, Any]:
         "lost": backlog - drain.distinct_times,
         "duplicated": drain.duplicated + drain.received - drain.distinct_times,
         "outbox_depth_after": drain.depth,
-        "sensors": SENSORS,
+        "sensors": PHASES["steady"],
+        "sensors_fast": PHASES["fast"],
         "sensor_interval_s": SENSOR_INTERVAL_S,
+        "heartbeat_interval_s": HEARTBEAT_INTERVAL_S,
         "batch_size": BATCH_SIZE,
         "cores": os.cpu_count(),
         "sqlite": sqlite3.sqlite_version,
@@ -422,7 +441,15 @@ def _report(console: Console, result: dict[str, Any], *, errors: list[str]) -> N
             f"{result['steady_readings_per_s']:,} ({result['sensors']} simulated sensors"
             f" every {result['sensor_interval_s']} s)",
         ),
+        ("idle (no sensors): CPU of one core", f"{result['idle_cpu_percent']} %"),
         ("steady state: CPU per reading", f"{result['cpu_us_per_reading']} us"),
+        (
+            "fast: readings sampled / s",
+            f"{result['fast_readings_per_s']:,} ({result['sensors_fast']} simulated sensors)",
+        ),
+        ("fast: CPU per reading", f"{result['cpu_us_per_reading_fast']} us"),
+        ("fast: CPU of one core", f"{result['fast_cpu_percent']} %"),
+        ("fast: memory VmRSS", f"{result['fast_rss_mb']} MiB"),
         ("steady state: CPU of one core", f"{result['steady_cpu_percent']} %"),
         (
             "steady state: memory VmRSS / VmHWM",
