@@ -106,6 +106,8 @@ class Outbox:
         self._queue: list[_Queued] = []
         self._leading = False
         self._queue_changed = threading.Condition()
+        # Transactions that stored readings since open (group commit makes fewer than `add`s).
+        self.commits = 0
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.Lock()
         counters = dict(conn.execute("SELECT name, value FROM meta").fetchall())
@@ -305,6 +307,7 @@ class Outbox:
                 purge = _purge(conn, excess=excess) if excess > 0 else _Purge()
                 if purge.total:
                     _increment(conn, "dropped", purge.total)
+            self.commits += 1
             self._sampled += count
             self._pending += count - purge.rows
             self._arrivals.append((time.monotonic(), count))
