@@ -56,13 +56,14 @@ def test_add_seal_ack_round_trip(outbox_path):
         batch = outbox.seal(max_readings=100, clock=CLOCK)
 
         assert batch is not None
-        assert batch == Batch.from_readings(
+        assert decode_batch(batch.payload) == Batch.from_readings(
             seq=batch.seq, readings=readings, clock=CLOCK
         )
         [(seq, payload, count)] = outbox.unacked(limit=10)
         assert (seq, count) == (batch.seq, 5)
         decoded = decode_batch(payload)
-        assert decoded == batch
+        assert payload == batch.payload
+        assert decoded == decode_batch(batch.payload)
         got = decoded.readings()
         assert [(t, k) for t, k, _ in got] == [(t, k) for t, k, _ in readings]
         assert math.isnan(got[1][2])
@@ -92,7 +93,7 @@ def test_seal_takes_oldest_readings_up_to_max(outbox_path):
 
         sizes = []
         while (batch := outbox.seal(max_readings=10, clock=CLOCK)) is not None:
-            sizes.append((batch.seq, batch.time_ns.tolist()))
+            sizes.append((batch.seq, decode_batch(batch.payload).time_ns.tolist()))
 
         assert [len(times) for _, times in sizes] == [10, 10, 5]
         assert [t for _, times in sizes for t in times] == list(range(25))
@@ -153,7 +154,7 @@ def test_unacked_batch_is_resent_with_same_seq_and_bytes_after_reopen(outbox_pat
         assert outbox.pending_batches == 1
         second = outbox.seal(max_readings=100, clock=CLOCK)
         assert second.seq > first.seq
-        assert second.time_ns.tolist() == list(range(8, 25))
+        assert decode_batch(second.payload).time_ns.tolist() == list(range(8, 25))
 
 
 CHILD = """
@@ -333,7 +334,7 @@ def test_concurrent_add_and_uplink_keep_counts(outbox_path):
         while sampler.is_alive() or outbox.stats().depth:
             batch = outbox.seal(max_readings=37, clock=CLOCK)
             if batch is not None:
-                acked.extend(batch.time_ns.tolist())
+                acked.extend(decode_batch(batch.payload).time_ns.tolist())
                 outbox.ack(batch.seq)
         sampler.join()
 

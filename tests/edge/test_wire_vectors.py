@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import pytest
 
 from livinglab_edge_agent.wire import (
     Batch,
+    ClockState,
     WireError,
     decode_batch,
     encode_binary,
     encode_json,
+    encode_readings,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,3 +137,31 @@ def test_invalid_index_lists_every_invalid_file():
     files = {p.name for p in (VECTORS / "invalid").iterdir()} - {"index.json"}
 
     assert files == {entry["file"] for entry in INVALID}
+
+
+def test_the_agents_numpy_free_encoder_writes_the_same_bytes():
+    readings = [
+        (1_700_000_000_000_000_000 + i, key, value)
+        for i, (key, value) in enumerate(
+            [("air_temperature", 21.5), ("pm10", None), ("air_temperature", -0.0)]
+        )
+    ]
+    clock = ClockState(synced=True, offset_ns=-1234)
+    assert encode_readings(seq=7, readings=readings, clock=clock) == encode_binary(
+        Batch.from_readings(seq=7, readings=readings, clock=clock)
+    )
+    with pytest.raises(WireError, match="invalid sensor key"):
+        encode_readings(seq=1, readings=[(0, "Bad Key", 1.0)])
+
+
+def test_the_agent_never_loads_numpy():
+    # About 20 MiB of a Pi's memory: the agent encodes frames with the standard library.
+    code = (
+        "import sys, livinglab_edge_agent.__main__, livinglab_edge_agent.agent;"
+        "from livinglab_edge_agent.sensors import simulated;"
+        "print('numpy' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"

@@ -36,12 +36,11 @@ from livinglab_edge_agent.errors import OutboxError
 from livinglab_edge_agent.wire import (
     SENSOR_KEY_PATTERN,
     SENSOR_KEY_RULE,
-    Batch,
     ClockState,
-    encode_binary,
+    encode_readings,
 )
 
-__all__ = ["DEFAULT_CAPACITY", "Outbox", "OutboxStats"]
+__all__ = ["DEFAULT_CAPACITY", "Outbox", "OutboxStats", "Sealed"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +84,18 @@ class OutboxStats:
     acked: int
     dropped: int
     next_seq: int
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A batch just sealed: its seq, how many readings it holds, and its binary frame."""
+
+    seq: int
+    readings: int
+    payload: bytes
+
+    def __len__(self) -> int:
+        return self.readings
 
 
 class Outbox:
@@ -327,7 +338,7 @@ class Outbox:
             )
         return purge.total
 
-    def seal(self, *, max_readings: int, clock: ClockState) -> Batch | None:
+    def seal(self, *, max_readings: int, clock: ClockState) -> Sealed | None:
         """Make the oldest pending readings (at most `max_readings`) the next numbered batch.
 
         The batch and its binary payload are stored, and its readings leave `pending`, in one
@@ -344,8 +355,7 @@ class Outbox:
                 if not rows:
                     return None
                 seq = self._next_seq
-                batch = Batch.from_readings(seq=seq, readings=rows, clock=clock)
-                payload = encode_binary(batch)
+                payload = encode_readings(seq=seq, readings=rows, clock=clock)
                 conn.execute(
                     "INSERT INTO batches (seq, created_ns, readings, payload) VALUES (?, ?, ?, ?)",
                     (seq, time.time_ns(), len(rows), payload),
@@ -368,7 +378,7 @@ class Outbox:
                 len(rows),
                 len(payload),
             )
-        return batch
+        return Sealed(seq=seq, readings=len(rows), payload=payload)
 
     def unacked(self, *, limit: int) -> list[tuple[int, bytes, int]]:
         """The oldest sealed batches as (seq, payload, readings), by seq, for (re)sending."""

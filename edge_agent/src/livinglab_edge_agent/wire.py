@@ -31,13 +31,19 @@ import json
 import math
 import re
 import struct
+import sys
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
+
+# numpy is imported where arrays are made, not here: the edge agent encodes its frames with the
+# standard library (`encode_readings`) and never loads numpy, about 20 MiB of a Pi's memory.
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = [
     "DEVICE_ID_PATTERN",
@@ -66,6 +72,7 @@ __all__ = [
     "decode_batch",
     "encode_binary",
     "encode_json",
+    "encode_readings",
     "parse_topic",
     "topic",
 ]
@@ -121,6 +128,8 @@ class Batch:
         return len(self.time_ns)
 
     def __eq__(self, other: object) -> bool:
+        import numpy as np
+
         if not isinstance(other, Batch):
             return NotImplemented
         return (
@@ -145,6 +154,8 @@ class Batch:
 
         A value of None (how the outbox's SQLite returns a stored NaN) becomes NaN.
         """
+        import numpy as np
+
         keys: dict[str, int] = {}
         indices = [keys.setdefault(key, len(keys)) for _, key, _ in readings]
         return cls(
@@ -202,17 +213,22 @@ def _check(batch: Batch) -> None:
     n = len(batch.time_ns)
     if len(batch.sensor) != n or len(batch.value) != n:
         raise WireError("time_ns, sensor and value must have the same length")
-    if n > MAX_READINGS:
-        raise WireError(f"batch has {n} readings; the limit is {MAX_READINGS}")
-    if not 0 <= batch.seq < 2**63:
-        raise WireError(f"seq {batch.seq} is outside 0..2^63-1")
-    if len(batch.sensors) > 0xFFFF:
-        raise WireError("too many sensor keys")
+    _check_frame(seq=batch.seq, keys=batch.sensors, n=n, clock=batch.clock)
     if n and int(batch.sensor.max()) >= len(batch.sensors):
         raise WireError(
             f"sensor index {int(batch.sensor.max())} has no key (batch has {len(batch.sensors)} keys)"
         )
-    for key in batch.sensors:
+
+
+def _check_frame(*, seq: int, keys: Sequence[str], n: int, clock: ClockState) -> None:
+    """The rules every batch follows, however it is built."""
+    if n > MAX_READINGS:
+        raise WireError(f"batch has {n} readings; the limit is {MAX_READINGS}")
+    if not 0 <= seq < 2**63:
+        raise WireError(f"seq {seq} is outside 0..2^63-1")
+    if len(keys) > 0xFFFF:
+        raise WireError("too many sensor keys")
+    for key in keys:
         # A JSON key may be any length: say how long rather than quote it whole.
         if len(key) > 63:
             raise WireError(
@@ -220,41 +236,83 @@ def _check(batch: Batch) -> None:
             )
         if not SENSOR_KEY_PATTERN.match(key):
             raise WireError(f"invalid sensor key {key!r}: use {SENSOR_KEY_RULE}")
-    offset = batch.clock.offset_ns
+    offset = clock.offset_ns
     if offset is not None and not -(2**63) <= offset < 2**63:
         raise WireError("clock offset does not fit in int64")
+
+
+def _frame(
+    *,
+    seq: int,
+    keys: Sequence[str],
+    n: int,
+    clock: ClockState,
+    columns: Sequence[bytes],
+) -> bytes:
+    """Header, keys, padding and the three little-endian columns: the layout above, once."""
+    flags = (FLAG_SYNCED if clock.synced else 0) | (
+        FLAG_OFFSET_KNOWN if clock.offset_ns is not None else 0
+    )
+    parts = [
+        _HEADER.pack(
+            MAGIC, WIRE_VERSION, flags, seq, clock.offset_ns or 0, n, len(keys), 0
+        )
+    ]
+    for key in keys:
+        raw = key.encode()
+        parts.append(bytes([len(raw)]) + raw)
+    size = sum(len(p) for p in parts)
+    parts.append(b"\0" * (-size % 8))
+    parts.extend(columns)
+    return b"".join(parts)
+
+
+def encode_readings(
+    *,
+    seq: int,
+    readings: Sequence[tuple[int, str, float | None]],
+    clock: ClockState | None = None,
+) -> bytes:
+    """Encode (time_ns, sensor_key, value) tuples as a binary frame, without numpy.
+
+    The same bytes as `encode_binary(Batch.from_readings(...))`: keys indexed in first-seen
+    order, None (a NaN stored by SQLite) as NaN.
+    """
+    clock = clock or ClockState()
+    keys: dict[str, int] = {}
+    sensor = array("H", [keys.setdefault(key, len(keys)) for _, key, _ in readings])
+    _check_frame(seq=seq, keys=tuple(keys), n=len(readings), clock=clock)
+    time_ns = array("q", [r[0] for r in readings])
+    value = array("d", [math.nan if r[2] is None else r[2] for r in readings])
+    if sys.byteorder == "big":
+        for column in (time_ns, value, sensor):
+            column.byteswap()
+    columns = (time_ns.tobytes(), value.tobytes(), sensor.tobytes())
+    return _frame(
+        seq=seq, keys=tuple(keys), n=len(readings), clock=clock, columns=columns
+    )
 
 
 def encode_binary(batch: Batch) -> bytes:
     """Encode a batch as a binary frame (layout in the module docstring)."""
     _check(batch)
-    flags = (FLAG_SYNCED if batch.clock.synced else 0) | (
-        FLAG_OFFSET_KNOWN if batch.clock.offset_ns is not None else 0
+    columns = (
+        batch.time_ns.astype("<i8", copy=False).tobytes(),
+        batch.value.astype("<f8", copy=False).tobytes(),
+        batch.sensor.astype("<u2", copy=False).tobytes(),
     )
-    parts = [
-        _HEADER.pack(
-            MAGIC,
-            WIRE_VERSION,
-            flags,
-            batch.seq,
-            batch.clock.offset_ns or 0,
-            len(batch),
-            len(batch.sensors),
-            0,
-        )
-    ]
-    for key in batch.sensors:
-        raw = key.encode()
-        parts.append(bytes([len(raw)]) + raw)
-    size = sum(len(p) for p in parts)
-    parts.append(b"\0" * (-size % 8))
-    parts.append(batch.time_ns.astype("<i8", copy=False).tobytes())
-    parts.append(batch.value.astype("<f8", copy=False).tobytes())
-    parts.append(batch.sensor.astype("<u2", copy=False).tobytes())
-    return b"".join(parts)
+    return _frame(
+        seq=batch.seq,
+        keys=batch.sensors,
+        n=len(batch),
+        clock=batch.clock,
+        columns=columns,
+    )
 
 
 def _decode_binary(payload: bytes) -> Batch:
+    import numpy as np
+
     if len(payload) < _HEADER.size:
         raise WireError(
             f"binary frame of {len(payload)} bytes is shorter than its {_HEADER.size}-byte header"
@@ -331,6 +389,8 @@ def encode_json(batch: Batch) -> bytes:
 def _int_column(
     document: dict[str, Any], name: str, dtype: type[np.integer[Any]]
 ) -> npt.NDArray[Any]:
+    import numpy as np
+
     column = document.get(name)
     if not isinstance(column, list) or not all(type(x) is int for x in column):
         raise WireError(f"field {name!r} must be a list of integers")
@@ -341,6 +401,8 @@ def _int_column(
 
 
 def _decode_json(payload: bytes) -> Batch:
+    import numpy as np
+
     try:
         document = json.loads(payload)
     # json raises RecursionError for deeply nested arrays, which fit easily in MAX_PAYLOAD_BYTES.
