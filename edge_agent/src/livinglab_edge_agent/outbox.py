@@ -53,9 +53,13 @@ BUSY_TIMEOUT_S = 5.0
 JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
+# `pending` is read in id order, which is the order readings were added: SQLite gives a new row
+# the largest id plus one. Without AUTOINCREMENT each add writes no sqlite_sequence page; ids
+# start again only when the table is empty, when no older row is left to order against. (Outboxes
+# made by older agents keep AUTOINCREMENT, which orders the same.)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     time_ns INTEGER NOT NULL,
     key TEXT NOT NULL,
     value REAL
@@ -71,7 +75,7 @@ CREATE TABLE IF NOT EXISTS meta (
     value INTEGER NOT NULL
 );
 """
-_COUNTERS = ("next_seq", "sampled", "acked", "dropped")
+_COUNTERS = ("next_seq", "acked", "dropped")
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,6 @@ class Outbox:
         self._lock = threading.Lock()
         counters = dict(conn.execute("SELECT name, value FROM meta").fetchall())
         self._next_seq: int = counters["next_seq"]
-        self._sampled: int = counters["sampled"]
         self._acked: int = counters["acked"]
         self._dropped: int = counters["dropped"]
         self._pending: int = conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
@@ -132,6 +135,10 @@ class Outbox:
         ).fetchone()
         self._batches: int = batches
         self._sealed: int = sealed
+        # Not kept in `meta` (whose "sampled" row older agents wrote): every reading ever added
+        # is pending, sealed, acknowledged or dropped, so the count follows, and each `add`
+        # writes one page fewer.
+        self._sampled = self._pending + self._sealed + self._acked + self._dropped
         # (monotonic time added, readings) of each `add` still pending, oldest first; the counts
         # sum to `_pending`.
         self._arrivals: deque[tuple[float, int]] = deque()
@@ -313,7 +320,6 @@ class Outbox:
                     "INSERT INTO pending (time_ns, key, value) VALUES (?, ?, ?)",
                     readings,
                 )
-                _increment(conn, "sampled", count)
                 excess = self._pending + count + self._sealed - self.capacity
                 purge = _purge(conn, excess=excess) if excess > 0 else _Purge()
                 if purge.total:
