@@ -114,6 +114,9 @@ class RetentionSettings(BaseSettings):
     """`livinglab db retention`: how long raw readings are kept. Runs as the schema's owner on
     LIVINGLAB_DATABASE_URL, like `db upgrade` (drop_chunks needs the hypertable's owner)."""
 
-    model_config = SettingsConfigDict(env_prefix="LIVINGLAB_", extra="ignore")
+    # An empty value (the compose stack's default) means unset: keep everything.
+    model_config = SettingsConfigDict(
+        env_prefix="LIVINGLAB_", extra="ignore", env_ignore_empty=True
+    )
     # Days of raw readings to keep; unset keeps everything. Rollups are always kept.
     raw_retention_days: int | None = Field(default=None, ge=1)
