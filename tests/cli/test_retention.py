@@ -134,6 +134,9 @@ def test_unset_period_keeps_everything(dsn: str, retention) -> None:
         before = _counts(conn)
     out = retention()
     assert "every raw reading is kept" in out
+    # The compose stack passes an empty value when RAW_RETENTION_DAYS is not set.
+    out = retention(env={"LIVINGLAB_RAW_RETENTION_DAYS": ""})
+    assert "every raw reading is kept" in out
     with psycopg.connect(dsn) as conn:
         assert _counts(conn) == before
 
@@ -162,6 +165,7 @@ def test_an_open_trial_keeps_the_readings_it_needs(dsn: str, retention) -> None:
 def test_plan_lists_chunk_ranges_and_rows(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         _seed(conn)
+    with psycopg.connect(dsn) as conn:
         plan = plan_retention(conn, days=90, now=NOW)
     assert plan.cutoff == NOW - timedelta(days=90)
     assert len(plan.chunks) == 2

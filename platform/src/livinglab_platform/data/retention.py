@@ -62,16 +62,25 @@ class RetentionPlan:
 def _oldest_needed(
     conn: Connection, *, before: datetime
 ) -> tuple[datetime | None, list[int]]:
-    """The oldest reading before `before` that an open trial needs, and the trials needing one."""
+    """The oldest reading before `before` that an open trial needs, and the trials needing one.
+
+    One index probe per assigned sensor (the first reading of its period, read from the
+    (sensor_id, time) index), not a scan of the readings before the cutoff.
+    """
     rows = conn.execute(
         """
-        SELECT td.trial_id, min(r.time)
+        SELECT td.trial_id, min(first.time)
         FROM trials t
         JOIN trial_devices td ON td.trial_id = t.id
         JOIN sensors s ON s.device_id = td.device_id
-        JOIN readings r ON r.sensor_id = s.id
-                       AND r.time >= td.starts_at AND r.time < least(td.ends_at, %(before)s)
-        WHERE t.state = ANY(%(open)s)
+        CROSS JOIN LATERAL (
+            SELECT r.time FROM readings r
+            WHERE r.sensor_id = s.id
+              AND r.time >= td.starts_at AND r.time < least(td.ends_at, %(before)s)
+            ORDER BY r.time
+            LIMIT 1
+        ) first
+        WHERE t.state = ANY(%(open)s) AND td.starts_at < %(before)s
         GROUP BY td.trial_id
         ORDER BY td.trial_id
         """,
@@ -118,9 +127,14 @@ def _rows_estimate(conn: Connection, qualified: str) -> int:
 def plan_retention(
     conn: Connection, *, days: int, now: datetime | None = None
 ) -> RetentionPlan:
-    """What keeping `days` days of raw readings drops now (the database's clock unless `now`)."""
+    """What keeping `days` days of raw readings drops now (the database's clock unless `now`).
+
+    Locks the trials and their assignments against changes until the caller's transaction ends,
+    so that no trial can open, nor an assignment appear, between this plan and the drop.
+    """
     if days < 1:
         raise ValueError("a retention period is at least one day")
+    conn.execute("LOCK TABLE trials, trial_devices IN SHARE MODE")
     if now is None:
         row = conn.execute("SELECT now()").fetchone()
         assert row is not None
