@@ -172,3 +172,26 @@ def test_plan_lists_chunk_ranges_and_rows(dsn: str) -> None:
     assert all(chunk.range_end <= plan.cutoff for chunk in plan.chunks)
     # ANALYZE's sample of a small chunk is the chunk: 48 rows each (2 sensors x 24 hours).
     assert plan.rows_estimate == 2 * 48
+
+
+def test_a_service_login_cannot_drop_readings(
+    dsn: str, api_dsn: str, monkeypatch
+) -> None:
+    """The attack: the API's login (what the operator's other commands use) runs the retention
+    command; it is refused with a clear message and drops nothing (failed before this check:
+    the command reached drop_chunks, whose error came out as a traceback)."""
+    from typer.testing import CliRunner
+
+    monkeypatch.setattr(terminal.err, "width", 300)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        _seed(conn)
+        before = _counts(conn)
+    result = CliRunner().invoke(
+        app,
+        ["db", "retention", "--days", "90"],
+        env={"LIVINGLAB_DATABASE_URL": api_dsn},
+    )
+    assert result.exit_code == 2, result.output
+    assert "only its owner may do" in result.output
+    with psycopg.connect(dsn) as conn:
+        assert _counts(conn) == before

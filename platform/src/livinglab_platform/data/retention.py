@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from livinglab_platform.core.db import Connection
+from livinglab_platform.core.errors import ConfigurationError
 from livinglab_platform.trials.lifecycle import OPEN_STATES
 
 __all__ = ["Chunk", "RetentionPlan", "apply_retention", "plan_retention"]
@@ -124,6 +125,22 @@ def _rows_estimate(conn: Connection, qualified: str) -> int:
     return max(int(row[0]), 0) if row is not None else 0
 
 
+def _require_owner(conn: Connection) -> None:
+    """drop_chunks needs the hypertable's owner: say so before anything else fails."""
+    row = conn.execute(
+        "SELECT current_user, pg_has_role(current_user, c.relowner, 'USAGE')"
+        " FROM pg_class c WHERE c.oid = %s::regclass",
+        (HYPERTABLE,),
+    ).fetchone()
+    assert row is not None
+    if not row[1]:
+        raise ConfigurationError(
+            f"retention drops chunks of {HYPERTABLE}, which only its owner may do; {row[0]} is"
+            " not: run it as the schema's owner, as `livinglab db upgrade` runs",
+            field="LIVINGLAB_DATABASE_URL",
+        )
+
+
 def plan_retention(
     conn: Connection, *, days: int, now: datetime | None = None
 ) -> RetentionPlan:
@@ -134,6 +151,7 @@ def plan_retention(
     """
     if days < 1:
         raise ValueError("a retention period is at least one day")
+    _require_owner(conn)
     conn.execute("LOCK TABLE trials, trial_devices IN SHARE MODE")
     if now is None:
         row = conn.execute("SELECT now()").fetchone()
