@@ -132,3 +132,19 @@ def test_a_dashboard_without_uid_is_refused(grafana: GrafanaStub, folder: Path) 
     result = _push(grafana.url, folder, code=2)
     assert "broken.json: a dashboard needs a uid and a title" in result.output
     assert grafana.state.requests == []
+
+
+def test_the_repository_dashboards_push_and_push_again_unchanged(
+    grafana: GrafanaStub,
+) -> None:
+    """Whatever dashboards/json holds (the generated dashboards) goes in whole, then stays."""
+    folder = Path(__file__).resolve().parents[2] / "dashboards" / "json"
+    files = sorted(folder.glob("*.json"))
+    _push(grafana.url, folder)
+    assert len(grafana.state.dashboards) == len(files)
+    for path in files:
+        uid = json.loads(path.read_text())["uid"]
+        assert grafana.state.dashboards[uid]["meta"]["folderUid"] == "livinglab"
+    grafana.state.requests.clear()
+    assert "nothing changed" in _push(grafana.url, folder).output
+    assert grafana.state.writes == []
