@@ -190,9 +190,8 @@ def run(batches=None):
     (the tests' way to stop; a board passes nothing)."""
     client = None
     readings = []
-    pending = (
-        load_pending()
-    )  # (seq, frame) sealed but not acknowledged, even before a reboot
+    # (seq, frame) sealed but not acknowledged, also one sealed before a reboot.
+    pending = load_pending()
     sent = 0
     while batches is None or sent < batches:
         readings.append((now_ns(), "rp2040.temperature", read_sensor()))
