@@ -149,3 +149,43 @@ def test_a_lost_puback_resends_the_same_batch_after_a_reboot(
     wait_for(lambda: _stored(dsn)[1] == 3)
     assert _stored(dsn) == (3 * BATCH, 3, [0, 1, 2])
     assert not Path(main.PENDING_FILE).exists()
+
+
+def test_the_platform_config_reaches_the_board(
+    dsn: str, boot, broker, tmp_path: Path
+) -> None:
+    """The platform's retained desired config changes the batch size; the board says so in an
+    event and in its status, and the next batches have the new size."""
+    from tests.broker.test_isolation import Session
+
+    platform = Session(
+        broker, username="livinglab.platform", password=broker.platform_password
+    )
+    topic = f"livinglab/v1/{DEVICE}/config"
+    platform.client.publish(
+        topic, b'{"v":1,"revision":7,"batch_size":3}', qos=1, retain=True
+    )
+    platform.client.disconnect()
+    platform.client.loop_stop()
+    # A sample every 50 ms: the config (delivered asynchronously) arrives long before the second
+    # batch is sealed.
+    config = tmp_path / "config.py"
+    config.write_text(
+        config.read_text().replace("SAMPLE_INTERVAL_S = 0", "SAMPLE_INTERVAL_S = 0.05")
+    )
+    main = boot()
+    main.run(batches=2)
+    wait_for(lambda: _stored(dsn)[1] == 2)
+    # The first batch may be sealed before the config arrives (it is delivered asynchronously);
+    # the second has the new size.
+    sizes = scalar(dsn, "SELECT array_agg(readings ORDER BY seq) FROM deliveries")
+    assert sizes[1] == 3
+    assert sizes[0] in (3, BATCH)
+    assert scalar(dsn, "SELECT count(*) FROM readings") == sum(sizes)
+    wait_for(lambda: scalar(dsn, "SELECT count(*) FROM device_events") == 1)
+    event = scalar(
+        dsn,
+        "SELECT type || ' ' || revision FROM device_events WHERE device_id = %s",
+        (DEVICE,),
+    )
+    assert event == "config_applied 7"
