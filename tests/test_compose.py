@@ -171,3 +171,22 @@ def test_service_identities_are_valid_settings():
     # The admin that broker-init creates is the one the platform logs in as.
     init = services["broker-init"]["command"][0]
     assert f" {broker.mqtt_admin_user} " in init
+
+
+def test_the_image_copies_what_exists_and_is_not_ignored():
+    """platform/Dockerfile's COPY sources exist in the build context, and .dockerignore keeps
+    them (and keeps .env, with its secrets, out of the image)."""
+    dockerfile = (ROOT / "platform" / "Dockerfile").read_text()
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert ".env" in ignored
+    sources = [
+        line.split()[1] for line in dockerfile.splitlines() if line.startswith("COPY ")
+    ]
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), source
+        assert source not in ignored, source

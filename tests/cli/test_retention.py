@@ -195,3 +195,14 @@ def test_a_service_login_cannot_drop_readings(
     assert "only its owner may do" in result.output
     with psycopg.connect(dsn) as conn:
         assert _counts(conn) == before
+
+
+def test_no_continuous_aggregate_reads_the_raw_readings(dsn: str) -> None:
+    """Rollups are tables the ingest service writes, so dropping raw chunks changes none of
+    them. A continuous aggregate over `readings` would be refreshed over the dropped range and
+    lose its buckets: retention would then have to refresh it first (this test fails to say so)."""
+    with psycopg.connect(dsn) as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM timescaledb_information.continuous_aggregates"
+        ).fetchone()
+    assert count == (0,)
