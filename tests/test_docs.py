@@ -10,7 +10,12 @@ from pathlib import Path
 from typer.main import get_command
 
 from livinglab_platform.cli import app
-from livinglab_platform.core.settings import ApiSettings, BrokerSettings, IngestSettings
+from livinglab_platform.core.settings import (
+    ApiSettings,
+    BrokerSettings,
+    IngestSettings,
+    RetentionSettings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Variables read by the lab tooling and tests, outside the settings classes.
@@ -19,7 +24,7 @@ EXTRA = {"LIVINGLAB_TEST_DSN", "LIVINGLAB_PG_BINDIR"}
 
 def _settings_variables() -> set[str]:
     names = set()
-    for settings in (IngestSettings, BrokerSettings, ApiSettings):
+    for settings in (IngestSettings, BrokerSettings, ApiSettings, RetentionSettings):
         prefix = settings.model_config.get("env_prefix", "")
         names |= {f"{prefix}{field}".upper() for field in settings.model_fields}
     return names

@@ -1,11 +1,20 @@
 """livinglab device example for MicroPython (Raspberry Pi Pico W, ESP32) with umqtt.simple.
 
-A sketch to adapt, not a tested product: it shows the protocol of broker/README.md end to end.
-Install umqtt.simple with `mpremote mip install umqtt.simple`, copy livinglab_wire.py and this file
-to the board, and set the constants below (the password comes from `livinglab devices add`).
+It shows the protocol of broker/README.md end to end, and it runs: tests/firmware/ runs this file
+under CPython against the real broker and ingest service, with a umqtt.simple over paho-mqtt and
+the board's hardware (Wi-Fi, NTP, ADC) faked at its boundary. Install umqtt.simple with
+`mpremote mip install umqtt.simple`, copy livinglab_wire.py and this file to the board, and set
+the constants below (the password comes from `livinglab devices add`); README.md beside it says
+how.
+
+Delivery: a batch is sealed with the next seq, and seq and frame are written to flash before the
+first send; the frame is sent again, with the same seq, until the broker's PUBACK, across
+reconnections and reboots, and only then removed. The platform stores a (device, seq) once, so
+each reading lands exactly once unless the board loses power before its batch is sealed.
 """
 
 import json
+import os
 import ssl
 import time
 
@@ -15,17 +24,32 @@ import network
 import ntptime
 from umqtt.simple import MQTTClient
 
-WIFI_SSID = "your-network"
-WIFI_PASSWORD = "your-wifi-password"
-BROKER_HOST = "broker.example.org"
-BROKER_PORT = 8883  # TLS; 1883 only on a private test network
-DEVICE_ID = "pico-air-01"  # the MQTT username and client id too
-DEVICE_PASSWORD = "from-livinglab-devices-add"
-CA_FILE = "ca.der"  # the broker's CA certificate, DER encoded, copied to the board
-SEQ_FILE = "seq.txt"  # survives reboots: a seq is never used for two different batches
+try:
+    import config  # the board's own settings and secrets, a config.py beside this file
+except ImportError:
+    config = None
 
-SAMPLE_INTERVAL_S = 10
-BATCH_SIZE = 30  # readings per batch; the platform may change it through `config`
+
+def _setting(name, default):
+    return getattr(config, name, default)
+
+
+WIFI_SSID = _setting("WIFI_SSID", "your-network")
+WIFI_PASSWORD = _setting("WIFI_PASSWORD", "your-wifi-password")
+BROKER_HOST = _setting("BROKER_HOST", "broker.example.org")
+BROKER_PORT = _setting("BROKER_PORT", 8883)  # TLS; 1883 only on a private test network
+DEVICE_ID = _setting("DEVICE_ID", "pico-air-01")  # the MQTT username and client id too
+DEVICE_PASSWORD = _setting("DEVICE_PASSWORD", "from-livinglab-devices-add")
+# The broker's CA certificate, DER encoded, copied to the board; None: no TLS.
+CA_FILE = _setting("CA_FILE", "ca.der")
+# Survives reboots: a seq is never used for two different batches.
+SEQ_FILE = _setting("SEQ_FILE", "seq.txt")
+# The sealed batch until its PUBACK: 8 bytes of seq, then the frame.
+PENDING_FILE = _setting("PENDING_FILE", "pending.bin")
+
+SAMPLE_INTERVAL_S = _setting("SAMPLE_INTERVAL_S", 10)
+# Readings per batch; the platform may change it through its `config` topic.
+BATCH_SIZE = _setting("BATCH_SIZE", 30)
 # MicroPython ports count time either from 1970 or from 2000; the wire wants ns since 1970 (UTC).
 EPOCH_OFFSET_S = 946_684_800 if time.gmtime(0)[0] == 2000 else 0
 
@@ -52,6 +76,37 @@ def next_seq():
     with open(SEQ_FILE, "w") as f:
         f.write(str(seq + 1))
     return seq
+
+
+def seal(readings):
+    """Seal a batch: reserve its seq, encode it and keep it in flash until its PUBACK."""
+    seq = next_seq()
+    frame = wire.encode_binary(seq, readings, synced=clock_synced)
+    with open(PENDING_FILE, "wb") as f:
+        f.write(seq.to_bytes(8, "little"))
+        f.write(frame)
+    return (seq, frame)
+
+
+def load_pending():
+    """The batch sealed before a reboot and not yet acknowledged, or None."""
+    try:
+        with open(PENDING_FILE, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if len(data) <= 8:
+        return None
+    return (int.from_bytes(data[:8], "little"), data[8:])
+
+
+def acknowledged():
+    """The pending batch has its PUBACK: forget it."""
+    # MicroPython has no contextlib.suppress.
+    try:  # noqa: SIM105
+        os.remove(PENDING_FILE)
+    except OSError:
+        pass
 
 
 def read_sensor():
@@ -87,19 +142,16 @@ def on_config(topic, message):
 
 
 def connect():
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.verify_mode = ssl.CERT_REQUIRED
-    with open(CA_FILE, "rb") as f:
-        context.load_verify_locations(cadata=f.read())
-    # Older umqtt versions take ssl=True, ssl_params={...} instead of an SSLContext.
+    options = {"keepalive": 60}
+    if CA_FILE:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.verify_mode = ssl.CERT_REQUIRED
+        with open(CA_FILE, "rb") as f:
+            context.load_verify_locations(cadata=f.read())
+        # Older umqtt versions take ssl=True, ssl_params={...} instead of an SSLContext.
+        options["ssl"] = context
     c = MQTTClient(
-        DEVICE_ID,
-        BROKER_HOST,
-        BROKER_PORT,
-        DEVICE_ID,
-        DEVICE_PASSWORD,
-        keepalive=60,
-        ssl=context,
+        DEVICE_ID, BROKER_HOST, BROKER_PORT, DEVICE_ID, DEVICE_PASSWORD, **options
     )
     # The broker publishes this retained "offline" status for us if we vanish without DISCONNECT.
     c.set_last_will(status_topic, b'{"v":1,"state":"offline"}', retain=True, qos=1)
@@ -118,40 +170,57 @@ def connect():
     return c
 
 
-wlan = network.WLAN(network.STA_IF)
-wlan.active(True)
-wlan.connect(WIFI_SSID, WIFI_PASSWORD)
-while not wlan.isconnected():
-    time.sleep(1)
-try:
-    ntptime.settime()
-    clock_synced = True
-except OSError:
-    print("NTP failed: readings are sent with clock synced = false")
-
-client = None
-readings = []
-pending = None  # (seq, frame) sent but not yet acknowledged: re-sent with the same seq
-while True:
-    readings.append((now_ns(), "rp2040.temperature", read_sensor()))
-    # Offline for long: keep only the newest readings, RAM is small.
-    readings = readings[-10 * BATCH_SIZE :]
-    if pending is None and len(readings) >= BATCH_SIZE:
-        seq = next_seq()
-        pending = (seq, wire.encode_binary(seq, readings, synced=clock_synced))
-        readings = []
+def start_network():
+    """Join the Wi-Fi and set the clock by NTP (readings say whether it worked)."""
+    global clock_synced
+    wlan = network.WLAN(network.STA_IF)
+    wlan.active(True)
+    wlan.connect(WIFI_SSID, WIFI_PASSWORD)
+    while not wlan.isconnected():
+        time.sleep(1)
     try:
-        if client is None:
-            client = connect()
-        if pending is not None:
-            # With qos=1 umqtt.simple waits for the PUBACK; only then is the batch delivered.
-            client.publish(telemetry_topic, pending[1], qos=1)
-            pending = None
-        while events:
-            client.publish(events_topic, events[0], qos=1)
-            events.pop(0)
-        client.check_msg()  # delivers a new desired config to on_config
-    except OSError as exc:
-        print("broker connection failed:", exc)
-        client = None  # connect again on the next pass; `pending` keeps its seq
-    time.sleep(SAMPLE_INTERVAL_S)
+        ntptime.settime()
+        clock_synced = True
+    except OSError:
+        print("NTP failed: readings are sent with clock synced = false")
+
+
+def run(batches=None):
+    """Sample, batch and send for ever; `batches`: return after that many acknowledged batches
+    (the tests' way to stop; a board passes nothing)."""
+    client = None
+    readings = []
+    # (seq, frame) sealed but not acknowledged, also one sealed before a reboot.
+    pending = load_pending()
+    sent = 0
+    while batches is None or sent < batches:
+        readings.append((now_ns(), "rp2040.temperature", read_sensor()))
+        # Offline for long: keep only the newest readings, RAM is small.
+        readings = readings[-10 * BATCH_SIZE :]
+        if pending is None and len(readings) >= BATCH_SIZE:
+            pending = seal(readings)
+            readings = []
+        try:
+            if client is None:
+                client = connect()
+            if pending is not None:
+                # With qos=1 umqtt.simple waits for the PUBACK; only then is the batch delivered.
+                client.publish(telemetry_topic, pending[1], qos=1)
+                acknowledged()
+                pending = None
+                sent += 1
+            while events:
+                client.publish(events_topic, events[0], qos=1)
+                events.pop(0)
+            client.check_msg()  # delivers a new desired config to on_config
+        except OSError as exc:
+            print("broker connection failed:", exc)
+            client = None  # connect again on the next pass; `pending` keeps its seq
+        time.sleep(SAMPLE_INTERVAL_S)
+    if client is not None:
+        client.disconnect()
+
+
+if __name__ == "__main__":  # as MicroPython runs main.py at boot
+    start_network()
+    run()

@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 import typer
 
 from livinglab_platform.cli import (
+    dashboards,
     data,
     governance,
     governance_exchange,
@@ -39,6 +40,7 @@ app.add_typer(governance.governance_app, name="governance")
 app.command("report")(report.report)
 app.add_typer(services.db_app, name="db")
 app.add_typer(services.broker_app, name="broker")
+app.add_typer(dashboards.dashboards_app, name="dashboards")
 app.command("ingest")(services.ingest)
 app.command("api")(services.api)
 # Development tooling (the local lab, the demo, benchmarks) is a distribution of its own that a

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,7 +16,14 @@ from livinglab_platform.core.identities import (
     check_client,
 )
 from livinglab_platform.core.roles import ServiceRole, create_login
-from livinglab_platform.core.settings import BrokerSettings, IngestSettings
+from livinglab_platform.core.settings import (
+    BrokerSettings,
+    IngestSettings,
+    RetentionSettings,
+)
+
+if TYPE_CHECKING:
+    from livinglab_platform.data.retention import RetentionPlan
 
 __all__ = ["api", "broker_app", "db_app", "ingest"]
 
@@ -59,6 +66,71 @@ def db_login(
     console.print(
         f"{'created' if created else 'updated'} login {name} in livinglab_{role.value}"
     )
+
+
+@db_app.command("retention")
+def db_retention(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Days of raw readings to keep; default LIVINGLAB_RAW_RETENTION_DAYS",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print what would be dropped; drop nothing"),
+    ] = False,
+) -> None:
+    """Drop raw readings' chunks older than the retention period (as the schema's owner).
+
+    Chunks holding readings an open trial still needs are kept; rollups are always kept.
+    """
+    from livinglab_platform.data.retention import apply_retention, plan_retention
+
+    days = days if days is not None else RetentionSettings().raw_retention_days
+    if days is None:
+        console.print(
+            "retention: LIVINGLAB_RAW_RETENTION_DAYS is not set, every raw reading is kept",
+            highlight=False,
+        )
+        return
+    with unit_of_work() as conn:
+        plan = plan_retention(conn, days=days)
+        dropped = [] if dry_run else apply_retention(conn, plan=plan)
+    _print_retention(plan, dropped=dropped, dry_run=dry_run)
+
+
+def _print_retention(plan: RetentionPlan, *, dropped: list[str], dry_run: bool) -> None:
+    console.print(
+        f"retention: keep {plan.days} days of raw readings, cutoff {plan.requested:%Y-%m-%d %H:%M} UTC",
+        highlight=False,
+    )
+    if plan.held_by:
+        trials = ", ".join(str(t) for t in plan.held_by)
+        console.print(
+            f"cutoff clamped to {plan.cutoff:%Y-%m-%d %H:%M} UTC: open trial(s) {trials}"
+            " still need older readings",
+            highlight=False,
+        )
+    if not plan.chunks:
+        console.print("nothing to drop; rollups kept", highlight=False)
+        return
+    first, last = plan.chunks[0], plan.chunks[-1]
+    verb = "would drop" if dry_run else "dropped"
+    count = len(plan.chunks) if dry_run else len(dropped)
+    console.print(
+        f"{verb} {count} chunk(s) of readings from {first.range_start:%Y-%m-%d %H:%M}"
+        f" to {last.range_end:%Y-%m-%d %H:%M} UTC, about {plan.rows_estimate} readings;"
+        " rollups kept",
+        highlight=False,
+    )
+    for chunk in plan.chunks:
+        console.print(
+            f"  {chunk.name}  {chunk.range_start:%Y-%m-%d %H:%M} .. {chunk.range_end:%Y-%m-%d %H:%M}"
+            f"  ~{chunk.rows_estimate} rows",
+            highlight=False,
+        )
 
 
 @broker_app.command("bootstrap")

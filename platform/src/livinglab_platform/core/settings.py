@@ -15,7 +15,13 @@ from livinglab_platform.core.identities import (
     require_service_id,
 )
 
-__all__ = ["VIEWER_MIN_COUNT", "ApiSettings", "BrokerSettings", "IngestSettings"]
+__all__ = [
+    "VIEWER_MIN_COUNT",
+    "ApiSettings",
+    "BrokerSettings",
+    "IngestSettings",
+    "RetentionSettings",
+]
 
 # The fewest readings a one-minute cell must hold to enter a viewer's aggregates (the rule is
 # access.cell_min_count). A bucket of one reading is that reading, and one of two lets a viewer
@@ -102,3 +108,15 @@ class ApiSettings(BaseSettings):
     api_secure_cookies: bool = False
     # LIVINGLAB_VIEWER_MIN_COUNT: see VIEWER_MIN_COUNT.
     viewer_min_count: int = Field(default=VIEWER_MIN_COUNT, ge=1)
+
+
+class RetentionSettings(BaseSettings):
+    """`livinglab db retention`: how long raw readings are kept. Runs as the schema's owner on
+    LIVINGLAB_DATABASE_URL, like `db upgrade` (drop_chunks needs the hypertable's owner)."""
+
+    # An empty value (the compose stack's default) means unset: keep everything.
+    model_config = SettingsConfigDict(
+        env_prefix="LIVINGLAB_", extra="ignore", env_ignore_empty=True
+    )
+    # Days of raw readings to keep; unset keeps everything. Rollups are always kept.
+    raw_retention_days: int | None = Field(default=None, ge=1)
