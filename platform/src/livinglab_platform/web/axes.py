@@ -19,7 +19,7 @@ from livinglab_platform.core.local_time import LJUBLJANA, start_of_day
 
 __all__ = ["Scale", "time_ticks", "value_scale", "zone_names"]
 
-MAX_TIME_TICKS = 6
+MAX_TIME_TICKS = 7
 MAX_VALUE_TICKS = 5
 MIN_SPAN_RESOLUTIONS = 4
 MIN_SPAN_SHARE = 0.01

@@ -42,7 +42,7 @@ __all__ = [
 WIDTH = 480
 HEIGHT = 230
 # The plot inside the drawing: room on the left for the value labels, below for the times.
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 14, 44
+LEFT, RIGHT, TOP, BOTTOM = 52, 12, 26, 44
 # What the template draws with, beside each chart's own numbers.
 CHART_GEOMETRY = {
     "chart_width": WIDTH,
@@ -63,6 +63,11 @@ DEFAULT_RANGE = "24h"
 # Buckets per chart at most: 288 five-minute buckets a day, 168 hours a week, 120 six-hour
 # buckets in 30 days; enough to see a day's cycle, few enough for a hover text each.
 MAX_BUCKETS = 300
+# A silence longer than 1/48 of the range (30 min of a day, 15 h of 30 days), and never shorter
+# than one missing bucket and a half, breaks the line: a straight segment across it would look
+# like readings that never came. A device sending every 10 minutes leaves every other
+# five-minute bucket empty without being silent.
+GAP_FRACTION = 1 / 48
 # A quantity the table does not know: a tenth is the smallest step worth a tick.
 DEFAULT_RESOLUTION = 0.1
 
@@ -149,10 +154,11 @@ def _paths(
             band.append(f"M{upper} L{lower} Z")
         segment.clear()
 
+    gap = max(frame.width * 1.5, (frame.end - frame.start) * GAP_FRACTION)
     previous: datetime | None = None
     for bucket in buckets:
         x = frame.x(bucket.time + frame.width / 2)
-        if previous is None or bucket.time - previous > frame.width * 1.5:
+        if previous is None or bucket.time - previous > gap:
             close()
             line.append(f"M{x:.1f} {y(bucket.mean):.1f}")
         else:
