@@ -27,19 +27,24 @@ pytestmark = pytest.mark.slow
 PAGES_SHOTS = SCREENSHOTS / "pages"
 WIDTHS = {1366: {"width": 1366, "height": 900}, 390: {"width": 390, "height": 844}}
 NOT_FOUND = "/trials/999999"
-# How many lines the text of an element takes: one rectangle top per line of each text node.
-LINES_JS = """el => {
-  const tops = new Set();
+# The words of an element that break across lines (a rectangle top per line of each word):
+# "center-/noise-01" and "2026-12-/05" are such words; a date wrapping at its spaces is not.
+BROKEN_WORDS_JS = """el => {
+  const broken = [];
   const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    if (!node.textContent.trim()) continue;
-    const range = document.createRange();
-    range.selectNodeContents(node);
-    for (const rect of range.getClientRects()) {
-      if (rect.width > 0) tops.add(Math.round(rect.top));
+    for (const match of node.textContent.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const tops = new Set();
+      for (const rect of range.getClientRects()) {
+        if (rect.width > 0) tops.add(Math.round(rect.top));
+      }
+      if (tops.size > 1) broken.push(match[0]);
     }
   }
-  return tops.size;
+  return broken;
 }"""
 CLIPPED_JS = """() => Array.from(document.querySelectorAll("tr[data-device] > *"))
   .filter(cell => {
@@ -69,12 +74,9 @@ def _pages(trial_id: int) -> dict[str, str]:
 
 
 def _check_devices(page: Page, problems: list[str], where: str) -> None:
-    for cell in page.locator(
-        "tr[data-device] [data-label] code, tr[data-device] time"
-    ).all():
-        lines = page.evaluate(LINES_JS, cell.element_handle())
-        if lines > 1:
-            problems.append(f"{where}: {cell.inner_text()!r} breaks over {lines} lines")
+    for cell in page.locator("tr[data-device] > *").all():
+        for word in page.evaluate(BROKEN_WORDS_JS, cell.element_handle()):
+            problems.append(f"{where}: {word!r} breaks across lines")
     # Nothing of a row may lie beyond its cell or the card: clipped text reads as missing.
     clipped = page.evaluate(CLIPPED_JS)
     problems.extend(f"{where}: clipped: {text!r}" for text in clipped)
