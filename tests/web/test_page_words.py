@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 
+import psycopg
 import pytest
 
 from livinglab_platform.core.errors import ConflictError, NotFoundError
 from livinglab_platform.web.routing import error_detail
+from tests.api.world import make_trial
 from tests.raw_keys import html_text
-from tests.web.conftest import demo_trial, sign_in
+from tests.web.conftest import csrf_of, demo_trial, sign_in
 
 # Words of English sentences that a Slovenian page must not show.
 ENGLISH = re.compile(r"\b(not found|only|may not|the|is not|does not)\b")
@@ -91,3 +93,36 @@ def test_audit_lines_name_the_device_and_period_and_times_their_zone(client, wor
         pytest.fail(f"a time without its zone: {moment}")
     english = html_text(client.get(f"/trials/{trial_id}?lang=en").text)
     assert "device assigned tp-air-01 (" in english
+
+
+def test_a_viewer_sees_the_charts_of_whole_cells_only(client, world):
+    trial_id = demo_trial(world.dsn)
+    sign_in(client, world, "viewer")
+    page = client.get(f"/trials/{trial_id}?range=7d&lang=en")
+    assert page.status_code == 200, page.text
+    # Readings every 10 minutes make one-minute cells of one reading, fewer than
+    # LIVINGLAB_VIEWER_MIN_COUNT: the charts stand, with axes, and say there is nothing to show.
+    assert page.text.count('<figure class="chart"') == 6
+    assert page.text.count('data-count="0"') == 6
+    assert page.text.count("Ljubljana time (CET)") == 6
+
+
+def test_a_refused_action_is_explained_in_the_pages_language(client, world):
+    with psycopg.connect(world.dsn) as conn:
+        draft = make_trial(conn, "startup-a", state="draft")
+    sign_in(client, world, "operator")
+    page = client.get(f"/trials/{draft}?lang=sl")
+    refused = client.post(
+        f"/trials/{draft}", data={"csrf": csrf_of(page.text), "action": "approve"}
+    )
+    assert refused.status_code == 409
+    alert = re.search(r'<p class="alert error" role="alert">(.*?)</p>', refused.text)
+    assert alert is not None, refused.text
+    assert alert.group(1) == (
+        "Medtem se je stanje spremenilo. Osvežite stran in poskusite znova."
+    )
+    english = client.post(
+        f"/trials/{draft}?lang=en",
+        data={"csrf": csrf_of(page.text), "action": "approve"},
+    )
+    assert "approve needs" in english.text

@@ -47,7 +47,7 @@ from livinglab_platform.web.charts import (
 from livinglab_platform.web.forms import TrialForm, platform_errors, validation_errors
 from livinglab_platform.web.i18n import translate
 from livinglab_platform.web.render import redirect, render
-from livinglab_platform.web.routing import PageRoute
+from livinglab_platform.web.routing import PageRoute, error_detail
 from livinglab_platform.web.session import (
     TOKEN_COOKIE,
     FormDep,
@@ -276,7 +276,13 @@ def act_on_trial(
                 request=TransitionRequest(action=action, reason=reason),
             )
     except ValidationError as exc:
-        message = "; ".join(str(e.get("msg")) for e in exc.errors())
+        lang = language(request)
+        # Pydantic speaks English: a Slovenian page says what happened in its own words.
+        message = (
+            "; ".join(str(e.get("msg")) for e in exc.errors())
+            if lang == "en"
+            else translate(lang, "error.400.text")
+        )
         return _trial_page(
             request, conn, session, trial_id, status_code=422, error=message
         )
@@ -288,12 +294,20 @@ def act_on_trial(
             session,
             trial_id,
             status_code=exc.status,
-            error="" if missing_reason else str(exc),
+            error="" if missing_reason else _refusal(request, exc),
             reason_for=action.value if missing_reason else "",
         )
     if field(form, "next") == "queue":
         return redirect(request, f"/queue?done={trial.id}")
     return redirect(request, f"/trials/{trial.id}?notice=changed")
+
+
+def _refusal(request: Request, exc: PlatformError) -> str:
+    """Why an action was refused, in the page's language (routing.error_detail's rule), or the
+    page's general sentence for the error's status where the detail has no translation."""
+    lang = language(request)
+    status = exc.status if exc.status in (400, 403, 404, 409) else 500
+    return error_detail(exc, lang) or translate(lang, f"error.{status}.text")
 
 
 @router.get("/queue")
