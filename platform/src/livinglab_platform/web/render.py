@@ -48,6 +48,11 @@ def _percent(context: jinja2.runtime.Context, share: float | None) -> str:
 
 
 @jinja2.pass_context
+def _integer(context: jinja2.runtime.Context, value: int | None) -> str:
+    return "—" if value is None else Formats(context["lang"]).integer(value)
+
+
+@jinja2.pass_context
 def _quantity(context: jinja2.runtime.Context, quantity: str) -> str:
     return quantity_label(quantity, context["lang"])
 
@@ -61,6 +66,7 @@ _ENV.filters["when"] = _when
 _ENV.filters["audit_line"] = _audit_line
 _ENV.filters["day"] = _day
 _ENV.filters["percent"] = _percent
+_ENV.filters["integer"] = _integer
 _ENV.filters["quantity"] = _quantity
 _ENV.filters["unit"] = unit_symbol
 _ENV.globals["reason_required"] = {
