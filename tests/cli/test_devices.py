@@ -51,7 +51,9 @@ def test_add_list_rotate_and_revoke(with_broker, dsn, broker):
 
     listed = with_broker("devices", "list").stdout
     assert re.search(
-        r"pm-01 .*tp-ljubljana .*zrak-io .*pm10, pm2_5 .*○ never", listed
+        r"pm-01 .*tp-ljubljana .*zrak-io .*PM10 particles \(µg/m³\), PM2.5 particles"
+        r" \(µg/m³\) .*○ never",
+        listed,
     ), listed
     with psycopg.connect(dsn) as conn:
         # A heartbeat and two of three batches, as the ingest service would record them.

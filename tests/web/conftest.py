@@ -108,3 +108,95 @@ def approved_trial_with_readings(dsn: str) -> tuple[int, int]:
         )
         conn.commit()
     return trial.id, sensor
+
+
+# The demo's devices and sensors (lab/.../demo/pilots.py), with the ASCII units devices send.
+DEMO_SENSORS = {
+    "tp-air-01": (
+        ("air_temperature", "degC", 4.0, 6.0),
+        ("relative_humidity", "%", 70.0, 15.0),
+        ("air_pressure", "hPa", 986.6, 0.05),
+    ),
+    "fe-pm-01": (("pm2_5", "ug/m3", 14.0, 8.0), ("pm10", "ug/m3", 22.0, 10.0)),
+    "center-noise-01": (("noise_level", "dBA", 58.0, 6.0),),
+}
+DEMO_DAYS = 35
+
+
+def demo_trial(dsn: str) -> int:
+    """An approved trial of startup-a with the demo's three devices and every demo quantity,
+    readings every 10 minutes over the last DEMO_DAYS days but for a six-hour outage yesterday,
+    and a submitted trial for the queue; returns the approved trial's id."""
+    now = datetime.now(UTC)
+    with psycopg.connect(dsn) as conn:
+        trial = registration.create_trial(
+            conn,
+            CLI,
+            trial=trial_input(
+                organisation_id="startup-a",
+                title="Kakovost zraka in hrup v središču",
+                starts_on=(now - timedelta(days=DEMO_DAYS + 5)).date(),
+                ends_on=(now + timedelta(days=20)).date(),
+            ),
+        )
+        for device_id, sensors in DEMO_SENSORS.items():
+            conn.execute(
+                "INSERT INTO devices (id, site_id, organisation_id) VALUES (%s, 'site-1', 'startup-a')",
+                (device_id,),
+            )
+            conn.execute(
+                "INSERT INTO device_status (device_id, online, last_seen, outbox_depth,"
+                " clock_synced) VALUES (%s, true, %s, 0, true)",
+                (device_id, now),
+            )
+            for key, unit, level, swing in sensors:
+                conn.execute(
+                    "INSERT INTO sensors (device_id, key, quantity, unit) VALUES (%s, %s, %s, %s)",
+                    (device_id, key, key, unit),
+                )
+                conn.execute(
+                    "INSERT INTO readings (time, sensor_id, value)"
+                    " SELECT t, s.id, %(level)s + %(swing)s * sin(extract(epoch FROM t) / 13751)"
+                    "   FROM sensors s, generate_series(%(start)s::timestamptz, %(now)s, '10 minutes') t"
+                    "  WHERE s.device_id = %(device)s AND s.key = %(key)s"
+                    "    AND NOT t BETWEEN %(now)s - interval '30 hours' AND %(now)s - interval '24 hours'",
+                    {
+                        "level": level,
+                        "swing": swing,
+                        "start": now - timedelta(days=DEMO_DAYS),
+                        "now": now,
+                        "device": device_id,
+                        "key": key,
+                    },
+                )
+            for part in range(3):
+                assignments.assign_device(
+                    conn,
+                    CLI,
+                    trial.id,
+                    assignment=AssignmentCreate(
+                        device_id=device_id,
+                        starts_at=now - timedelta(days=DEMO_DAYS - 12 * part),
+                        ends_at=now - timedelta(days=DEMO_DAYS - 12 * part - 10)
+                        if part < 2
+                        else now + timedelta(days=20),
+                    ),
+                )
+        for action in ("submit", "approve"):
+            transitions.transition(
+                conn,
+                CLI,
+                trial.id,
+                request=TransitionRequest(action=action),  # type: ignore[arg-type]
+            )
+        queued = registration.create_trial(
+            conn, CLI, trial=trial_input(organisation_id="startup-a")
+        )
+        transitions.transition(
+            conn,
+            CLI,
+            queued.id,
+            request=TransitionRequest(action="submit"),  # type: ignore[arg-type]
+        )
+        conn.commit()
+    return trial.id

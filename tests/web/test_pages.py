@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -20,7 +19,7 @@ from livinglab_platform.governance.schemas import (
 from livinglab_platform.registry.schemas import Role
 from livinglab_platform.trials.schemas import Action, Outcome, State
 from livinglab_platform.web import i18n
-from livinglab_platform.web.charts import HEIGHT, PAD, WIDTH, sparkline
+from livinglab_platform.web.charts import RANGES
 from livinglab_platform.web.forms import TEXT_FIELDS
 from tests.api.world import add_device, make_trial
 from tests.web.conftest import approved_trial_with_readings, csrf_of, sign_in
@@ -162,7 +161,7 @@ def test_a_revoked_token_ends_the_session_with_a_message(client, world):
         (
             "sl",
             {
-                "/trials": "Moji preizkusi",
+                "/trials": "Vsi preizkusi",
                 "/trials/new": "Prijava novega preizkusa",
                 "/trial": "Revizijska sled",
                 "/queue": "Oddani preizkusi, ki čakajo na vašo odločitev",
@@ -172,7 +171,7 @@ def test_a_revoked_token_ends_the_session_with_a_message(client, world):
         (
             "en",
             {
-                "/trials": "My trials",
+                "/trials": "All trials",
                 "/trials/new": "Register a new trial",
                 "/trial": "Audit trail",
                 "/queue": "Submitted trials waiting for your decision",
@@ -222,11 +221,12 @@ def test_every_message_has_both_languages_and_templates_use_known_ids():
     prefixes = {u for u in used if u.endswith(".")}
     assert prefixes == {
         "action.",
-        "audit.",
         "devices.",
         "field.",
         "role.",
         "state.",
+        "range.",
+        "nav.trials.",
         # The yearly report's (report_body.html), checked per enum below.
         "criterion.",
         "decision.",
@@ -253,8 +253,21 @@ def test_every_message_has_both_languages_and_templates_use_known_ids():
     ):
         for member in enum:
             assert prefix + member.value in i18n.MESSAGES
+    for action in (
+        "create",
+        "assign_device",
+        "grant",
+        "revoke_grant",
+        "unassign_device",
+    ):
+        assert "audit." + action in i18n.MESSAGES
     for sector in SECTORS:
         assert "sector." + sector in i18n.MESSAGES
+    for name in RANGES:
+        assert "range." + name in i18n.MESSAGES
+    for role in ("operator", "viewer"):
+        assert f"nav.trials.{role}" in i18n.MESSAGES
+        assert f"trials.title.{role}" in i18n.MESSAGES
     # criterion.<key>: tests/governance/test_report.py checks each of the milestone's criteria.
     for name in (*TEXT_FIELDS, "site_ids", "partners", "personal_data"):
         assert "field." + name in i18n.MESSAGES
@@ -435,14 +448,19 @@ def test_register_submit_and_approve_through_the_pages(client, world):
     assert f'href="/trials/{trial_id}"' not in approved.text
     page = client.get(f"{trial_path}?lang=en")
     assert 'data-state="approved"' in page.text
-    for action in ("registered", "submitted", "approved"):
-        assert f'data-label="What">{action}</td>' in page.text, action
+    # Each line says what it changed: the trial registered, from which state to which.
+    for line in (
+        "registered “Noise map of Prešernov trg”",
+        "submitted (draft → submitted)",
+        "approved (submitted → approved)",
+    ):
+        assert f'data-label="What">{line}</td>' in page.text, line
 
 
 # Devices and charts.
 
 
-def test_the_trial_page_draws_a_sparkline_per_sensor(client, world):
+def test_the_trial_page_draws_a_chart_per_sensor(client, world):
     trial_id, sensor = approved_trial_with_readings(world.dsn)
     sign_in(client, world, "partner")
     page = client.get(f"/trials/{trial_id}")
@@ -453,17 +471,25 @@ def test_the_trial_page_draws_a_sparkline_per_sensor(client, world):
         re.S,
     )
     assert figure is not None, page.text
-    assert int(figure.group(1)) > 100
+    # Five-minute buckets over the last day, but for the hour's outage.
+    assert 250 < int(figure.group(1)) <= 289
     path = re.search(r'<path class="line" d="([^"]*)"', figure.group(2))
     assert path is not None
     assert path.group(1).startswith("M")
-    assert path.group(1).count("L") > 100
+    assert path.group(1).count("L") > 200
+    assert path.group(1).count("M") == 2  # the outage breaks the line
+    assert "delci PM2,5" in figure.group(2)
+    assert "µg/m³" in figure.group(2)
+    assert "čas v Ljubljani (CET)" in figure.group(2)
     assert '<script src="/static/chart.js" defer></script>' in page.text
     assert client.get("/static/chart.js").status_code == 200
-    # The data the script fetches answers with the same cookie.
-    data = client.get(f"/api/v1/data?trial={trial_id}")
-    assert data.status_code == 200, data.text
-    assert data.json()["series"][0]["sensor_id"] == sensor
+    # The drawing the script fetches answers with the same cookie, for the range shown.
+    part = client.get(f"/trials/{trial_id}/charts?range=7d")
+    assert part.status_code == 200, part.text
+    assert f'data-sensor="{sensor}"' in part.text
+    assert "<html" not in part.text
+    week = client.get(f"/trials/{trial_id}?range=7d")
+    assert 'href="?range=7d#data-title" aria-current="true"' in week.text
 
 
 def test_devices_show_online_state_and_completeness(client, world):
@@ -477,48 +503,10 @@ def test_devices_show_online_state_and_completeness(client, world):
     rows = dict(re.findall(r'<tr data-device="([^"]+)">(.*?)</tr>', page.text, re.S))
     assert set(rows) == {"dev-a", "dev-quiet"}
     assert 'class="dot online"' in rows["dev-a"]
-    assert "90.0 %" in rows["dev-a"]
+    assert "90.0%" in rows["dev-a"]
     assert ">3<" in rows["dev-a"]
     assert 'class="dot never"' in rows["dev-quiet"]
     assert "never heard" in rows["dev-quiet"]
-
-
-def test_sparkline_scales_into_the_box_and_breaks_at_gaps():
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    end = start + timedelta(hours=24)
-    points = [
-        (start, 1.0),
-        (start + timedelta(minutes=1), 3.0),
-        (start + timedelta(hours=12), 2.0),
-        (end, 2.0),
-    ]
-    path = sparkline(points, start=start, end=end)
-    commands = re.findall(r"([ML])([\d.]+) ([\d.]+)", path)
-    assert [c[0] for c in commands] == [
-        "M",
-        "L",
-        "M",
-        "M",
-    ]  # breaks at silences > 30 min
-    assert (float(commands[0][1]), float(commands[0][2])) == (PAD, HEIGHT - PAD)
-    assert float(commands[1][2]) == PAD  # the highest value touches the top
-    assert float(commands[-1][1]) == WIDTH - PAD
-    assert sparkline([], start=start, end=end) == ""
-    assert sparkline([(start, 5.0)], start=start, end=end).endswith("h0.1")
-
-
-def test_a_sparkline_of_a_device_that_just_started_fills_the_box():
-    end = datetime(2026, 1, 2, tzinfo=UTC)
-    start = end - timedelta(hours=24)
-    points = [(end - timedelta(minutes=m), float(m)) for m in range(60, -1, -1)]
-    commands = re.findall(
-        r"([ML])([\d.]+) ([\d.]+)", sparkline(points, start=start, end=end)
-    )
-    assert (
-        float(commands[0][1]) == PAD
-    )  # the first reading, an hour ago, is at the left edge
-    assert float(commands[-1][1]) == WIDTH - PAD
-    assert [c[0] for c in commands].count("M") == 1  # one-minute steps are no gap
 
 
 def test_the_sign_in_cookie_reads_the_api_but_changes_nothing(client, world):

@@ -19,6 +19,7 @@ from livinglab_platform.cli.terminal import (
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.dynsec import DynSec
 from livinglab_platform.core.errors import NotFoundError
+from livinglab_platform.core.quantities import describe
 from livinglab_platform.core.settings import BrokerSettings
 from livinglab_platform.registry import (
     devices,
@@ -382,7 +383,8 @@ def devices_list(
             d.id,
             d.site_id,
             d.organisation_id or "-",
-            ", ".join(s.key for s in d.sensors),
+            # As people write them (core.quantities); the CLI speaks English.
+            ", ".join(describe(s.quantity, s.unit, "en") for s in d.sensors),
             _online(d),
             _ago(d.last_seen),
             "-" if d.outbox_depth is None else f"{d.outbox_depth:,}",

@@ -127,6 +127,12 @@ class Formats:
             return f"{value.day} {_MONTH_NAMES['en'][value.month - 1]} {value.year}"
         return f"{value.day}. {value.month}. {value.year}"
 
+    def short_day(self, value: date) -> str:
+        """A day without its year (axis labels): `5. 12.` or `5 Dec`."""
+        if self._lang == "en":
+            return f"{value.day} {_MONTHS['en'][value.month - 1]}"
+        return f"{value.day}. {value.month}."
+
     def month(self, value: date) -> str:
         """A month's short name (axis labels)."""
         return _MONTHS[self._lang][value.month - 1]

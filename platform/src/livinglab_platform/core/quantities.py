@@ -154,12 +154,15 @@ def unit_symbol(unit: str) -> str:
     return _UNIT_SYMBOLS.get(unit, unit)
 
 
-def quantity_label(quantity: str, lang: Lang) -> str:
-    """A quantity's name in `lang`; an unknown quantity's key with spaces for underscores."""
+def quantity_label(quantity: str, lang: str) -> str:
+    """A quantity's name in `lang` (Slovenian for any but English); an unknown quantity's key
+    with spaces for underscores."""
     known = QUANTITIES.get(quantity)
-    return known.label[lang] if known else quantity.replace("_", " ")
+    if known is None:
+        return quantity.replace("_", " ")
+    return known.label["en" if lang == "en" else "sl"]
 
 
-def describe(quantity: str, unit: str, lang: Lang) -> str:
+def describe(quantity: str, unit: str, lang: str) -> str:
     """`relativna vlažnost (%)`: the label and unit a chart's axis or a column header shows."""
     return f"{quantity_label(quantity, lang)} ({unit_symbol(unit)})"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
+from livinglab_platform.core.formatting import LANGUAGES, Lang
 from livinglab_platform.governance.texts import REPORT_MESSAGES
 
 __all__ = ["DEFAULT", "LANGUAGES", "MESSAGES", "Lang", "translate"]
 
-Lang = Literal["sl", "en"]
-LANGUAGES: tuple[Lang, ...] = ("sl", "en")
 DEFAULT: Lang = "sl"
 
 MESSAGES: dict[str, dict[Lang, str]] = {
@@ -24,6 +21,8 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     },
     "nav.main": {"sl": "Glavni meni", "en": "Main menu"},
     "nav.trials": {"sl": "Moji preizkusi", "en": "My trials"},
+    "nav.trials.operator": {"sl": "Vsi preizkusi", "en": "All trials"},
+    "nav.trials.viewer": {"sl": "Preizkusi", "en": "Trials"},
     "nav.new": {"sl": "Nov preizkus", "en": "New trial"},
     "nav.queue": {"sl": "Vrsta za odobritev", "en": "Approval queue"},
     "nav.devices": {"sl": "Naprave", "en": "Devices"},
@@ -61,6 +60,8 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     },
     # My trials.
     "trials.title": {"sl": "Moji preizkusi", "en": "My trials"},
+    "trials.title.operator": {"sl": "Vsi preizkusi", "en": "All trials"},
+    "trials.title.viewer": {"sl": "Preizkusi", "en": "Trials"},
     "trials.lead": {
         "sl": "Preizkusi, ki jih vidite, z njihovim stanjem.",
         "en": "The trials you can see, with their state.",
@@ -200,14 +201,28 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "trial.device": {"sl": "Naprava", "en": "Device"},
     "trial.from": {"sl": "Od", "en": "From"},
     "trial.until": {"sl": "Do", "en": "Until"},
-    "trial.data": {"sl": "Meritve zadnjih 24 ur", "en": "Measurements, last 24 hours"},
+    "trial.data": {"sl": "Meritve", "en": "Measurements"},
     "trial.data_hint": {
-        "sl": "Grafi se osvežijo vsakih 30 sekund.",
-        "en": "The charts refresh every 30 seconds.",
+        "sl": "Črta je povprečje, pas razpon od najmanjše do največje vrednosti; osenčena so "
+        "obdobja, ko je naprava dodeljena preizkusu. Grafi se osvežijo vsakih 30 sekund.",
+        "en": "The line is the mean, the band the range from lowest to highest value; shaded are "
+        "the periods the device is assigned to the trial. The charts refresh every 30 seconds.",
     },
     "trial.no_data": {
-        "sl": "V zadnjih 24 urah ni meritev.",
-        "en": "No readings in the last 24 hours.",
+        "sl": "V izbranem obdobju ni meritev.",
+        "en": "No readings in the chosen period.",
+    },
+    "trial.range": {"sl": "Obdobje grafov", "en": "Period of the charts"},
+    "range.24h": {"sl": "24 ur", "en": "24 hours"},
+    "range.7d": {"sl": "7 dni", "en": "7 days"},
+    "range.30d": {"sl": "30 dni", "en": "30 days"},
+    "range.trial": {"sl": "obdobje preizkusa", "en": "the trial's period"},
+    "chart.low": {"sl": "najmanj", "en": "lowest"},
+    "chart.high": {"sl": "največ", "en": "highest"},
+    "chart.zone": {"sl": "čas v Ljubljani ({zone})", "en": "Ljubljana time ({zone})"},
+    "chart.assigned": {
+        "sl": "dodeljena preizkusu: {start} \u2013 {end}",
+        "en": "assigned to the trial: {start} \u2013 {end}",
     },
     "trial.last": {"sl": "zadnja", "en": "last"},
     "trial.audit": {"sl": "Revizijska sled", "en": "Audit trail"},
@@ -216,6 +231,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "trial.what": {"sl": "Kaj", "en": "What"},
     "trial.why": {"sl": "Utemeljitev", "en": "Reason"},
     "audit.create": {"sl": "registracija", "en": "registered"},
+    "audit.created": {"sl": "registracija »{title}«", "en": "registered “{title}”"},
     "audit.update": {"sl": "sprememba", "en": "edited"},
     "audit.submit": {"sl": "oddaja v odobritev", "en": "submitted"},
     "audit.approve": {"sl": "odobritev", "en": "approved"},
@@ -270,6 +286,39 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     # Error pages.
     "error.back": {"sl": "Nazaj na moje preizkuse", "en": "Back to my trials"},
     "error.details": {"sl": "Podrobnosti", "en": "Details"},
+    "error.no_such_page": {"sl": "Te strani ni.", "en": "There is no such page."},
+    "error.not_found.trial": {
+        "sl": "Preizkusa {id} ni ali vam ni viden.",
+        "en": "Trial {id} does not exist or is not visible to you.",
+    },
+    "error.not_found.device": {
+        "sl": "Naprave {id} ni ali vam ni vidna.",
+        "en": "Device {id} does not exist or is not visible to you.",
+    },
+    "error.not_found.site": {
+        "sl": "Lokacije {id} ni.",
+        "en": "Site {id} does not exist.",
+    },
+    "error.not_found.organisation": {
+        "sl": "Organizacije {id} ni.",
+        "en": "Organisation {id} does not exist.",
+    },
+    "error.not_found.person": {
+        "sl": "Osebe {id} ni ali vam ni vidna.",
+        "en": "Person {id} does not exist or is not visible to you.",
+    },
+    "error.not_found.token": {
+        "sl": "Žetona {id} ni.",
+        "en": "Token {id} does not exist.",
+    },
+    "error.not_found.assignment": {
+        "sl": "Dodelitve {id} ni.",
+        "en": "Assignment {id} does not exist.",
+    },
+    "error.not_found.grant": {
+        "sl": "Dostopa {id} ni.",
+        "en": "Grant {id} does not exist.",
+    },
     "error.400.title": {"sl": "Neveljavna zahteva", "en": "Invalid request"},
     "error.400.text": {
         "sl": "Zahteve ni bilo mogoče izvesti, ker vsebuje neveljavne podatke.",

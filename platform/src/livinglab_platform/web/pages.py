@@ -8,6 +8,7 @@ call the API over HTTP. Every form carries the CSRF token (session.py).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
@@ -24,17 +25,29 @@ from livinglab_platform.core.errors import (
     InvalidInputError,
     PlatformError,
 )
+from livinglab_platform.core.formatting import Formats
 from livinglab_platform.governance import document
 from livinglab_platform.governance.dates import today
 from livinglab_platform.governance.report import build_report
 from livinglab_platform.registry import organisations, sites, tokens
 from livinglab_platform.registry.fleet import list_devices
 from livinglab_platform.trials import registration, transitions
-from livinglab_platform.trials.schemas import Action, State, TransitionRequest
-from livinglab_platform.web.charts import HEIGHT, WIDTH, trial_charts
+from livinglab_platform.trials.schemas import (
+    Action,
+    State,
+    TransitionRequest,
+    TrialPublic,
+)
+from livinglab_platform.web.charts import (
+    CHART_GEOMETRY,
+    DEFAULT_RANGE,
+    RANGES,
+    trial_charts,
+)
 from livinglab_platform.web.forms import TrialForm, platform_errors, validation_errors
+from livinglab_platform.web.i18n import translate
 from livinglab_platform.web.render import redirect, render
-from livinglab_platform.web.routing import PageRoute
+from livinglab_platform.web.routing import PageRoute, error_detail
 from livinglab_platform.web.session import (
     TOKEN_COOKIE,
     FormDep,
@@ -105,7 +118,12 @@ def my_trials(request: Request, conn: PageConn, session: SessionDep) -> Response
     """The trials the person may see, newest first."""
     found = registration.list_trials(conn, session.principal)
     names = organisations.organisation_names(conn, (t.organisation_id for t in found))
-    return render(request, "trials.html", trials=found, organisations=names)
+    # An operator sees every trial, a partner the trials of their organisation and its partners.
+    role = session.principal.role.value
+    title_id = "trials.title" if role == "partner" else f"trials.title.{role}"
+    return render(
+        request, "trials.html", trials=found, organisations=names, title_id=title_id
+    )
 
 
 def _form_page(
@@ -170,8 +188,7 @@ def _trial_page(
     error: str = "",
     reason_for: str = "",
 ) -> Response:
-    principal = session.principal
-    trial = registration.get_trial(conn, principal, trial_id)
+    trial = registration.get_trial(conn, session.principal, trial_id)
     notice = request.query_params.get("notice", "")
     return render(
         request,
@@ -183,19 +200,47 @@ def _trial_page(
             conn, [trial.organisation_id, *(p.organisation_id for p in trial.partners)]
         ),
         site_names=sites.site_names(conn, trial.site_ids),
-        charts=trial_charts(
-            conn,
-            principal,
-            trial,
-            now=datetime.now(UTC),
-            viewer_min_count=request.app.state.settings.viewer_min_count,
-        ),
-        chart_width=WIDTH,
-        chart_height=HEIGHT,
+        ranges=tuple(RANGES),
         notice=notice if notice in _NOTICES else "",
         error=error,
         reason_for=reason_for,
+        **_charts(request, conn, session, trial),
     )
+
+
+def _charts(
+    request: Request, conn: PageConn, session: Session, trial: TrialPublic
+) -> dict[str, Any]:
+    """What the charts' template needs: the charts over the chosen range and their geometry."""
+    lang = language(request)
+    chosen = request.query_params.get("range", "")
+    range_name = chosen if chosen in RANGES else DEFAULT_RANGE
+    texts = {
+        id: translate(lang, f"chart.{id}") for id in ("low", "high", "zone", "assigned")
+    }
+    return {
+        "charts": trial_charts(
+            conn,
+            session.principal,
+            trial,
+            now=datetime.now(UTC),
+            range_name=range_name,
+            viewer_min_count=request.app.state.settings.viewer_min_count,
+            formats=Formats(lang),
+            texts=texts,
+        ),
+        "range_name": range_name,
+        **CHART_GEOMETRY,
+    }
+
+
+@router.get("/trials/{trial_id}/charts")
+def trial_charts_part(
+    request: Request, conn: PageConn, session: SessionDep, trial_id: int
+) -> Response:
+    """The trial page's charts alone, for static/chart.js to redraw them every 30 s."""
+    trial = registration.get_trial(conn, session.principal, trial_id)
+    return render(request, "charts.html", **_charts(request, conn, session, trial))
 
 
 @router.get("/trials/{trial_id}")
@@ -231,7 +276,13 @@ def act_on_trial(
                 request=TransitionRequest(action=action, reason=reason),
             )
     except ValidationError as exc:
-        message = "; ".join(str(e.get("msg")) for e in exc.errors())
+        lang = language(request)
+        # Pydantic speaks English: a Slovenian page says what happened in its own words.
+        message = (
+            "; ".join(str(e.get("msg")) for e in exc.errors())
+            if lang == "en"
+            else translate(lang, "error.400.text")
+        )
         return _trial_page(
             request, conn, session, trial_id, status_code=422, error=message
         )
@@ -243,12 +294,20 @@ def act_on_trial(
             session,
             trial_id,
             status_code=exc.status,
-            error="" if missing_reason else str(exc),
+            error="" if missing_reason else _refusal(request, exc),
             reason_for=action.value if missing_reason else "",
         )
     if field(form, "next") == "queue":
         return redirect(request, f"/queue?done={trial.id}")
     return redirect(request, f"/trials/{trial.id}?notice=changed")
+
+
+def _refusal(request: Request, exc: PlatformError) -> str:
+    """Why an action was refused, in the page's language (routing.error_detail's rule), or the
+    page's general sentence for the error's status where the detail has no translation."""
+    lang = language(request)
+    status = exc.status if exc.status in (400, 403, 404, 409) else 500
+    return error_detail(exc, lang) or translate(lang, f"error.{status}.text")
 
 
 @router.get("/queue")

@@ -10,10 +10,12 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-# People read times on the lab's clock (Ljubljana); the database and the API speak UTC.
-from livinglab_platform.governance.dates import LJUBLJANA
+from livinglab_platform.audit import AuditEntryPublic
+from livinglab_platform.core.formatting import LANGUAGES, Formats
+from livinglab_platform.core.quantities import quantity_label, unit_symbol
 from livinglab_platform.trials.lifecycle import TRANSITIONS
-from livinglab_platform.web.i18n import LANGUAGES, translate
+from livinglab_platform.web.audit_lines import audit_line
+from livinglab_platform.web.i18n import translate
 from livinglab_platform.web.session import CSRF_FIELD, csrf_token, language, remember
 
 __all__ = ["SECURITY_HEADERS", "redirect", "render"]
@@ -28,27 +30,45 @@ _ENV = jinja2.Environment(
 )
 
 
-def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return "—"
-    return moment.astimezone(LJUBLJANA).strftime("%Y-%m-%d %H:%M")
+# Filters write as the page's language does (core.formatting): times on Ljubljana's clock with
+# their zone, `5. 12. 2026`, decimal commas; quantities and units as core.quantities names them.
+@jinja2.pass_context
+def _when(context: jinja2.runtime.Context, moment: datetime | None) -> str:
+    return Formats(context["lang"]).moment(moment)
 
 
-def _day(day: date | None) -> str:
-    return "—" if day is None else day.isoformat()
+@jinja2.pass_context
+def _day(context: jinja2.runtime.Context, day: date | None) -> str:
+    return Formats(context["lang"]).day(day)
 
 
-def number(value: float | None) -> str:
-    """Four significant digits, as chart.js shows them too."""
-    if value is None:
-        return "—"
-    rounded = float(f"{value:.4g}")
-    return str(int(rounded)) if rounded.is_integer() else str(rounded)
+@jinja2.pass_context
+def _percent(context: jinja2.runtime.Context, share: float | None) -> str:
+    return Formats(context["lang"]).percent(share)
+
+
+@jinja2.pass_context
+def _integer(context: jinja2.runtime.Context, value: int | None) -> str:
+    return "—" if value is None else Formats(context["lang"]).integer(value)
+
+
+@jinja2.pass_context
+def _quantity(context: jinja2.runtime.Context, quantity: str) -> str:
+    return quantity_label(quantity, context["lang"])
+
+
+@jinja2.pass_context
+def _audit_line(context: jinja2.runtime.Context, entry: AuditEntryPublic) -> str:
+    return audit_line(entry, context["lang"])
 
 
 _ENV.filters["when"] = _when
+_ENV.filters["audit_line"] = _audit_line
 _ENV.filters["day"] = _day
-_ENV.filters["number"] = number
+_ENV.filters["percent"] = _percent
+_ENV.filters["integer"] = _integer
+_ENV.filters["quantity"] = _quantity
+_ENV.filters["unit"] = unit_symbol
 _ENV.globals["reason_required"] = {
     action.value: rule.reason_required for action, rule in TRANSITIONS.items()
 }
