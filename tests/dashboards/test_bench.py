@@ -15,6 +15,7 @@ def test_the_benchmark_times_every_panel_per_range(tmp_path):
         [
             "bench", "dashboards", "--devices", "1", "--days", "0.25", "--raw-hours", "1",
             "--repeats", "1", "--lab-dir", str(tmp_path / "lab"),
+            "--render-dir", str(tmp_path / "render"),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -24,5 +25,6 @@ def test_the_benchmark_times_every_panel_per_range(tmp_path):
     ranges = {r["range"] for r in summary["results"]}
     assert ranges == {"1h"}
     panels = {(r["dashboard"], r["panel"]) for r in summary["results"]}
-    assert ("livinglab-site-device", "Delci pm10") in panels
+    assert ("livinglab-site-device", "Delci PM10") in panels
     assert all(r["p95_ms"] >= r["p50_ms"] > 0 for r in summary["results"])
+    assert len(list((tmp_path / "render").glob("livinglab-*.html"))) == 5

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from livinglab_lab.dashboards.build import JSON_DIR, generate, queries
 from livinglab_lab.dashboards.expand import Range, expand
+from livinglab_lab.dashboards.render import render
 from tests.dashboards.lab_data import make_lab
 
 MODELS = {uid: json.loads(text) for uid, text in generate().items()}
@@ -166,3 +168,18 @@ def test_the_viewer_hours_are_the_sum_of_whole_cells(dsn):
             (start - timedelta(hours=2),),
         ).fetchone()
         assert sparse_hour is None
+
+
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "dashboards"
+
+
+def test_a_rendering_of_every_dashboard(lab, readonly_dsn):
+    window = Range.last(timedelta(hours=6), now=lab["now"] + timedelta(seconds=30))
+    written = render(
+        readonly_dsn, ARTIFACTS, variables=lab["variables"], time_range=window
+    )
+    assert {p.stem for p in written} == set(MODELS)
+    for path in written:
+        page = path.read_text(encoding="utf-8")
+        assert page.count("<section") == len(MODELS[path.stem]["panels"])
+        assert "no data" not in page, path

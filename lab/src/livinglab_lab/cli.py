@@ -99,6 +99,12 @@ def bench_dashboards(
         ),
     ] = 24.0,
     repeats: Annotated[int, typer.Option(help="Runs of each query per range")] = 5,
+    render_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write <uid>.html, each dashboard's last week drawn, here"
+        ),
+    ] = None,
     lab_dir: Annotated[
         Path, typer.Option(help="Scratch directory for the benchmark's own PostgreSQL")
     ] = Path(".lab/bench-dashboards"),
@@ -113,6 +119,7 @@ def bench_dashboards(
         raw_hours=raw_hours,
         repeats=repeats,
         console=console,
+        render_dir=render_dir,
     )
 
 

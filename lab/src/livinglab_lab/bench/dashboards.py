@@ -31,6 +31,7 @@ from rich.table import Table
 from livinglab_lab.bench.harness import prepare_lab_dir
 from livinglab_lab.dashboards.build import generate, queries
 from livinglab_lab.dashboards.expand import Range, auto_interval_ms, expand
+from livinglab_lab.dashboards.render import render
 from livinglab_lab.services import Postgres
 from livinglab_platform.core import db
 from livinglab_platform.core.roles import ServiceRole, create_login
@@ -321,6 +322,7 @@ def run_dashboards_benchmark(
     raw_hours: float,
     repeats: int,
     console: Console,
+    render_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Start a database, load the lab, time every query; print the table and the JSON line."""
     lab_dir = prepare_lab_dir(lab_dir, entries=["pg"])
@@ -349,6 +351,16 @@ def run_dashboards_benchmark(
             dsn, user="bench_grafana", password=password
         )
         results = _time_queries(login_dsn, loaded, repeats=repeats, ranges=ranges)
+        if render_dir is not None:
+            # The last week (or the whole span, when shorter), as a person would first look.
+            week = min(span, timedelta(days=7))
+            for path in render(
+                login_dsn,
+                render_dir,
+                variables=loaded["variables"],
+                time_range=Range.last(week, now=loaded["end"]),
+            ):
+                console.print(f"  rendered {path}")
     _print(console, results, list(ranges))
     misses = [r for r in results if r["p95_ms"] > TARGET_P95_MS]
     summary = {

@@ -11,7 +11,7 @@ from grafana_foundation_sdk.models.dashboard import GridPos
 
 from livinglab_lab.dashboards.panels import (
     DATASOURCE,
-    HOUR_MS,
+    HOURS_FROM_MS,
     TAG,
     cells,
     links,
@@ -98,10 +98,14 @@ SELECT state AS "stanje", count(*) AS "poskusi" FROM trials
         .with_panel(
             table_panel(
                 "Popolnost dostave po lokacijah",
-                "Batches received over batches sent (the span of sequence numbers), per site.",
+                "Batches received in the range over the span of their sequence numbers, per site.",
                 """
-SELECT s.name AS "lokacija", sum(c.batches_received)::float8 / sum(c.last_seq - c.first_seq + 1) AS "popolnost"
-  FROM delivery_completeness c JOIN devices d ON d.id = c.device_id JOIN sites s ON s.id = d.site_id
+SELECT s.name AS "lokacija", sum(c.received)::float8 / sum(c.span) AS "popolnost"
+  FROM devices d JOIN sites s ON s.id = d.site_id
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS received, max(seq) - min(seq) + 1 AS span FROM deliveries l
+        WHERE l.device_id = d.id AND $__timeFilter(l.received_at)) c
+ WHERE c.received > 0
  GROUP BY s.name ORDER BY s.name""",
                 pos=(18, 5, 6, 5),
             ).unit("percentunit")
@@ -110,15 +114,15 @@ SELECT s.name AS "lokacija", sum(c.batches_received)::float8 / sum(c.last_seq - 
             timeseries_panel(
                 "Meritve na minuto",
                 "Readings stored per minute, all devices: minute counts on short ranges,"
-                " hour counts from an interval of one hour up.",
+                " hour counts from an interval of 30 minutes up.",
                 f"""
 SELECT $__timeGroupAlias(bucket, $__interval),
        sum(count) / (greatest($__interval_ms, 60000) / 60000.0) AS "meritve na minuto"
   FROM (SELECT bucket, count FROM reading_counts_1m
-         WHERE $__interval_ms < {HOUR_MS} AND $__timeFilter(bucket)
+         WHERE $__interval_ms < {HOURS_FROM_MS} AND $__timeFilter(bucket)
         UNION ALL
         SELECT bucket, count FROM reading_counts_1h
-         WHERE $__interval_ms >= {HOUR_MS} AND $__timeFilter(bucket)) c
+         WHERE $__interval_ms >= {HOURS_FROM_MS} AND $__timeFilter(bucket)) c
  GROUP BY 1 ORDER BY 1""",
                 pos=(0, 10, 24, 8),
                 unit="short",
@@ -204,8 +208,9 @@ def site_device() -> dashboard.Dashboard:
     board = board.with_panel(
         stat_panel(
             "Popolnost dostave",
-            "Batches received over the span of the device's sequence numbers.",
-            'SELECT completeness AS "popolnost" FROM delivery_completeness WHERE device_id = ${device:sqlstring}',
+            "Batches received in the range over the span of their sequence numbers.",
+            'SELECT count(*)::float8 / (max(seq) - min(seq) + 1) AS "popolnost" FROM deliveries'
+            " WHERE device_id = ${device:sqlstring} AND $__timeFilter(received_at)",
             pos=(18, 0, 6, 4),
             unit="percentunit",
         )
@@ -217,8 +222,8 @@ def site_device() -> dashboard.Dashboard:
         )
         board = board.with_panel(
             timeseries_panel(
-                q.label["sl"].capitalize(),
-                f"{q.label['en'].capitalize()} of the chosen sensors: mean with the lowest and"
+                _first_upper(q.label["sl"]),
+                f"{_first_upper(q.label['en'])} of the chosen sensors: mean with the lowest and"
                 " highest reading of each bucket, from one-minute cells of at least 5 readings (or"
                 " their hours on long ranges)."
                 + (f" Thresholds: {limits}." if limits else ""),
@@ -230,11 +235,12 @@ def site_device() -> dashboard.Dashboard:
     return board.with_panel(
         table_panel(
             "Vrzeli v dostavi",
-            "Missing batch sequence numbers of the device, newest first.",
+            "Missing batch sequence numbers between the batches received in the range, newest first.",
             """
-SELECT first_missing AS "od", last_missing AS "do", missing AS "manjka"
-  FROM delivery_gaps WHERE device_id = ${device:sqlstring}
- ORDER BY first_missing DESC LIMIT 100""",
+SELECT previous_seq + 1 AS "od", seq - 1 AS "do", seq - previous_seq - 1 AS "manjka"
+  FROM (SELECT seq, lag(seq) OVER (ORDER BY seq) AS previous_seq FROM deliveries
+         WHERE device_id = ${device:sqlstring} AND $__timeFilter(received_at)) g
+ WHERE seq - previous_seq > 1 ORDER BY seq DESC LIMIT 100""",
             pos=(0, 36, 24, 6),
         )
     )
@@ -402,6 +408,10 @@ SELECT name_sl AS "kazalnik", value AS "vrednost", target AS "cilj",
             )
         )
     )
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _pos(x: int, y: int, w: int, h: int) -> GridPos:
