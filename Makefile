@@ -5,7 +5,7 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROJECT := pyproject.toml edge_agent/pyproject.toml platform/pyproject.toml lab/pyproject.toml
 
-.PHONY: demo test lint bench bench-agent system system-test venv clean
+.PHONY: demo test lint bench bench-agent dashboards system system-test venv clean
 
 demo: system venv
 	$(VENV)/bin/livinglab demo $(DEMO_ARGS)
@@ -23,6 +23,10 @@ bench: system venv
 
 bench-agent: system venv
 	$(VENV)/bin/livinglab bench agent $(BENCH_ARGS)
+
+# The Grafana dashboards' JSON, from lab/src/livinglab_lab/dashboards (commit the result).
+dashboards: venv
+	$(PYTHON) -m livinglab_lab.dashboards
 
 system:
 	bash scripts/install-system.sh

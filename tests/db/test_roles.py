@@ -23,11 +23,12 @@ R, RA, RAW, RAD = (
 )
 
 # Privileges per table or view: what registry/, trials/, data/, audit.py and access.py (the API)
-# and ingest/ (writer, rollup, stats, registry) run, and what dashboards read.
+# and ingest/ (writer, rollup, stats, registry) run, and what dashboards read: what a viewer may
+# (migration 009), never the readings themselves, people or the audit trail.
 MATRIX: dict[str, dict[ServiceRole, str]] = {
     "schema_migrations": {API: R, INGEST: R, READONLY: R},
     "organisations": {API: RA, READONLY: R},
-    "people": {API: RA, READONLY: R},
+    "people": {API: RA},
     "tokens": {API: RAW},
     "sites": {API: RA, READONLY: R},
     "devices": {API: RAW, INGEST: R, READONLY: R},
@@ -37,16 +38,16 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "trial_partners": {API: RAD, READONLY: R},
     "trial_devices": {API: RAD, READONLY: R},
     "grants": {API: RAW, READONLY: R},
-    "audit_log": {API: RA, READONLY: R},
-    "readings": {API: R, INGEST: "INSERT", READONLY: R},
-    "readings_1m": {API: R, INGEST: RAW, READONLY: R},
-    "readings_1h": {API: R, INGEST: RAW, READONLY: R},
+    "audit_log": {API: RA},
+    "readings": {API: R, INGEST: "INSERT"},
+    "readings_1m": {API: R, INGEST: RAW},
+    "readings_1h": {API: R, INGEST: RAW},
     "device_status": {API: R, INGEST: RAW, READONLY: R},
     "device_events": {INGEST: "INSERT", READONLY: R},
     "deliveries": {INGEST: RA, READONLY: R},
     "delivery_gaps": {READONLY: R},
     "delivery_completeness": {API: R, READONLY: R},
-    "quarantine": {INGEST: "INSERT", READONLY: R},
+    "quarantine": {INGEST: "INSERT"},
     "ingest_stats": {INGEST: "INSERT", READONLY: R},
     # The governance record (migration 007): the API writes it, and replaces link rows whole.
     "governance_forms": {API: RAW, READONLY: R},
@@ -61,6 +62,18 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "application_trials": {API: "SELECT INSERT UPDATE DELETE", READONLY: R},
     "evidence": {API: RAW, READONLY: R},
     "deliveries_daily": {API: R, READONLY: R},
+    # Dashboards (migration 009): a viewer's aggregates instead of the readings, the rollups,
+    # people, the audit trail and the quarantine's payloads.
+    "viewer_cells_1h": {},
+    "viewer_cells_1m": {READONLY: R},
+    "viewer_hours": {READONLY: R},
+    "reading_counts_1m": {READONLY: R},
+    "reading_counts_1h": {READONLY: R},
+    "quarantine_reasons": {READONLY: R},
+    "trial_transitions": {READONLY: R},
+    "governance_indicators": {READONLY: R},
+    "governance_verdicts": {READONLY: R},
+    "application_status_years": {READONLY: R},
 }
 PRIVILEGES = (
     "SELECT",

@@ -86,6 +86,43 @@ def bench_ingest(
     )
 
 
+@bench_app.command("dashboards")
+def bench_dashboards(
+    devices: Annotated[
+        int, typer.Option(help="Devices of 5 sensors, a reading every 10 s")
+    ] = 4,
+    days: Annotated[float, typer.Option(help="Days of data, ending now")] = 365.0,
+    raw_hours: Annotated[
+        float,
+        typer.Option(
+            help="The last hours loaded as raw readings through the ingest's rollup code"
+        ),
+    ] = 24.0,
+    repeats: Annotated[int, typer.Option(help="Runs of each query per range")] = 5,
+    render_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write <uid>.html, each dashboard's last week drawn, here"
+        ),
+    ] = None,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Scratch directory for the benchmark's own PostgreSQL")
+    ] = Path(".lab/bench-dashboards"),
+) -> None:
+    """Time every dashboard panel's expanded query as the read-only login, per range (p50/p95)."""
+    from livinglab_lab.bench.dashboards import run_dashboards_benchmark
+
+    run_dashboards_benchmark(
+        lab_dir=lab_dir,
+        devices=devices,
+        days=days,
+        raw_hours=raw_hours,
+        repeats=repeats,
+        console=console,
+        render_dir=render_dir,
+    )
+
+
 @bench_app.command("agent")
 def bench_agent(
     backlog: Annotated[

@@ -68,7 +68,8 @@ def outbox_totals(paths: Iterable[Path]) -> tuple[int, int]:
 def stored_counts(conn: Connection) -> tuple[int, int]:
     """(readings stored, messages quarantined) so far."""
     row = conn.execute(
-        "SELECT (SELECT coalesce(sum(readings), 0) FROM deliveries), (SELECT count(*) FROM quarantine)"
+        "SELECT (SELECT coalesce(sum(readings), 0) FROM deliveries),"
+        " (SELECT count(*) FROM quarantine_reasons)"
     ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
