@@ -58,6 +58,7 @@ __all__ = [
     "require_trial_editor",
     "require_visible_token",
     "require_writer",
+    "sees_latest_readings",
     "sees_raw_data",
     "sees_whole_sensors",
     "trial_visibility_sql",
@@ -206,6 +207,15 @@ def require_delivery_reader(
         raise ForbiddenError(
             "only the device's organisation and operators may read its quarantined messages"
         )
+
+
+def sees_latest_readings(
+    principal: Principal, device_organisation_id: str | None
+) -> bool:
+    """A device page's latest raw value per sensor: for operators and the device's organisation,
+    who read the device's whole series anyway. Others read its data through a trial's charts,
+    inside their windows, or aggregated."""
+    return principal.is_operator or _is_member(principal, device_organisation_id)
 
 
 def require_config_writer(

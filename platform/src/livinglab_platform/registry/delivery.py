@@ -8,6 +8,7 @@ its quarantined messages operators and the partners of its organisation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from psycopg.rows import class_row
@@ -16,6 +17,7 @@ from livinglab_platform.access import (
     Principal,
     quarantine_visibility_sql,
     require_delivery_reader,
+    sees_latest_readings,
 )
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import InvalidInputError, NotFoundError
@@ -32,9 +34,11 @@ from livinglab_platform.registry.schemas import (
 
 __all__ = [
     "MAX_PERIOD",
+    "LatestReading",
     "delivery",
     "device_events",
     "get_quarantined",
+    "latest_readings",
     "list_quarantined",
 ]
 
@@ -46,6 +50,38 @@ SELECT q.id, q.received_at, q.topic, q.device_id, q.seq, q.claimed_seq, q.reason
        q.payload_bytes, encode(q.payload_head, 'hex') AS payload_head
   FROM quarantine_entries q
 """
+
+
+@dataclass(frozen=True)
+class LatestReading:
+    """A sensor of a device with its latest reading, when the principal may read it."""
+
+    key: str
+    quantity: str
+    unit: str
+    time: datetime | None
+    value: float | None
+
+
+def latest_readings(
+    conn: Connection, principal: Principal, device_id: str
+) -> list[LatestReading]:
+    """The device's sensors, each with its latest value for those who see the device's raw data
+    (access.sees_latest_readings); for others the sensors without values."""
+    device = get_device(conn, principal, device_id)
+    if not sees_latest_readings(principal, device.organisation_id):
+        return [
+            LatestReading(s.key, s.quantity, s.unit, None, None) for s in device.sensors
+        ]
+    # One index probe per sensor: readings_sensor_time is (sensor_id, time DESC).
+    rows = conn.execute(
+        "SELECT s.key, s.quantity, s.unit, r.time, r.value FROM sensors s"
+        " LEFT JOIN LATERAL (SELECT time, value FROM readings WHERE sensor_id = s.id"
+        "   ORDER BY time DESC LIMIT 1) r ON true"
+        " WHERE s.device_id = %s ORDER BY s.key",
+        (device_id,),
+    ).fetchall()
+    return [LatestReading(*row) for row in rows]
 
 
 def list_quarantined(

@@ -31,6 +31,7 @@ from livinglab_platform.registry import organisations, sites, tokens
 from livinglab_platform.registry.fleet import list_devices
 from livinglab_platform.trials import registration, transitions
 from livinglab_platform.trials.schemas import Action, State, TransitionRequest
+from livinglab_platform.web import device_page
 from livinglab_platform.web.charts import HEIGHT, WIDTH, trial_charts
 from livinglab_platform.web.forms import TrialForm, platform_errors, validation_errors
 from livinglab_platform.web.render import redirect, render
@@ -51,6 +52,7 @@ from livinglab_platform.web.session import (
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router.include_router(device_page.router)
 
 _NOTICES = frozenset({"created", "changed"})
 
