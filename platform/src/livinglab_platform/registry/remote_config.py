@@ -79,8 +79,11 @@ def set_config(
     require_config_writer(principal, device.organisation_id)
     if device.revoked:
         raise ConflictError(f"device {device_id!r} is revoked", field="device_id")
+    # The device's row is the lock: two changes at once (also the first two, before any
+    # device_configs row exists) take revisions one after the other, published in that order.
+    conn.execute("SELECT 1 FROM devices WHERE id = %s FOR UPDATE", (device_id,))
     row = conn.execute(
-        "SELECT revision, document FROM device_configs WHERE device_id = %s FOR UPDATE",
+        "SELECT revision, document FROM device_configs WHERE device_id = %s",
         (device_id,),
     ).fetchone()
     previous = row[1] if row else None
