@@ -44,7 +44,7 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "device_status": {API: R, INGEST: RAW, READONLY: R},
     "device_events": {API: R, INGEST: "INSERT", READONLY: R},
     "deliveries": {INGEST: RA, READONLY: R},
-    "delivery_gaps": {API: R, READONLY: R},
+    "delivery_gaps": {READONLY: R},
     "delivery_completeness": {API: R, READONLY: R},
     "quarantine": {INGEST: "INSERT", READONLY: R},
     "ingest_stats": {INGEST: "INSERT", READONLY: R},
@@ -61,9 +61,8 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "application_trials": {API: "SELECT INSERT UPDATE DELETE", READONLY: R},
     "evidence": {API: RAW, READONLY: R},
     "deliveries_daily": {API: R, READONLY: R},
-    # Migration 010: the delivery pages read summaries and the quarantine without its payloads;
-    # the API keeps the desired configurations.
-    "deliveries_hourly": {API: R, READONLY: R},
+    # Migration 010: the delivery pages read the quarantine without its payloads (and the ledger
+    # through the delivery functions); the API keeps the desired configurations.
     "quarantine_entries": {API: R, READONLY: R},
     "device_configs": {API: RAW, READONLY: R},
 }

@@ -1,7 +1,8 @@
 """A device's delivery problems without SQL: its quarantined messages, events, gaps, completeness.
 
-Read from the views of migration 010 (`quarantine_entries`, `deliveries_hourly`, `delivery_gaps`)
-and from `device_events`: the API's role is never granted the ledger or the raw payloads. Who may
+Read through migration 010 (the view `quarantine_entries`, the functions `delivery_hours`,
+`delivery_seq_before`, `delivery_gaps_between`) and from `device_events`: the API's role is never
+granted the ledger or the raw payloads. Who may
 read what is decided in access.py: the device's page, events and gaps whoever sees the device;
 its quarantined messages operators and the partners of its organisation.
 """
@@ -152,10 +153,11 @@ def delivery(
 ) -> DeliveryPublic:
     """Batches received and seqs missing per hour or Ljubljana day, and the gaps, in [start, end).
 
-    A bucket's expected count runs from after the highest seq of the bucket before (the last one
-    that received anything, also before `start`) to its own highest, so a gap counts where the
-    batch after it arrived. Gaps are those whose next batch arrived in the period, each with the
-    quarantined messages (visible to the principal) whose claimed seq lies in it.
+    A bucket's expected count runs from after the highest seq of the bucket before (before
+    `start`: the seq of the last batch received then) to its own highest, so a gap counts where
+    the batch after it arrived. Gaps are those among the period's batches and the last one
+    before it, each with the quarantined messages (visible to the principal) whose claimed seq
+    lies in it. Reads the ledger through migration 010's functions, by (device, received_at).
     """
     if end <= start:
         raise InvalidInputError("the period must end after it starts", field="to")
@@ -165,13 +167,11 @@ def delivery(
         )
     device = get_device(conn, principal, device_id)
     previous = conn.execute(
-        "SELECT max(last_seq) FROM deliveries_hourly WHERE device_id = %s AND hour < %s",
-        (device_id, start),
+        "SELECT delivery_seq_before(%s, %s)", (device_id, start)
     ).fetchone()
     last_seq = previous[0] if previous else None
     rows = conn.execute(
-        "SELECT hour, batches, readings, first_seq, last_seq FROM deliveries_hourly"
-        " WHERE device_id = %s AND hour >= %s AND hour < %s ORDER BY hour",
+        "SELECT hour, batches, readings, first_seq, last_seq FROM delivery_hours(%s, %s, %s)",
         (device_id, start, end),
     ).fetchall()
     buckets: dict[datetime, list[int]] = {}
@@ -233,12 +233,10 @@ def _gaps(
             f"""
             SELECT g.first_missing, g.last_missing, g.missing, g.after_time, g.before_time,
                    coalesce((SELECT array_agg(q.id ORDER BY q.id) FROM quarantine_entries q
-                              WHERE q.device_id = g.device_id
+                              WHERE q.device_id = %(device)s
                                 AND q.claimed_seq BETWEEN g.first_missing AND g.last_missing
                                 AND {condition}), '{{}}') AS quarantined
-              FROM delivery_gaps g
-             WHERE g.device_id = %(device)s AND g.before_time >= %(start)s
-               AND g.before_time < %(end)s
+              FROM delivery_gaps_between(%(device)s, %(start)s, %(end)s) g
              ORDER BY g.first_missing""",
             {**params, "device": device_id, "start": start, "end": end},
         ).fetchall()
