@@ -297,7 +297,8 @@ class ConfigChange(Input):
     batch_size: int | None = None
     batch_max_age_s: float | None = None
     heartbeat_interval_s: float | None = None
-    sensors: dict[str, SensorChange] = Field(default_factory=dict)
+    # As many sensors as a device may register (DeviceCreate.sensors).
+    sensors: dict[str, SensorChange] = Field(default_factory=dict, max_length=64)
 
 
 class ConfigState(StrEnum):

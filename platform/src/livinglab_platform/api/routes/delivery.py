@@ -14,6 +14,7 @@ from livinglab_platform.api.deps import (
     CurrentPrincipal,
     SlugPath,
 )
+from livinglab_platform.core.errors import InvalidInputError
 from livinglab_platform.core.schema import ErrorPublic, Moment
 from livinglab_platform.registry import delivery, remote_config
 from livinglab_platform.registry.schemas import (
@@ -30,6 +31,8 @@ _BROKER = {
     502: {"model": ErrorPublic, "description": "The broker refused or did not answer"}
 }
 Limit = Annotated[int, Query(ge=1, le=1000)]
+# A delivery report without `from` covers the day before `to`.
+DEFAULT_PERIOD = timedelta(days=1)
 
 
 @router.get("/quarantine")
@@ -89,7 +92,13 @@ def device_delivery(
 ) -> DeliveryPublic:
     """Batches received, seqs missing and completeness per hour or day, and the gaps."""
     end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=1)
+    if start is None:
+        if end - datetime.min.replace(tzinfo=UTC) < DEFAULT_PERIOD:
+            raise InvalidInputError(
+                "must be at least 24 h after the year 1 when `from` is not given",
+                field="to",
+            )
+        start = end - DEFAULT_PERIOD
     return delivery.delivery(
         conn, principal, device_id, start=start, end=end, interval=interval
     )
