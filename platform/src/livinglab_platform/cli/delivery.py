@@ -85,6 +85,10 @@ def devices_show(
     # Readings the device holds that the broker has not acknowledged (its heartbeat's count).
     outbox = "-" if device.outbox_depth is None else f"{device.outbox_depth:,} readings"
     console.print(f"  outbox       {outbox}")
+    # Readings sent but not yet receipted as stored, when the device's status reports them.
+    unreceipted = getattr(device, "unreceipted", None)
+    if unreceipted is not None:
+        console.print(f"  unreceipted  {unreceipted:,} readings")
     clock = (
         "-"
         if device.clock_synced is None
