@@ -30,6 +30,7 @@ BROKER_ROWS = {
     ("POST", "/api/v1/devices"),
     ("POST", "/api/v1/devices/{device_id}/credentials"),
     ("POST", "/api/v1/devices/{device_id}/revoke"),
+    ("PUT", "/api/v1/devices/{device_id}/config"),
 }
 
 
@@ -85,6 +86,18 @@ class Setup:
         )
         self.conn.commit()
         return device_id
+
+    def quarantined(self, org: str) -> tuple[str, int]:
+        """A device of `org` and a message of it in the quarantine."""
+        device_id = self.device(org)
+        row = self.conn.execute(
+            "INSERT INTO quarantine (topic, device_id, reason, payload, claimed_seq)"
+            " VALUES (%s, %s, 'undecodable telemetry batch: matrix', 'LL', 7) RETURNING id",
+            (f"livinglab/v1/{device_id}/telemetry", device_id),
+        ).fetchone()
+        assert row is not None
+        self.conn.commit()
+        return device_id, row[0]
 
     def trial(self, org: str, state: str, *, device: str | None = None) -> int:
         return make_trial(self.conn, org, state=state, device=device)
@@ -314,6 +327,74 @@ def _revoke_device(s: Setup, org: str) -> Call:
         f"/api/v1/devices/{device_id}/revoke",
         json={"reason": "matrix"},
         check=lambda r, _role: r.json()["revoked"] is True,
+    )
+
+
+@builds("GET", "/api/v1/quarantine")
+def _quarantine(s: Setup, org: str) -> Call:
+    device_id, _entry = s.quarantined(org)
+    return Call(
+        "/api/v1/quarantine",
+        check=lambda r, role: (
+            (device_id in {q["device_id"] for q in r.json()})
+            == (role == "operator" or (role == "partner" and org == "startup-a"))
+        ),
+    )
+
+
+@builds("GET", "/api/v1/quarantine/{entry_id}")
+def _quarantined(s: Setup, org: str) -> Call:
+    _device_id, entry = s.quarantined(org)
+    return Call(
+        f"/api/v1/quarantine/{entry}",
+        check=lambda r, _role: r.json()["claimed_seq"] == 7,
+    )
+
+
+@builds("GET", "/api/v1/devices/{device_id}/quarantine")
+def _device_quarantine(s: Setup, org: str) -> Call:
+    device_id, entry = s.quarantined(org)
+    return Call(
+        f"/api/v1/devices/{device_id}/quarantine",
+        check=lambda r, _role: [q["id"] for q in r.json()] == [entry],
+    )
+
+
+@builds("GET", "/api/v1/devices/{device_id}/events")
+def _device_events(s: Setup, org: str) -> Call:
+    device_id = s.device(org)
+    return Call(
+        f"/api/v1/devices/{device_id}/events", check=lambda r, _: r.json() == []
+    )
+
+
+@builds("GET", "/api/v1/devices/{device_id}/delivery")
+def _device_delivery(s: Setup, org: str) -> Call:
+    device_id = s.device(org)
+    return Call(
+        f"/api/v1/devices/{device_id}/delivery",
+        check=lambda r, _role: r.json()["device_id"] == device_id,
+    )
+
+
+@builds("GET", "/api/v1/devices/{device_id}/config")
+def _device_config(s: Setup, org: str) -> Call:
+    device_id = s.device(org)
+    return Call(
+        f"/api/v1/devices/{device_id}/config",
+        check=lambda r, _role: r.json()["state"] == "none",
+    )
+
+
+@builds("PUT", "/api/v1/devices/{device_id}/config")
+def _set_device_config(s: Setup, org: str) -> Call:
+    device_id = s.device(org)
+    return Call(
+        f"/api/v1/devices/{device_id}/config",
+        json={"heartbeat_interval_s": 15, "sensors": {"pm": {"interval_s": 5}}},
+        check=lambda r, _role: (
+            r.json()["revision"] == 1 and r.json()["state"] == "pending"
+        ),
     )
 
 

@@ -28,6 +28,7 @@ def broker_settings(broker: Broker | None) -> BrokerSettings:
         mqtt_host=broker.host,
         mqtt_port=broker.port,
         mqtt_admin_password=broker.server.admin_password,
+        mqtt_platform_password=broker.platform_password,
     )
 
 

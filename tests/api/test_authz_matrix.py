@@ -46,6 +46,15 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/api/v1/devices/{device_id}"):                (401, 401, 200, 200, 200, 404, 200, 200),
     ("POST",   "/api/v1/devices/{device_id}/credentials"):    (401, 401, 200, 200, 200, 404, 403, 403),
     ("POST",   "/api/v1/devices/{device_id}/revoke"):         (401, 401, 200, 200, 200, 404, 403, 403),
+    # Delivery problems: the quarantine for operators and the device's organisation only; a
+    # device's events, delivery and configuration for whoever sees it; configured by its owners.
+    ("GET",    "/api/v1/quarantine"):                         (401, 401, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/api/v1/quarantine/{entry_id}"):              (401, 401, 200, 200, 200, 404, 404, 404),
+    ("GET",    "/api/v1/devices/{device_id}/quarantine"):     (401, 401, 200, 200, 200, 404, 403, 403),
+    ("GET",    "/api/v1/devices/{device_id}/events"):         (401, 401, 200, 200, 200, 404, 200, 200),
+    ("GET",    "/api/v1/devices/{device_id}/delivery"):       (401, 401, 200, 200, 200, 404, 200, 200),
+    ("GET",    "/api/v1/devices/{device_id}/config"):         (401, 401, 200, 200, 200, 404, 200, 200),
+    ("PUT",    "/api/v1/devices/{device_id}/config"):         (401, 401, 200, 200, 200, 404, 403, 403),
     ("GET",    "/api/v1/trials"):                             (401, 401, 200, 200, 200, 200, 200, 200),
     ("POST",   "/api/v1/trials"):                             (401, 401, 201, 201, 201, 403, 403, 403),
     ("GET",    "/api/v1/trials/{trial_id}"):                  (401, 401, 200, 200, 200, 404, 200, 200),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -165,7 +165,8 @@ def test_who_may_register_and_what_is_refused(broker_client, world: World):
 def test_status_comes_from_heartbeats_and_deliveries(broker_client, world: World):
     assert _register(broker_client, world, "partner", id="pm-tram-4").status_code == 201
     assert _register(broker_client, world, "partner", id="pm-silent").status_code == 201
-    heard = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    # Heard 10 s ago: online by the online rule (registry/fleet.py: silent after 90 s).
+    heard = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
     with psycopg.connect(world.dsn) as conn:
         conn.execute(
             "INSERT INTO device_status (device_id, online, last_seen, outbox_depth,"

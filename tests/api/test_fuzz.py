@@ -384,6 +384,17 @@ def test_no_text_field_takes_a_nul(client, world: World):
             "/api/v1/data?sensor=1&end=0001-01-01T00:00:00Z",
             422,
         ),
+        # Delivery: ids past int8, a moment as a number in text (not Unix time), a period
+        # longer than a report covers, and a `to` whose default `from` would fall before year 1.
+        ("GET", f"/api/v1/quarantine/{2**64}", 404),
+        ("GET", "/api/v1/quarantine?since=2026", 422),
+        ("GET", "/api/v1/devices/dev-1/quarantine?since=0.5", 422),
+        (
+            "GET",
+            "/api/v1/devices/dev-1/delivery?from=0001-01-01T00:00:00Z&to=9999-12-31T00:00:00Z",
+            400,
+        ),
+        ("GET", "/api/v1/devices/dev-1/delivery?to=0001-01-01T00:00:00Z", 400),
         # Every method of a path is named in Allow, not only the first route's.
         ("PUT", "/api/v1/trials", 405),
     ],

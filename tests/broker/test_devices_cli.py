@@ -34,7 +34,16 @@ def _livinglab(*args, dsn, broker):
     )
 
 
+def _owner(dsn, broker):
+    added = _livinglab(
+        "orgs", "add", "zrak-io", "--name", "Zrak.io", "--kind", "company",
+        dsn=dsn, broker=broker,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+
+
 def test_register_a_device_and_connect_with_the_printed_password(dsn, broker):
+    _owner(dsn, broker)
     site = _livinglab(
         "sites",
         "add",
@@ -46,7 +55,7 @@ def test_register_a_device_and_connect_with_the_printed_password(dsn, broker):
     )
     assert site.returncode == 0, site.stderr
     added = _livinglab(
-        "devices", "add", "tp-air-02", "--site", "tp-ljubljana",
+        "devices", "add", "tp-air-02", "--site", "tp-ljubljana", "--org", "zrak-io",
         "--sensor", "air_temperature:air_temperature:degC", "--sensor", "pm2_5:pm2_5:ug/m3",
         dsn=dsn, broker=broker,
     )  # fmt: skip
@@ -74,6 +83,8 @@ def test_register_a_device_and_connect_with_the_printed_password(dsn, broker):
 
 
 def test_registration_errors_are_readable_and_leave_nothing_behind(dsn, broker):
+    _owner(dsn, broker)
+
     def add(device_id, site="s1", sensor="t:t:degC"):
         return _livinglab(
             "devices",
@@ -81,6 +92,8 @@ def test_registration_errors_are_readable_and_leave_nothing_behind(dsn, broker):
             device_id,
             "--site",
             site,
+            "--org",
+            "zrak-io",
             "--sensor",
             sensor,
             dsn=dsn,

@@ -43,7 +43,7 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "readings_1m": {API: R, INGEST: RAW},
     "readings_1h": {API: R, INGEST: RAW},
     "device_status": {API: R, INGEST: RAW, READONLY: R},
-    "device_events": {INGEST: "INSERT", READONLY: R},
+    "device_events": {API: R, INGEST: "INSERT", READONLY: R},
     "deliveries": {INGEST: RA, READONLY: R},
     "delivery_gaps": {READONLY: R},
     "delivery_completeness": {API: R, READONLY: R},
@@ -74,6 +74,10 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "governance_indicators": {READONLY: R},
     "governance_verdicts": {READONLY: R},
     "application_status_years": {READONLY: R},
+    # Migration 010: the delivery pages read the quarantine without its payloads (and the ledger
+    # through the delivery functions); the API keeps the desired configurations.
+    "quarantine_entries": {API: R},
+    "device_configs": {API: RAW, READONLY: R},
 }
 PRIVILEGES = (
     "SELECT",

@@ -11,6 +11,10 @@
   (inside the grant's period as well). A partner acts for their own organisation only: registers
   its trials and devices, edits and moves its trials, assigns and removes its own devices, manages
   its devices' credentials, and their own tokens.
+- a device's delivery problems (its quarantined messages): operators and the partners of the
+  organisation that owns the device; its page, events, delivery gaps and configuration (desired
+  and applied): whoever sees the device; its desired configuration is set by operators and the
+  partners of its organisation.
 - the governance record (forms, the Strategic Council, applications, evidence) and what is
   computed from it (indicators, the milestone): operators keep it; partners and viewers read it.
 - the yearly report to the Strategic Council (the record, the trials of the year, the whole
@@ -39,7 +43,10 @@ __all__ = [
     "data_windows_sql",
     "device_visibility_sql",
     "people_visibility_sql",
+    "quarantine_visibility_sql",
     "require_action",
+    "require_config_writer",
+    "require_delivery_reader",
     "require_device_manager",
     "require_operator",
     "require_own_device",
@@ -51,6 +58,7 @@ __all__ = [
     "require_trial_editor",
     "require_visible_token",
     "require_writer",
+    "sees_latest_readings",
     "sees_raw_data",
     "sees_whole_sensors",
     "trial_visibility_sql",
@@ -186,6 +194,54 @@ def require_device_manager(
         raise ForbiddenError(
             "only the device's organisation and operators may manage its credentials"
         )
+
+
+def require_delivery_reader(
+    principal: Principal, device_organisation_id: str | None
+) -> None:
+    """A device's quarantined messages: operators and the partners of the device's organisation.
+
+    They hold the raw start of what the device sent, which may be any of its data.
+    """
+    if not (principal.is_operator or _is_member(principal, device_organisation_id)):
+        raise ForbiddenError(
+            "only the device's organisation and operators may read its quarantined messages"
+        )
+
+
+def sees_latest_readings(
+    principal: Principal, device_organisation_id: str | None
+) -> bool:
+    """A device page's latest raw value per sensor: for operators and the device's organisation,
+    who read the device's whole series anyway. Others read its data through a trial's charts,
+    inside their windows, or aggregated."""
+    return principal.is_operator or _is_member(principal, device_organisation_id)
+
+
+def require_config_writer(
+    principal: Principal, device_organisation_id: str | None
+) -> None:
+    """Setting a device's desired configuration: operators and its organisation's partners."""
+    if not (principal.is_operator or _is_member(principal, device_organisation_id)):
+        raise ForbiddenError(
+            "only the device's organisation and operators may configure it",
+            field="device_id",
+        )
+
+
+def quarantine_visibility_sql(principal: Principal) -> tuple[str, dict[str, object]]:
+    """A WHERE condition on `quarantine_entries q`: operators all, partners their devices' only.
+
+    Viewers none; messages of no known device (an unparsable topic) are for operators only.
+    """
+    if principal.is_operator:
+        return "true", {}
+    if principal.role is not Role.partner:
+        return "false", {}
+    return (
+        "q.device_id IN (SELECT id FROM devices WHERE organisation_id = %(org)s)",
+        {"org": principal.organisation_id},
+    )
 
 
 def require_token_owner(principal: Principal, person_id: int | None, what: str) -> None:

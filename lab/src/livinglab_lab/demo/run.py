@@ -149,6 +149,8 @@ def _write_env(lab: _Lab) -> None:
         "LIVINGLAB_DATABASE_URL": lab.login_dsn("api"),
         "LIVINGLAB_MQTT_ADMIN_USER": lab.mosquitto.admin_user,
         "LIVINGLAB_MQTT_ADMIN_PASSWORD": lab.mosquitto.admin_password,
+        # `livinglab devices config` publishes as the platform's client.
+        "LIVINGLAB_MQTT_PLATFORM_PASSWORD": lab.secrets["platform"],
     }
     path = lab.directory / "env"
     path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
@@ -229,9 +231,11 @@ def _start_api(lab: _Lab) -> str:
     """The API and web pages on a free loopback port; returns their address."""
     port = free_port()
     admin = {
-        # Device registration and credential rotation through the API need the broker's admin.
+        # Device registration and credential rotation through the API need the broker's admin;
+        # a device's desired configuration is published as the platform's client.
         "LIVINGLAB_MQTT_ADMIN_USER": lab.mosquitto.admin_user,
         "LIVINGLAB_MQTT_ADMIN_PASSWORD": lab.mosquitto.admin_password,
+        "LIVINGLAB_MQTT_PLATFORM_PASSWORD": lab.secrets["platform"],
     }
     _spawn(
         lab,

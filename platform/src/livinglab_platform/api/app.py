@@ -23,6 +23,7 @@ from livinglab_platform.api.deps import ERRORS
 from livinglab_platform.api.limits import Limits
 from livinglab_platform.api.routes import (
     data,
+    delivery,
     devices,
     exports,
     governance,
@@ -219,6 +220,7 @@ def create_app(
         organisations,
         sites,
         devices,
+        delivery,
         trials,
         data,
         exports,

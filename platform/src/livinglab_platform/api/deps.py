@@ -24,6 +24,7 @@ from livinglab_platform.registry import tokens
 __all__ = [
     "ERRORS",
     "BrokerDep",
+    "BrokerSettingsDep",
     "ConnDep",
     "CurrentPrincipal",
     "EvidenceMaxBytes",
@@ -153,3 +154,11 @@ def _broker(request: Request) -> Iterator[DynSec]:
 
 
 BrokerDep = Annotated[DynSec, Depends(_broker)]
+
+
+def _broker_settings(request: Request) -> BrokerSettings:
+    return request.app.state.broker_settings  # type: ignore[no-any-return]
+
+
+# How to reach the broker as the platform (publishing desired configurations).
+BrokerSettingsDep = Annotated[BrokerSettings, Depends(_broker_settings)]

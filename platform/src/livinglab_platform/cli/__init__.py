@@ -10,6 +10,7 @@ import typer
 from livinglab_platform.cli import (
     dashboards,
     data,
+    delivery,
     governance,
     governance_exchange,
     registry,
@@ -31,7 +32,10 @@ app.add_typer(registry.orgs_app, name="orgs")
 app.add_typer(registry.people_app, name="people")
 app.add_typer(registry.tokens_app, name="tokens")
 app.add_typer(registry.sites_app, name="sites")
+registry.devices_app.command("show")(delivery.devices_show)
+registry.devices_app.command("config")(delivery.devices_config)
 app.add_typer(registry.devices_app, name="devices")
+app.add_typer(delivery.quarantine_app, name="quarantine")
 app.add_typer(trials.trials_app, name="trials")
 app.command("export")(data.export)
 governance.governance_app.command("import")(governance_exchange.import_record)

@@ -295,12 +295,18 @@ def devices_add(
     sensor: Annotated[
         list[str], typer.Option(help="KEY:QUANTITY:UNIT, repeat for each sensor")
     ],
-    description: Annotated[str | None, typer.Option(help="Free text")] = None,
     org: Annotated[
-        str | None, typer.Option(help="Organisation that owns the device")
-    ] = None,
+        str,
+        typer.Option(
+            help="Organisation that owns the device: its partners see and manage it"
+        ),
+    ],
+    description: Annotated[str | None, typer.Option(help="Free text")] = None,
 ) -> None:
-    """Register a device and its sensors, create its broker client, print its password once."""
+    """Register a device and its sensors, create its broker client, print its password once.
+
+    `--org` is required: a device of no organisation belongs to nobody, and no partner sees it.
+    """
     definitions = [devices.parse_sensor(s) for s in sensor]
     with DynSec.from_settings(BrokerSettings()) as dynsec, unit_of_work() as conn:
         credentials = devices.register_device(
@@ -313,9 +319,8 @@ def devices_add(
             organisation_id=org,
             principal=operator(),
         )
-    owner = f", owned by {org}" if org else ""
     console.print(
-        f"device [bold]{device_id}[/] registered at site {site}{owner} with {len(definitions)} sensor(s)"
+        f"device [bold]{device_id}[/] registered at site {site}, owned by {org}, with {len(definitions)} sensor(s)"
     )
     _print_credentials(
         username=credentials.username,

@@ -6,6 +6,7 @@ types, so every entry point refuses the same input with the same message.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -70,9 +71,16 @@ def printable(value: str) -> str:
     return value
 
 
+# A number written as text, as a query parameter is: `since=0.5`, `start=2026`.
+_NUMBER_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
 def _not_a_number(value: object) -> object:
-    # pydantic would read a number as Unix time; the documented format is ISO 8601 text.
-    if isinstance(value, int | float):
+    # pydantic would read a number, also one in text, as Unix time (`2026` as 00:33:46 on
+    # 1 January 1970); the documented format is ISO 8601 text.
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and _NUMBER_TEXT.fullmatch(value)
+    ):
         raise ValueError(
             "must be ISO 8601 text such as 2026-05-01 or 2026-05-01T08:00:00Z"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +22,19 @@ from livinglab_edge_agent.wire import (
     parse_topic,
 )
 
-__all__ = ["Decoded", "DeviceEvent", "Rejected", "StatusUpdate", "Telemetry", "decode"]
+__all__ = [
+    "Decoded",
+    "DeviceEvent",
+    "Rejected",
+    "StatusUpdate",
+    "Telemetry",
+    "claimed_seq",
+    "decode",
+]
 
+# A binary frame's seq ends at byte 12 (magic 2, version 1, flags 1, seq 8: broker/README.md).
+_SEQ_END = 12
+_SEQ_MAX = 2**63 - 1
 # A reason is at most this long, cut before a word (never the whole payload).
 _REASON_MAX_CHARS = 300
 # The problems of a status or event named in its reason; the rest are counted.
@@ -76,6 +89,8 @@ class Rejected:
     device_id: str | None
     reason: str
     seq: int | None = None
+    # The seq an undecodable batch claims in a readable header: it explains the ledger's gap.
+    claimed_seq: int | None = None
     rows = 1
 
 
@@ -120,6 +135,26 @@ def _reason(kind: str, exc: Exception) -> str:
     return clip(f"undecodable {kind}: {detail}", _REASON_MAX_CHARS)
 
 
+def claimed_seq(payload: bytes) -> int | None:
+    """The seq a batch that does not decode claims, where its header can be read; else None.
+
+    A binary frame's seq is the uint64 at offset 4 after the magic `LL` and version 1 (the frame
+    may be cut or wrong further on); a JSON document's is its top-level integer `seq`. A seq
+    outside 0..2^63-1 is no seq.
+    """
+    if payload[:3] == b"LL\x01" and len(payload) >= _SEQ_END:
+        (seq,) = struct.unpack_from("<Q", payload, 4)
+    elif payload[:1] == b"{":
+        try:
+            document = json.loads(payload)
+        except (ValueError, RecursionError):
+            return None
+        seq = document.get("seq") if isinstance(document, dict) else None
+    else:
+        return None
+    return seq if type(seq) is int and 0 <= seq <= _SEQ_MAX else None
+
+
 def decode(topic: str, payload: bytes) -> Decoded:
     """Decode one message; anything that does not follow the contract becomes `Rejected`."""
     try:
@@ -140,8 +175,15 @@ def decode(topic: str, payload: bytes) -> Decoded:
     # WireError and pydantic's ValidationError are ValueErrors; a JSON integer too large for a
     # float raises OverflowError inside numpy, and deeply nested JSON raises RecursionError.
     except (ValueError, OverflowError, RecursionError) as exc:
-        kind = "telemetry batch" if channel == "telemetry" else f"{channel} message"
-        return Rejected(device_id=device_id, reason=_reason(kind, exc))
+        if channel != "telemetry":
+            return Rejected(
+                device_id=device_id, reason=_reason(f"{channel} message", exc)
+            )
+        return Rejected(
+            device_id=device_id,
+            reason=_reason("telemetry batch", exc),
+            claimed_seq=claimed_seq(payload),
+        )
     return Rejected(
         device_id=device_id,
         reason=f"topic {topic!r} is not a telemetry, status or events topic",

@@ -55,8 +55,8 @@ SELECT device_id, seq, fingerprint FROM deliveries
 WHERE (device_id, seq) IN (SELECT * FROM unnest(%s::text[], %s::int8[]))
 """
 _INSERT_QUARANTINE = """
-INSERT INTO quarantine (received_at, topic, device_id, seq, reason, readings, payload)
-VALUES (%s, %s, %s, %s, %s, %s, %b)
+INSERT INTO quarantine (received_at, topic, device_id, seq, reason, readings, payload, claimed_seq)
+VALUES (%s, %s, %s, %s, %s, %s, %b, %s)
 """
 # A heartbeat received before the one stored (handled by another writer first) does not
 # overwrite it; fields a status leaves out (the last will has only "state") keep their value.
@@ -143,6 +143,7 @@ class _Quarantine:
         seq: int | None,
         reason: str,
         readings: int | None,
+        claimed_seq: int | None = None,
     ) -> None:
         self.rows.append(
             (
@@ -153,6 +154,7 @@ class _Quarantine:
                 reason,
                 readings,
                 message.payload,
+                claimed_seq,
             )
         )
 
@@ -204,6 +206,7 @@ class Writer:
                     seq=decoded.seq,
                     reason=decoded.reason,
                     readings=None,
+                    claimed_seq=decoded.claimed_seq,
                 )
                 continue
             keys = wanted.setdefault(decoded.device_id, set())

@@ -12,15 +12,25 @@ from livinglab_platform.core.schema import Input, Moment, Name, SensorKey, Slug,
 
 __all__ = [
     "MOL_FAMILY",
+    "ConfigChange",
+    "ConfigState",
+    "DeliveryBucketPublic",
+    "DeliveryGapPublic",
+    "DeliveryPublic",
+    "DeviceConfigPublic",
     "DeviceCreate",
     "DeviceCredentialsPublic",
+    "DeviceEventPublic",
     "DevicePublic",
+    "Interval",
     "Kind",
     "OrganisationCreate",
     "OrganisationPublic",
     "PersonCreate",
     "PersonPublic",
+    "QuarantineEntryPublic",
     "Role",
+    "SensorChange",
     "SensorCreate",
     "SensorPublic",
     "SiteCreate",
@@ -183,7 +193,11 @@ class DevicePublic(BaseModel):
     revoked: bool
     sensors: list[SensorPublic]
     online: bool | None = Field(
-        description="From the last heartbeat; null: never heard"
+        description="The last status said online and came less than `silent_after_s` ago"
+        " (registry/fleet.py); null: never heard"
+    )
+    silent_after_s: float = Field(
+        description="How long after its last heartbeat the device counts as silent (offline)"
     )
     last_seen: datetime | None
     outbox_depth: int | None
@@ -201,3 +215,114 @@ class DeviceCredentialsPublic(BaseModel):
     username: str
     client_id: str
     password: str = Field(description="Shown once; the platform keeps no copy")
+
+
+# Delivery problems and remote configuration (registry/delivery.py, registry/remote_config.py).
+
+
+class QuarantineEntryPublic(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    device_id: str | None
+    seq: int | None
+    claimed_seq: int | None = Field(
+        description="The seq an undecodable batch claimed in its readable header"
+    )
+    reason: str
+    readings: int | None
+    payload_bytes: int
+    payload_head: str = Field(description="The payload's first 32 bytes, in hex")
+
+
+class DeviceEventPublic(BaseModel):
+    time: datetime
+    type: str
+    revision: int | None
+    count: int | None
+    message: str | None
+
+
+class Interval(StrEnum):
+    """The buckets of a delivery report."""
+
+    hour = "hour"
+    day = "day"
+
+
+class DeliveryBucketPublic(BaseModel):
+    start: datetime
+    batches: int
+    readings: int
+    expected: int | None = Field(
+        description="Seqs this bucket's batches account for: from after the previous bucket's"
+        " highest seq to its own highest; null when nothing arrived"
+    )
+    completeness: float | None
+
+
+class DeliveryGapPublic(BaseModel):
+    first_missing: int
+    last_missing: int
+    missing: int
+    after_time: datetime = Field(description="When the batch before the gap arrived")
+    before_time: datetime = Field(description="When the batch after the gap arrived")
+    quarantined: list[int] = Field(
+        description="Quarantine entries whose claimed seq lies in the gap (visible ones)"
+    )
+
+
+class DeliveryPublic(BaseModel):
+    device_id: str
+    start: datetime
+    end: datetime
+    interval: Interval
+    batches: int
+    expected: int
+    completeness: float | None
+    buckets: list[DeliveryBucketPublic]
+    gaps: list[DeliveryGapPublic]
+
+
+class SensorChange(Input):
+    """A sensor's schedule to change: the fields left out keep their desired value."""
+
+    enabled: bool | None = None
+    interval_s: float | None = None
+
+
+class ConfigChange(Input):
+    """A change to a device's desired configuration; bounds are the agent's (wire.DesiredConfig)."""
+
+    batch_size: int | None = None
+    batch_max_age_s: float | None = None
+    heartbeat_interval_s: float | None = None
+    # As many sensors as a device may register (DeviceCreate.sensors).
+    sensors: dict[str, SensorChange] = Field(default_factory=dict, max_length=64)
+
+
+class ConfigState(StrEnum):
+    """Where the desired configuration stands on the device."""
+
+    none = "none"  # nothing desired yet
+    pending = "pending"  # published, the device has not answered
+    applied = "applied"
+    refused = "refused"
+
+
+class DeviceConfigPublic(BaseModel):
+    device_id: str
+    revision: int | None
+    desired: dict[str, object] | None = Field(
+        description="The document published, retained, on the device's config topic"
+    )
+    set_at: datetime | None
+    set_by: str | None
+    reported_revision: int | None = Field(
+        description="The revision in force, from the device's last status"
+    )
+    state: ConfigState
+    message: str | None = Field(
+        description="The device's answer to this revision: what it applied, or why it refused"
+    )
+    answered_at: datetime | None

@@ -9,6 +9,7 @@ from livinglab_platform.access import (
     Principal,
     require_own_device,
     require_trial_editor,
+    trial_visibility_sql,
 )
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import (
@@ -20,7 +21,7 @@ from livinglab_platform.trials.lifecycle import OPEN_STATES
 from livinglab_platform.trials.registration import find_trial
 from livinglab_platform.trials.schemas import AssignmentCreate, AssignmentPublic
 
-__all__ = ["assign_device", "unassign_device"]
+__all__ = ["assign_device", "device_assignments", "unassign_device"]
 
 
 def _check_open_trial(
@@ -110,3 +111,32 @@ def unassign_device(
             action="unassign_device",
             details={"assignment_id": assignment_id, "device_id": device_id},
         )
+
+
+def device_assignments(
+    conn: Connection, principal: Principal, device_id: str
+) -> list[tuple[int, str, str, AssignmentPublic]]:
+    """(trial id, title, state, assignment) of the device's work in trials the principal sees."""
+    condition, params = trial_visibility_sql(principal)
+    rows = conn.execute(
+        "SELECT t.id, t.title, t.state, td.id, td.starts_at, td.ends_at"
+        "  FROM trial_devices td JOIN trials t ON t.id = td.trial_id"
+        f" WHERE td.device_id = %(device)s AND {condition}"
+        " ORDER BY td.starts_at DESC",
+        {**params, "device": device_id},
+    ).fetchall()
+    return [
+        (
+            trial_id,
+            title,
+            state,
+            AssignmentPublic(
+                id=assignment_id,
+                trial_id=trial_id,
+                device_id=device_id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+            ),
+        )
+        for trial_id, title, state, assignment_id, starts_at, ends_at in rows
+    ]

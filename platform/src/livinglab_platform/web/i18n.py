@@ -356,6 +356,111 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     },
     # The yearly governance report (governance/texts.py: the document speaks them too).
     **{id: {"sl": m["sl"], "en": m["en"]} for id, m in REPORT_MESSAGES.items()},
+    # The device page.
+    "device.title": {"sl": "Naprava {id}", "en": "Device {id}"},
+    "device.configured": {
+        "sl": "Želena nastavitev je objavljena; naprava jo prevzame, ko je povezana.",
+        "en": "The desired configuration is published; the device takes it when connected.",
+    },
+    "device.health": {"sl": "Delovanje", "en": "Health"},
+    "device.silent_after": {"sl": "Tiha po", "en": "Silent after"},
+    "device.seconds": {"sl": "{n} s", "en": "{n} s"},
+    "device.readings": {"sl": "{n} meritev", "en": "{n} readings"},
+    "device.unreceipted": {"sl": "Brez potrdila shrambe", "en": "Not yet receipted"},
+    "device.clock": {"sl": "Ura", "en": "Clock"},
+    "device.synced": {"sl": "usklajena", "en": "synced"},
+    "device.not_synced": {"sl": "neusklajena", "en": "not synced"},
+    "device.offset": {"sl": "odmik {ms} ms", "en": "offset {ms} ms"},
+    "device.agent": {"sl": "Različica agenta", "en": "Agent version"},
+    "device.online_rule": {
+        "sl": "Naprava velja za povezano, če je zadnje stanje »povezana« prišlo pred manj kot "
+        "{n} s (trije intervali srčnega utripa); starejše stanje ne velja več.",
+        "en": "A device counts as online when its last status said online and arrived less "
+        "than {n} s ago (three heartbeat intervals); an older one is not believed.",
+    },
+    "device.quantity": {"sl": "Količina", "en": "Quantity"},
+    "device.key": {"sl": "Ključ", "en": "Key"},
+    "device.latest": {"sl": "Zadnja vrednost", "en": "Latest value"},
+    "device.at": {"sl": "Čas", "en": "Time"},
+    "device.values_hidden": {
+        "sl": "Zadnje vrednosti vidijo lastnik naprave in upravljavci; podatki so na straneh "
+        "preizkusov.",
+        "en": "Latest values are shown to the device's owner and operators; the data is on "
+        "the trials' pages.",
+    },
+    "device.delivery": {"sl": "Dostava podatkov", "en": "Delivery"},
+    "device.delivery_summary": {
+        "sl": "Zadnjih {days} dni: prejetih {batches} od {expected} paketov ({share}).",
+        "en": "Last {days} days: {batches} of {expected} batches received ({share}).",
+    },
+    "device.day": {"sl": "Dan", "en": "Day"},
+    "device.batches": {"sl": "Prejeti paketi", "en": "Batches received"},
+    "device.expected": {"sl": "Pričakovani", "en": "Expected"},
+    "device.gaps": {"sl": "Vrzeli", "en": "Gaps"},
+    "device.seqs": {"sl": "Zaporedne številke", "en": "Sequence numbers"},
+    "device.missing": {"sl": "Manjka", "en": "Missing"},
+    "device.between": {"sl": "Med", "en": "Between"},
+    "device.explained": {"sl": "V karanteni", "en": "Quarantined"},
+    "device.no_gaps": {"sl": "Ni vrzeli.", "en": "No gaps."},
+    "device.trials": {"sl": "Preizkusi", "en": "Trials"},
+    "device.trial": {"sl": "Preizkus", "en": "Trial"},
+    "device.no_trials": {
+        "sl": "Naprava ni dodeljena nobenemu vidnemu preizkusu.",
+        "en": "The device is assigned to no trial you can see.",
+    },
+    "device.config": {"sl": "Nastavitev", "en": "Configuration"},
+    "device.desired": {"sl": "Želena", "en": "Desired"},
+    "device.applied": {"sl": "Veljavna na napravi", "en": "In force on the device"},
+    "device.answer": {"sl": "Odgovor naprave", "en": "The device's answer"},
+    "device.document": {"sl": "Objavljeni dokument", "en": "Published document"},
+    "device.set_by": {"sl": "Nastavil", "en": "Set by"},
+    "device.revision": {"sl": "različica {n}", "en": "revision {n}"},
+    "device.config_none": {
+        "sl": "ni nastavljena (naprava dela po svoji datoteki agent.toml)",
+        "en": "none set (the device runs its own agent.toml)",
+    },
+    "device.config_pending": {"sl": "čaka na napravo", "en": "waiting for the device"},
+    "device.config_applied": {"sl": "uveljavljena", "en": "applied"},
+    "device.config_refused": {"sl": "zavrnjena", "en": "refused"},
+    "device.config_hint": {
+        "sl": "Izpolnite samo, kar spreminjate; ostalo ostane, kot je.",
+        "en": "Fill in only what you change; the rest stays as it is.",
+    },
+    "device.field.batch_size": {
+        "sl": "Meritev v paketu (1-200.000)",
+        "en": "Readings per batch (1-200,000)",
+    },
+    "device.field.batch_max_age_s": {
+        "sl": "Najdaljše čakanje paketa, s (0,05-3600)",
+        "en": "Longest a batch waits, s (0.05-3600)",
+    },
+    "device.field.heartbeat_interval_s": {
+        "sl": "Interval srčnega utripa, s (1-3600)",
+        "en": "Heartbeat interval, s (1-3600)",
+    },
+    "device.field.sensor": {
+        "sl": "Senzor (ime v agent.toml)",
+        "en": "Sensor (its name in agent.toml)",
+    },
+    "device.field.interval_s": {
+        "sl": "Interval vzorčenja senzorja, s (0,1-86.400)",
+        "en": "The sensor's sampling interval, s (0.1-86,400)",
+    },
+    "device.field.enabled": {"sl": "Senzor vključen", "en": "Sensor enabled"},
+    "device.unchanged": {"sl": "brez spremembe", "en": "unchanged"},
+    "device.publish": {"sl": "Objavi nastavitev", "en": "Publish the configuration"},
+    "device.events": {"sl": "Dogodki naprave", "en": "Device events"},
+    "device.event": {"sl": "Dogodek", "en": "Event"},
+    "device.detail": {"sl": "Podrobnosti", "en": "Detail"},
+    "device.no_events": {"sl": "Ni dogodkov.", "en": "No events."},
+    "device.quarantine": {"sl": "Karantena", "en": "Quarantine"},
+    "device.seq": {"sl": "Zaporedna številka", "en": "Seq"},
+    "device.claimed": {"sl": "{seq} (po glavi)", "en": "{seq} (claimed)"},
+    "device.reason": {"sl": "Razlog", "en": "Reason"},
+    "device.no_quarantine": {
+        "sl": "Nobeno sporočilo te naprave ni v karanteni.",
+        "en": "No message of this device is in the quarantine.",
+    },
 }
 
 

@@ -44,6 +44,7 @@ from livinglab_platform.web.charts import (
     RANGES,
     trial_charts,
 )
+from livinglab_platform.web import device_page
 from livinglab_platform.web.forms import TrialForm, platform_errors, validation_errors
 from livinglab_platform.web.i18n import translate
 from livinglab_platform.web.render import redirect, render
@@ -64,6 +65,7 @@ from livinglab_platform.web.session import (
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router.include_router(device_page.router)
 
 _NOTICES = frozenset({"created", "changed"})
 
