@@ -38,13 +38,13 @@ from livinglab_platform.trials.schemas import (
     TransitionRequest,
     TrialPublic,
 )
+from livinglab_platform.web import device_page
 from livinglab_platform.web.charts import (
     CHART_GEOMETRY,
     DEFAULT_RANGE,
     RANGES,
     trial_charts,
 )
-from livinglab_platform.web import device_page
 from livinglab_platform.web.forms import TrialForm, platform_errors, validation_errors
 from livinglab_platform.web.i18n import translate
 from livinglab_platform.web.render import redirect, render
