@@ -14,7 +14,7 @@ from psycopg.pq import TransactionStatus
 
 from livinglab_platform.access import Principal
 from livinglab_platform.core.errors import InvalidInputError
-from livinglab_platform.data import cells, exports, queries
+from livinglab_platform.data import cells, exports, queries, rawcopy
 from livinglab_platform.data.schemas import Format, Interval
 from livinglab_platform.registry.schemas import Role, SensorCreate
 from tests.api.readings import fill_rollups, insert_readings, trial_with_windows
@@ -336,11 +336,11 @@ def test_200k_rows_stream_in_chunks(client, world: World):
         head = [next(received), next(received)]
         fetching = watcher.execute(
             "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND query LIKE 'FETCH%livinglab_data%'"
+            " WHERE datname = current_database() AND query LIKE 'COPY (SELECT to_char%'"
         ).fetchone()
         assert fetching == (1,)
         pieces = head + list(received)
-    assert len(pieces) == 1 + 200_000 // exports.CHUNK_ROWS
+    assert len(pieces) == 1 + 200_000 // rawcopy.RAW_CHUNK_ROWS
     body = b"".join(pieces).decode()
     assert body.count("\n") == 1 + 200_000
     assert "dev-a" in body
