@@ -16,7 +16,7 @@ Measured with `livinglab bench export` (README, "Benchmarks").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,7 +141,9 @@ def _table(schema: pa.Schema, part: Part, data: bytes) -> pa.Table:
     return pa.Table.from_arrays([times, *texts, values], schema=schema)
 
 
-def _binary_rows(conn: Connection, part: Part, chunk_rows: int) -> Iterator[bytes]:
+def _binary_rows(
+    conn: Connection, part: Part, chunk_rows: int
+) -> Generator[bytes, None, None]:
     """The part's rows as raw binary COPY rows, at most `chunk_rows` rows a piece."""
     size = _ROW.itemsize
     buffer = bytearray()
