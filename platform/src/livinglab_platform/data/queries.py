@@ -1,13 +1,17 @@
-"""Time-bucketed reads over sensors, limited to what the asker may see.
+"""Time-bucketed reads over sensors, limited to what the asker may see, exact for every role.
 
-Raw readings for short ranges; for longer ones, buckets from the rollups (readings_1m, readings_1h)
-when the asker sees whole sensors, or buckets computed from the raw readings inside the asker's
-visibility windows (a partner's assignment periods, a trial's), so no bucket leaks readings from
-outside them. A viewer's buckets are sums of whole one-minute cells of the rollups, each of at
-least the minimum count (`access.cell_min_count`).
+Raw readings for short ranges (`auto` up to RAW_MAX_RANGE), buckets otherwise. One rule for
+buckets on every path: they are aligned to the resolution (UTC, counted from the Unix epoch, as
+time_bucket does: a `1d` bucket is a UTC day, whatever Ljubljana's clocks do), the range asked for
+is grown to whole buckets (`Plan.start`, `Plan.end`; a day from 13:20 at `1h` is 25 buckets), and
+each bucket holds every reading in it that the asker may see: inside the asker's visibility windows
+(a partner's assignment periods, a trial's), nothing from outside them.
 
-Buckets are whole: a bucketed query reads its range grown to bucket boundaries (`Plan.start`,
-`Plan.end`), so a bucket never holds only the part of its readings that a range cut out.
+Whole rollup cells inside a window come from the rollups (readings_1h for buckets of whole hours,
+readings_1m otherwise) and only the partial cells at a window's edges from the raw readings there
+(`pieces`), so a year costs what its rollup rows cost, for operators and partners alike. A viewer's
+buckets are sums of whole one-minute cells of readings_1m, each of at least the minimum count
+(`access.cell_min_count`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from livinglab_platform.core.errors import (
     NotFoundError,
 )
 from livinglab_platform.core.settings import VIEWER_MIN_COUNT
+from livinglab_platform.data import pieces
 from livinglab_platform.data.schemas import Interval
 from livinglab_platform.trials.registration import find_trial
 
@@ -92,6 +97,8 @@ class Plan:
     end: datetime
     # The query of (sensor_id, windows) the rows are limited to; estimates reuse it.
     windows_sql: str = ""
+    # Each sensor's windows cut to the range read, which the SQL reads piece by piece.
+    windows: tuple[pieces.Window, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -198,70 +205,37 @@ def plan_query(
         )
     interval = choose_interval(query, raw_allowed=sees_raw_data(principal))
     start, end = query.start, query.end
-    params = {**params, "sensors": list(sensor_ids)}
-    min_count = cell_min_count(principal, viewer_min_count=viewer_min_count)
-    if interval is Interval.raw:
-        source, sql = _raw_sql(visible_sql)
-    else:
+    if interval is not Interval.raw:
         width = timedelta(seconds=INTERVAL_S[interval])
         start, end = whole_buckets(start, end, width)
-        params["width"] = width
-        if min_count is not None:
-            params["min_count"] = min_count
-            source, sql = _cells_sql(visible_sql)
-        else:
-            # One plan for everyone who may read raw readings: an operator's windows are whole
-            # sensors, which the grown range cuts at bucket boundaries, so only rollups are read.
-            source, params["cell"] = rollup_for(width)
-            sql = _buckets_sql(visible_sql, source)
+        params = {**params, "width": width}
+    params = {**params, "sensors": list(sensor_ids), "start": start, "end": end}
+    found = pieces.windows(conn, visible_sql, params) if sensor_ids else ()
+    min_count = cell_min_count(principal, viewer_min_count=viewer_min_count)
+    if interval is Interval.raw:
+        source = "readings"
+        sql, bounds = pieces.raw_sql(found)
+    elif min_count is not None:
+        # A viewer's cells stay one-minute cells whatever the bucket (access.cell_min_count):
+        # an hour of readings_1h would count the sparse minutes that the cells leave out.
+        params["min_count"] = min_count
+        source = "readings_1m"
+        sql, bounds = pieces.cells_sql(found)
+    else:
+        # One plan for everyone who may read raw readings: an operator's window is the whole
+        # range, grown to bucket boundaries, so only the rollup is read.
+        source, cell = rollup_for(width)
+        sql, bounds = pieces.buckets_sql(found, source=source, cell=cell)
     return Plan(
         interval=interval,
         source=source,
         sensor_ids=sensor_ids,
         sql=sql,
-        params={**params, "start": start, "end": end},
+        params={**params, **bounds},
         start=start,
         end=end,
         windows_sql=visible_sql,
-    )
-
-
-# Every query names its columns as Plan.columns does, so rows read by name (dict_row) and the
-# exports' headers agree with the SQL. GROUP BY and ORDER BY name output columns by position:
-# `time` alone would mean r.time.
-_META = "s.device_id, s.key AS sensor, s.quantity, s.unit"
-
-
-def parts_sql(visible_sql: str) -> str:
-    """(sensor_id, lo, hi): each asked-for sensor's visibility windows cut to [start, end).
-
-    One row per window, in (sensor, time) order. Reading each window with its own index range
-    scan is what keeps long reads fast: a filter `windows @> time` gets the planner's default
-    selectivity (it expected 189 rows of 3.15 M) and a nested loop over every sensor's windows.
-    """
-    return f"""
-        SELECT v.sensor_id, lower(w) AS lo, upper(w) AS hi
-          FROM ({visible_sql}) v
-          CROSS JOIN LATERAL unnest(
-                v.windows * tstzmultirange(tstzrange(%(start)s, %(end)s))) w
-         WHERE v.sensor_id = ANY(%(sensors)s)
-         ORDER BY v.sensor_id, lower(w)"""
-
-
-def _raw_sql(visible_sql: str) -> tuple[str, str]:
-    # A nested loop over the windows, each read by an index range scan in time order, emits rows
-    # in (sensor, time) order as they are read: no sort of the range, so the first rows go at once.
-    # (PostgreSQL's nested loop keeps its outer order and each inner scan's order.)
-    return (
-        "readings",
-        f"""
-        WITH parts AS MATERIALIZED ({parts_sql(visible_sql)})
-        SELECT r.time, {_META}, r.value
-          FROM parts p JOIN sensors s ON s.id = p.sensor_id
-          CROSS JOIN LATERAL (
-                SELECT r.time, r.value FROM readings r
-                 WHERE r.sensor_id = p.sensor_id AND r.time >= p.lo AND r.time < p.hi
-                 ORDER BY r.time) r""",
+        windows=found,
     )
 
 
@@ -270,63 +244,6 @@ def rollup_for(width: timedelta) -> tuple[str, timedelta]:
     if width >= HOUR and width % HOUR == timedelta(0):
         return "readings_1h", HOUR
     return "readings_1m", MINUTE
-
-
-def _buckets_sql(visible_sql: str, source: str) -> str:
-    # Inside each window [lo, hi), the whole rollup cells [inner_lo, inner_hi) come from the
-    # rollup; what is left at either edge (less than one cell) from the raw readings there alone.
-    # A window shorter than a cell is read raw whole. Windows never overlap (a multirange's
-    # ranges are disjoint), so no reading counts twice.
-    return f"""
-        WITH parts AS MATERIALIZED (
-            SELECT sensor_id, lo, hi, inner_lo, greatest(inner_lo, inner_hi) AS inner_hi
-              FROM (SELECT sensor_id, lo, hi,
-                           time_bucket(%(cell)s, lo) + CASE WHEN time_bucket(%(cell)s, lo) < lo
-                               THEN %(cell)s ELSE interval '0' END AS inner_lo,
-                           time_bucket(%(cell)s, hi) AS inner_hi
-                      FROM ({parts_sql(visible_sql)}) w) c),
-        pieces AS (
-            SELECT p.sensor_id, c.bucket AS t, c.count, c.sum, c.min, c.max
-              FROM parts p CROSS JOIN LATERAL (
-                    SELECT c.bucket, c.count, c.sum, c.min, c.max FROM {source} c
-                     WHERE c.sensor_id = p.sensor_id
-                       AND c.bucket >= p.inner_lo AND c.bucket < p.inner_hi) c
-             WHERE p.inner_lo < p.inner_hi
-            UNION ALL
-            SELECT p.sensor_id, r.time, 1, r.value, r.value, r.value
-              FROM parts p
-              CROSS JOIN LATERAL (VALUES (p.lo, least(p.inner_lo, p.hi)),
-                                         (greatest(p.inner_hi, p.lo), p.hi)) e(a, b)
-              CROSS JOIN LATERAL (
-                    SELECT r.time, r.value FROM readings r
-                     WHERE r.sensor_id = p.sensor_id AND r.time >= e.a AND r.time < e.b) r
-             WHERE e.a < e.b)
-        SELECT time_bucket(%(width)s, x.t) AS time, {_META},
-               sum(x.count)::bigint AS count, sum(x.sum) / sum(x.count) AS mean,
-               min(x.min) AS min, max(x.max) AS max
-          FROM pieces x JOIN sensors s ON s.id = x.sensor_id
-         GROUP BY x.sensor_id, 1, 2, 3, 4, 5 ORDER BY x.sensor_id, 1"""
-
-
-def _cells_sql(visible_sql: str) -> tuple[str, str]:
-    # A viewer's buckets: whole one-minute cells of at least %(min_count)s readings, those that
-    # touch the visibility windows (a trial's periods; viewers see whole sensors otherwise). Read
-    # from readings_1m even for hours and days: readings_1h would count the sparse minutes that
-    # the minute buckets leave out, and the difference would give them away.
-    return (
-        "readings_1m",
-        f"""
-        WITH visible AS ({visible_sql})
-        SELECT time_bucket(%(width)s, r.bucket) AS time, {_META},
-               sum(r.count)::bigint AS count, sum(r.sum) / sum(r.count) AS mean,
-               min(r.min) AS min, max(r.max) AS max
-          FROM readings_1m r JOIN visible v ON v.sensor_id = r.sensor_id
-          JOIN sensors s ON s.id = r.sensor_id
-         WHERE r.sensor_id = ANY(%(sensors)s) AND r.bucket >= %(start)s AND r.bucket < %(end)s
-           AND r.count >= %(min_count)s
-           AND v.windows && tstzrange(r.bucket, r.bucket + interval '1 minute')
-         GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
-    )
 
 
 def rows(

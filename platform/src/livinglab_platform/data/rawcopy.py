@@ -1,7 +1,7 @@
 """Raw exports at the database's own speed: one `COPY (SELECT ...) TO STDOUT` per visibility window.
 
 A raw export is the rows PostgreSQL would stream with `COPY ... TO STDOUT`, so it is one: each
-sensor's windows, cut to the range (`queries.parts_sql`, the visibility rules of access.py), are
+sensor's windows, cut to the range (`Plan.windows`, by the visibility rules of access.py), are
 read one after the other, each by an index range scan in time order (no sort, no spill; the first
 rows leave at once), and only (time, value) cross the wire. A sensor's names and unit are constants
 of its windows: CSV gets them as literals in the SELECT, made safe for spreadsheets first
@@ -67,17 +67,17 @@ class Part:
 
 
 def parts(conn: Connection, plan: queries.Plan) -> list[Part]:
-    """The windows a raw plan reads, in (sensor, time) order, with each sensor's names."""
-    if not plan.sensor_ids:
+    """The windows a raw plan reads (`plan.windows`), in (sensor, time) order, with names."""
+    if not plan.windows:
         return []
-    cur = conn.execute(
-        f"""SELECT p.sensor_id, s.device_id, s.key, s.quantity, s.unit, p.lo, p.hi
-              FROM ({queries.parts_sql(plan.windows_sql)}) p
-              JOIN sensors s ON s.id = p.sensor_id
-             ORDER BY p.sensor_id, p.lo""",
-        plan.params,
-    )
-    return [Part(*row) for row in cur]
+    names: dict[int, tuple[str, str, str, str]] = {
+        int(row[0]): (str(row[1]), str(row[2]), str(row[3]), str(row[4]))
+        for row in conn.execute(
+            "SELECT id, device_id, key, quantity, unit FROM sensors WHERE id = ANY(%s)",
+            (list(plan.sensor_ids),),
+        )
+    }
+    return [Part(w.sensor_id, *names[w.sensor_id], w.lo, w.hi) for w in plan.windows]
 
 
 def _range(part: Part) -> sql.Composed:
