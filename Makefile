@@ -5,7 +5,7 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROJECT := pyproject.toml edge_agent/pyproject.toml platform/pyproject.toml lab/pyproject.toml
 
-.PHONY: demo test lint bench bench-agent system system-test venv clean
+.PHONY: demo test lint bench bench-agent bench-all system system-test venv clean
 
 demo: system venv
 	$(VENV)/bin/livinglab demo $(DEMO_ARGS)
@@ -23,6 +23,19 @@ bench: system venv
 
 bench-agent: system venv
 	$(VENV)/bin/livinglab bench agent $(BENCH_ARGS)
+
+# Every benchmark, one after another; the last line of each (its JSON) goes into one file.
+# `dashboards` runs only where this version has it (asked at run time).
+BENCH_ALL := .lab/bench/all.jsonl
+bench-all: system venv
+	mkdir -p $(dir $(BENCH_ALL)) && : > $(BENCH_ALL)
+	set -e; for name in ingest agent query export dashboards; do \
+	  if [ $$name = dashboards ] && ! $(VENV)/bin/livinglab bench --help | grep -qw dashboards; then \
+	    echo "bench dashboards: not in this version, skipped"; continue; fi; \
+	  $(VENV)/bin/livinglab bench $$name | tee .lab/bench/$$name.out; \
+	  tail -n 1 .lab/bench/$$name.out >> $(BENCH_ALL); \
+	done
+	@echo "JSON lines in $(BENCH_ALL)"
 
 system:
 	bash scripts/install-system.sh

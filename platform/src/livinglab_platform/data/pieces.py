@@ -107,6 +107,21 @@ def raw_sql(found: tuple[Window, ...]) -> tuple[str, dict[str, Any]]:
     )
 
 
+def _aggregate(branches: list[str]) -> str:
+    # Buckets grouped by (sensor, time) alone, names joined to the few result rows: a sort or
+    # hash key with a sensor's four text columns spilled a year of minute cells to disk.
+    return f"""
+        WITH pieces AS ({" UNION ALL ".join(branches)}),
+        buckets AS (
+            SELECT x.sensor_id, time_bucket(%(width)s, x.t) AS t,
+                   sum(x.count)::bigint AS count, sum(x.sum) / sum(x.count) AS mean,
+                   min(x.min) AS min, max(x.max) AS max
+              FROM pieces x GROUP BY 1, 2)
+        SELECT b.t AS time, {_META}, b.count, b.mean, b.min, b.max
+          FROM buckets b JOIN sensors s ON s.id = b.sensor_id
+         ORDER BY b.sensor_id, b.t"""
+
+
 def buckets_sql(
     found: tuple[Window, ...], *, source: str, cell: timedelta
 ) -> tuple[str, dict[str, Any]]:
@@ -134,12 +149,7 @@ def buckets_sql(
                 )
     return (
         f"""
-        WITH pieces AS ({" UNION ALL ".join(branches)})
-        SELECT time_bucket(%(width)s, x.t) AS time, {_META},
-               sum(x.count)::bigint AS count, sum(x.sum) / sum(x.count) AS mean,
-               min(x.min) AS min, max(x.max) AS max
-          FROM pieces x JOIN sensors s ON s.id = x.sensor_id
-         GROUP BY x.sensor_id, 1, 2, 3, 4, 5 ORDER BY x.sensor_id, 1""",
+        {_aggregate(branches)}""",
         params,
     )
 
@@ -163,11 +173,6 @@ def cells_sql(found: tuple[Window, ...]) -> tuple[str, dict[str, Any]]:
     ]
     return (
         f"""
-        WITH pieces AS ({" UNION ALL ".join(branches)})
-        SELECT time_bucket(%(width)s, x.t) AS time, {_META},
-               sum(x.count)::bigint AS count, sum(x.sum) / sum(x.count) AS mean,
-               min(x.min) AS min, max(x.max) AS max
-          FROM pieces x JOIN sensors s ON s.id = x.sensor_id
-         GROUP BY x.sensor_id, 1, 2, 3, 4, 5 ORDER BY x.sensor_id, 1""",
+        {_aggregate(branches)}""",
         params,
     )
