@@ -29,7 +29,9 @@ def _last_json(capsys) -> dict:
 
 
 @pytest.mark.slow
-def test_query_benchmark_reports_every_cell_and_partner_equals_operator(lab_dir, capsys):
+def test_query_benchmark_reports_every_cell_and_partner_equals_operator(
+    lab_dir, capsys
+):
     result = run_query_benchmark(
         lab_dir=lab_dir,
         days=2,
