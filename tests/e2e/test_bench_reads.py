@@ -36,7 +36,8 @@ def test_query_benchmark_reports_every_cell_and_partner_equals_operator(
         lab_dir=lab_dir,
         days=2,
         sensors=2,
-        step_s=30,
+        # Six readings a minute: a viewer's cells need five (LIVINGLAB_VIEWER_MIN_COUNT).
+        step_s=10,
         repeat=1,
         console=Console(width=160),
     )
