@@ -87,7 +87,7 @@ def _copy(lab: ReadLab, days: int) -> tuple[float, int]:
 
 
 def _api(client: TestClient, lab: ReadLab, days: int, fmt: str) -> dict[str, Any]:
-    params = {
+    params: dict[str, str | int] = {
         "sensor": lab.sensor_ids[0],
         "interval": "raw",
         "format": fmt,
@@ -222,11 +222,12 @@ def run_export_benchmark(
                 copy_s, copy_rows = _copy(lab, span)
                 runs[f"{span}d/copy"] = {"seconds": copy_s, "rows": copy_rows}
                 for fmt in ("csv", "parquet"):
-                    for path, measure in (
-                        ("api", lambda s=span, f=fmt: _api(client, lab, s, f)),
-                        ("cli", lambda s=span, f=fmt: _cli(lab, s, f)),
-                    ):
-                        run = measure()
+                    for path in ("api", "cli"):
+                        run = (
+                            _api(client, lab, span, fmt)
+                            if path == "api"
+                            else _cli(lab, span, fmt)
+                        )
                         run["ratio_vs_copy"] = round(copy_s / run["seconds"], 3)
                         runs[f"{span}d/{path}/{fmt}"] = run
                         if run["rows"] != copy_rows:

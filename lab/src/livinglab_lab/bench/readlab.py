@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import psycopg
 
 from livinglab_lab.bench.harness import prepare_lab_dir
@@ -38,6 +40,7 @@ from livinglab_platform.registry.schemas import (
 )
 from livinglab_platform.trials import assignments, registration, transitions
 from livinglab_platform.trials.schemas import (
+    Action,
     AssignmentCreate,
     TransitionRequest,
     TrialCreate,
@@ -71,7 +74,7 @@ class ReadLab:
     notes: dict[str, object] = field(default_factory=dict)
 
 
-def _people(conn: psycopg.Connection[object]) -> dict[str, str]:
+def _people(conn: psycopg.Connection[tuple[Any, ...]]) -> dict[str, str]:
     for org_id, name, kind in [
         ("mol", "Mestna občina Ljubljana", Kind.city_administration),
         ("lab", "Living lab operations", Kind.public_institution),
@@ -104,7 +107,7 @@ def _people(conn: psycopg.Connection[object]) -> dict[str, str]:
     return found
 
 
-def _sensors(conn: psycopg.Connection[object], n_sensors: int) -> list[int]:
+def _sensors(conn: psycopg.Connection[tuple[Any, ...]], n_sensors: int) -> list[int]:
     ids = []
     for index in range(n_sensors):
         device_id = f"bench-{index // len(SENSOR_KEYS)}"
@@ -126,7 +129,7 @@ def _sensors(conn: psycopg.Connection[object], n_sensors: int) -> list[int]:
 
 def _day(
     sensor_ids: list[int], first: datetime, step_s: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
     """One day of readings of every sensor, in the ingest's order (sensor, then time)."""
     n = int(86400 / step_s)
     base_us = int(first.timestamp() * 1e6)
@@ -205,7 +208,7 @@ def load_read_lab(
 
 
 def _trial(
-    conn: psycopg.Connection[object],
+    conn: psycopg.Connection[tuple[Any, ...]],
     sensor_ids: list[int],
     window: tuple[datetime, datetime],
 ) -> int:
@@ -248,7 +251,7 @@ def _trial(
             conn,
             CLI,
             trial.id,
-            request=TransitionRequest(action=action, reason="benchmark"),  # type: ignore[arg-type]
+            request=TransitionRequest(action=Action(action), reason="benchmark"),
         )
     conn.commit()
     return trial.id
