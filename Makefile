@@ -24,13 +24,14 @@ bench: system venv
 bench-agent: system venv
 	$(VENV)/bin/livinglab bench agent $(BENCH_ARGS)
 
-# Every benchmark, one after another; the last line of each (its JSON) goes into one file.
-# `dashboards` runs only where this version has it (asked at run time).
+# Every benchmark, one after another; the last line of each (its JSON, which carries the
+# benchmark's own checks) goes into one file. `dashboards` runs only where this version has it
+# (asked at run time).
 BENCH_ALL := .lab/bench/all.jsonl
 bench-all: system venv
 	mkdir -p $(dir $(BENCH_ALL)) && : > $(BENCH_ALL)
 	set -e; for name in ingest agent query export dashboards; do \
-	  if [ $$name = dashboards ] && ! $(VENV)/bin/livinglab bench --help | grep -qw dashboards; then \
+	  if [ $$name = dashboards ] && ! $(VENV)/bin/livinglab bench dashboards --help >/dev/null 2>&1; then \
 	    echo "bench dashboards: not in this version, skipped"; continue; fi; \
 	  $(VENV)/bin/livinglab bench $$name | tee .lab/bench/$$name.out; \
 	  tail -n 1 .lab/bench/$$name.out >> $(BENCH_ALL); \
