@@ -5,7 +5,7 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROJECT := pyproject.toml edge_agent/pyproject.toml platform/pyproject.toml lab/pyproject.toml
 
-.PHONY: demo test lint bench bench-agent dashboards system system-test venv clean
+.PHONY: demo test lint bench bench-agent bench-all dashboards system system-test venv clean
 
 demo: system venv
 	$(VENV)/bin/livinglab demo $(DEMO_ARGS)
@@ -27,6 +27,17 @@ bench-agent: system venv
 # The Grafana dashboards' JSON, from lab/src/livinglab_lab/dashboards (commit the result).
 dashboards: venv
 	$(PYTHON) -m livinglab_lab.dashboards
+
+# Every benchmark, one after another; the last line of each (its JSON, which carries the
+# benchmark's own checks) goes into one file. A benchmark that fails stops the run.
+BENCH_ALL := .lab/bench/all.jsonl
+bench-all: system venv
+	mkdir -p $(dir $(BENCH_ALL)) && : > $(BENCH_ALL)
+	for name in ingest agent query export dashboards; do \
+	  bash -o pipefail -c "$(VENV)/bin/livinglab bench $$name | tee .lab/bench/$$name.out" || exit 1; \
+	  tail -n 1 .lab/bench/$$name.out >> $(BENCH_ALL); \
+	done
+	@echo "JSON lines in $(BENCH_ALL)"
 
 system:
 	bash scripts/install-system.sh

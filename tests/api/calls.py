@@ -20,6 +20,7 @@ from livinglab_platform.registry import devices, sites, tokens
 from livinglab_platform.registry.schemas import TokenCreate
 from livinglab_platform.trials import grants
 from livinglab_platform.trials.schemas import GrantCreate
+from tests.api.readings import fill_rollups
 from tests.api.world import CLI, T0, World, add_device, make_trial, trial_input
 from tests.conftest import Broker
 
@@ -84,6 +85,7 @@ class Setup:
             " SELECT %s + g * interval '1 minute', %s, g FROM generate_series(1, %s) g",
             (T0, sensor, readings),
         )
+        fill_rollups(self.conn)
         self.conn.commit()
         return device_id
 

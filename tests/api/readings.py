@@ -30,12 +30,19 @@ def insert_readings(
 
 
 def fill_rollups(conn: psycopg.Connection[Any]) -> None:
-    """The rollups the ingest service would have written for the readings inserted directly."""
+    """The rollups the ingest service would have written for the readings inserted directly.
+
+    Recomputed from all readings, so it may run again after more readings are inserted: reads
+    take whole cells from the rollups, as the ingest keeps them, and must find them current.
+    """
     for table, width in (("readings_1m", "1 minute"), ("readings_1h", "1 hour")):
         conn.execute(
             f"INSERT INTO {table} (bucket, sensor_id, count, sum, min, max, sum_sq)"
             f" SELECT time_bucket('{width}'::interval, time), sensor_id, count(*), sum(value),"
             " min(value), max(value), sum(value * value) FROM readings GROUP BY 1, 2"
+            " ON CONFLICT (sensor_id, bucket) DO UPDATE SET count = excluded.count,"
+            " sum = excluded.sum, min = excluded.min, max = excluded.max,"
+            " sum_sq = excluded.sum_sq"
         )
 
 

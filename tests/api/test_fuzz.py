@@ -36,6 +36,7 @@ from livinglab_platform.trials import grants
 from livinglab_platform.trials.schemas import GrantCreate
 from tests.api.calls import BUILDERS, Setup
 from tests.api.conftest import broker_settings
+from tests.api.readings import fill_rollups
 from tests.api.world import CLI, T0, World, add_device, make_trial, seed, trial_input
 from tests.conftest import Broker, Login, PostgresServer
 
@@ -181,6 +182,7 @@ def _populate(world: World, broker: Broker) -> None:
             " SELECT %s + g * interval '1 minute', s.id, g FROM sensors s, generate_series(0, 99) g",
             (T0,),
         )
+        fill_rollups(conn)
         SIGN_IN_TOKENS.update(r[0] for r in conn.execute("SELECT id FROM tokens"))
         REAL.update(
             trial_id=ids,

@@ -16,6 +16,7 @@ import pytest
 
 from livinglab_platform.trials.lifecycle import TRANSITIONS
 from livinglab_platform.trials.schemas import Action, State
+from tests.api.readings import fill_rollups
 from tests.api.world import T0, World, add_device, make_trial
 
 DAY = timedelta(days=1)
@@ -152,11 +153,7 @@ def _lab_device_with_readings(world: World) -> str:
                 (moment, sensor),
             )
         # What the ingest service writes next to the readings; viewers read these.
-        conn.execute(
-            "INSERT INTO readings_1m (bucket, sensor_id, count, sum, min, max, sum_sq)"
-            " SELECT time_bucket('1 minute', time), sensor_id, count(*), sum(value),"
-            " min(value), max(value), sum(value * value) FROM readings GROUP BY 1, 2"
-        )
+        fill_rollups(conn)
         conn.commit()
     return "dev-lab"
 

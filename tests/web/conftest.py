@@ -16,6 +16,7 @@ from livinglab_platform.core.settings import ApiSettings
 from livinglab_platform.trials import assignments, registration, transitions
 from livinglab_platform.trials.schemas import AssignmentCreate, TransitionRequest
 from tests.api.conftest import broker_settings
+from tests.api.readings import fill_rollups
 from tests.api.world import CLI, World, add_device, seed, trial_input
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -106,6 +107,7 @@ def approved_trial_with_readings(dsn: str) -> tuple[int, int]:
             "INSERT INTO deliveries (device_id, seq, readings, received_at)"
             " SELECT 'dev-a', s, 10, now() FROM generate_series(1, 10) s WHERE s <> 5"
         )
+        fill_rollups(conn)
         conn.commit()
     return trial.id, sensor
 

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from livinglab_platform.api import create_app
 from livinglab_platform.core.settings import ApiSettings
 from tests.api.conftest import broker_settings
+from tests.api.readings import fill_rollups
 from tests.api.world import World, add_device, make_trial
 from tests.web.conftest import approved_trial_with_readings
 
@@ -279,6 +280,7 @@ def test_the_trial_chart_redraws_from_the_api(
             "INSERT INTO readings (time, sensor_id, value) VALUES (%s, %s, 100)",
             (datetime.now(UTC), sensor),
         )
+        fill_rollups(conn)
     page.evaluate("window.livinglabCharts.refresh()")
     assert int(figure.get_attribute("data-count") or 0) == served + 1
     expect(figure.locator("[data-last]")).to_have_text("100,0")

@@ -136,3 +136,54 @@ def bench_agent(
     from livinglab_lab.bench.agent import run_agent_benchmark
 
     run_agent_benchmark(lab_dir=lab_dir, backlog=backlog, console=console)
+
+
+@bench_app.command("query")
+def bench_query(
+    days: Annotated[
+        int, typer.Option(help="Days of readings to load, ending 2026-11-30")
+    ] = 365,
+    sensors: Annotated[int, typer.Option(help="Sensors (four per device)")] = 4,
+    step_s: Annotated[
+        float, typer.Option(help="Seconds between a sensor's readings")
+    ] = 10.0,
+    repeat: Annotated[int, typer.Option(help="Timed requests per cell")] = 20,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Scratch directory for the benchmark's own PostgreSQL")
+    ] = Path(".lab/bench-query"),
+) -> None:
+    """Time /api/v1/data over 1 to 365 days for every role; check partner and operator agree."""
+    from livinglab_lab.bench.query import run_query_benchmark
+
+    result = run_query_benchmark(
+        lab_dir=lab_dir,
+        days=days,
+        sensors=sensors,
+        step_s=step_s,
+        repeat=repeat,
+        console=console,
+    )
+    if not result["partner_equals_operator"]:
+        raise typer.Exit(code=1)
+
+
+@bench_app.command("export")
+def bench_export(
+    days: Annotated[
+        int, typer.Option(help="Days of readings to load, ending 2026-11-30")
+    ] = 365,
+    step_s: Annotated[
+        float, typer.Option(help="Seconds between the sensor's readings")
+    ] = 10.0,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Scratch directory for the benchmark's own PostgreSQL")
+    ] = Path(".lab/bench-export"),
+) -> None:
+    """Time raw CSV and Parquet exports (API and CLI) against COPY ... TO STDOUT of the same rows."""
+    from livinglab_lab.bench.export import run_export_benchmark
+
+    result = run_export_benchmark(
+        lab_dir=lab_dir, days=days, step_s=step_s, console=console
+    )
+    if not result["rows_equal"]:
+        raise typer.Exit(code=1)

@@ -1,8 +1,9 @@
 """Streamed exports of a data plan as CSV or Parquet, one chunk of rows at a time.
 
-Rows come from `queries.rows` (a server-side cursor), each chunk becomes an Arrow table with a fixed
-schema, and its encoding is written out before the next chunk is fetched: memory holds one chunk,
-whatever the size of the export. CSV text cells never begin a spreadsheet formula (`cells`);
+Raw readings come from `rawcopy` (one `COPY ... TO STDOUT` per visibility window, in index order);
+buckets from `queries.rows` (a server-side cursor). Each chunk becomes an Arrow table with a fixed
+schema (or, for raw CSV, is PostgreSQL's own CSV), and its encoding is written out before the next
+chunk is fetched: memory holds one chunk, whatever the size of the export. CSV text cells never begin a spreadsheet formula (`cells`);
 Parquet keeps the exact text. Parquet goes through an in-memory sink that is drained after each
 row group, so the output only needs `write()` (a pipe, a zip entry, an HTTP response).
 """
@@ -23,7 +24,7 @@ import pyarrow.parquet as pq
 
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import InvalidInputError
-from livinglab_platform.data import cells, queries
+from livinglab_platform.data import cells, queries, rawcopy
 from livinglab_platform.data.schemas import Format, Interval
 
 __all__ = [
@@ -101,10 +102,16 @@ def _csv_body(table: pa.Table) -> bytes:
 
 
 def _csv_chunks(
-    conn: Connection, plan: queries.Plan, *, chunk_rows: int
+    conn: Connection, plan: queries.Plan, *, chunk_rows: int | None
 ) -> Iterator[tuple[bytes, int]]:
     table_schema = schema(plan)
     yield (",".join(plan.columns) + "\n").encode(), 0
+    if plan.interval is Interval.raw:
+        yield from rawcopy.copy_csv(
+            conn, plan, chunk_rows=chunk_rows or rawcopy.RAW_CHUNK_ROWS
+        )
+        return
+    chunk_rows = chunk_rows or CHUNK_ROWS
     for chunk in queries.rows(conn, plan, chunk_rows=chunk_rows):
         yield _csv_body(_table(table_schema, chunk)), len(chunk)
 
@@ -130,8 +137,23 @@ class _Sink(io.RawIOBase):
         return taken
 
 
+def _tables(
+    conn: Connection,
+    plan: queries.Plan,
+    table_schema: pa.Schema,
+    chunk_rows: int | None,
+) -> Iterator[pa.Table]:
+    if plan.interval is Interval.raw:
+        yield from rawcopy.copy_parquet(
+            conn, plan, table_schema, chunk_rows=chunk_rows or rawcopy.RAW_CHUNK_ROWS
+        )
+        return
+    for chunk in queries.rows(conn, plan, chunk_rows=chunk_rows or CHUNK_ROWS):
+        yield _table(table_schema, chunk)
+
+
 def _parquet_chunks(
-    conn: Connection, plan: queries.Plan, *, chunk_rows: int
+    conn: Connection, plan: queries.Plan, *, chunk_rows: int | None
 ) -> Iterator[tuple[bytes, int]]:
     table_schema = schema(plan).with_metadata(
         {"livinglab": json.dumps({"interval": plan.interval.value})}
@@ -140,9 +162,9 @@ def _parquet_chunks(
     with pq.ParquetWriter(
         sink, table_schema, compression=PARQUET_COMPRESSION
     ) as writer:
-        for chunk in queries.rows(conn, plan, chunk_rows=chunk_rows):
-            writer.write_table(_table(table_schema, chunk), row_group_size=len(chunk))
-            yield sink.take(), len(chunk)
+        for table in _tables(conn, plan, table_schema, chunk_rows):
+            writer.write_table(table, row_group_size=len(table))
+            yield sink.take(), len(table)
     yield sink.take(), 0  # the footer
 
 
@@ -151,7 +173,7 @@ def _chunks(
     plan: queries.Plan,
     fmt: Format | str,
     *,
-    chunk_rows: int,
+    chunk_rows: int | None,
 ) -> Iterator[tuple[bytes, int]]:
     try:
         chosen = Format(fmt)
@@ -184,7 +206,7 @@ def write_csv(
     out: Output,
     *,
     on_rows: OnRows | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> int:
     """Write the plan's rows as UTF-8 CSV (header, ISO 8601 UTC times); return the rows written.
 
@@ -200,7 +222,7 @@ def write_parquet(
     out: Output,
     *,
     on_rows: OnRows | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> int:
     """Write the plan's rows as Parquet, one row group per chunk; return the rows written.
 
@@ -216,7 +238,7 @@ def stream(
     plan: queries.Plan,
     fmt: Format | str,
     *,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> Generator[bytes, None, None]:
     """The encoded export, piece by piece, for a streamed HTTP response."""
     for encoded, _ in _chunks(conn, plan, fmt, chunk_rows=chunk_rows):

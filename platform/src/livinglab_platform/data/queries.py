@@ -1,13 +1,17 @@
-"""Time-bucketed reads over sensors, limited to what the asker may see.
+"""Time-bucketed reads over sensors, limited to what the asker may see, exact for every role.
 
-Raw readings for short ranges; for longer ones, buckets from the rollups (readings_1m, readings_1h)
-when the asker sees whole sensors, or buckets computed from the raw readings inside the asker's
-visibility windows (a partner's assignment periods, a trial's), so no bucket leaks readings from
-outside them. A viewer's buckets are sums of whole one-minute cells of the rollups, each of at
-least the minimum count (`access.cell_min_count`).
+Raw readings for short ranges (`auto` up to RAW_MAX_RANGE), buckets otherwise. One rule for
+buckets on every path: they are aligned to the resolution (UTC, counted from the Unix epoch, as
+time_bucket does: a `1d` bucket is a UTC day, whatever Ljubljana's clocks do), the range asked for
+is grown to whole buckets (`Plan.start`, `Plan.end`; a day from 13:20 at `1h` is 25 buckets), and
+each bucket holds every reading in it that the asker may see: inside the asker's visibility windows
+(a partner's assignment periods, a trial's), nothing from outside them.
 
-Buckets are whole: a bucketed query reads its range grown to bucket boundaries (`Plan.start`,
-`Plan.end`), so a bucket never holds only the part of its readings that a range cut out.
+Whole rollup cells inside a window come from the rollups (readings_1h for buckets of whole hours,
+readings_1m otherwise) and only the partial cells at a window's edges from the raw readings there
+(`pieces`), so a year costs what its rollup rows cost, for operators and partners alike. A viewer's
+buckets are sums of whole one-minute cells of readings_1m, each of at least the minimum count
+(`access.cell_min_count`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from livinglab_platform.access import (
     data_windows_sql,
     require_raw_data,
     sees_raw_data,
-    sees_whole_sensors,
 )
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import (
@@ -35,6 +38,7 @@ from livinglab_platform.core.errors import (
     NotFoundError,
 )
 from livinglab_platform.core.settings import VIEWER_MIN_COUNT
+from livinglab_platform.data import pieces
 from livinglab_platform.data.schemas import Interval
 from livinglab_platform.trials.registration import find_trial
 
@@ -51,6 +55,8 @@ INTERVAL_S = {
 # `auto` reads raw readings up to this range, then the finest bucket giving at most MAX_POINTS.
 RAW_MAX_RANGE = timedelta(hours=2)
 MAX_POINTS = 1500
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 RAW_COLUMNS = ("time", "device_id", "sensor", "quantity", "unit", "value")
 BUCKET_COLUMNS = (
     "time",
@@ -91,6 +97,8 @@ class Plan:
     end: datetime
     # The query of (sensor_id, windows) the rows are limited to; estimates reuse it.
     windows_sql: str = ""
+    # Each sensor's windows cut to the range read, which the SQL reads piece by piece.
+    windows: tuple[pieces.Window, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -197,105 +205,45 @@ def plan_query(
         )
     interval = choose_interval(query, raw_allowed=sees_raw_data(principal))
     start, end = query.start, query.end
-    params = {**params, "sensors": list(sensor_ids)}
-    min_count = cell_min_count(principal, viewer_min_count=viewer_min_count)
-    if interval is Interval.raw:
-        source, sql = _raw_sql(visible_sql)
-    else:
+    if interval is not Interval.raw:
         width = timedelta(seconds=INTERVAL_S[interval])
         start, end = whole_buckets(start, end, width)
-        params["width"] = width
-        if min_count is not None:
-            params["min_count"] = min_count
-            source, sql = _cells_sql(visible_sql)
-        elif sees_whole_sensors(principal) and query.trial_id is None:
-            # Whole sensors are visible to operators unless a trial narrows them down.
-            source, sql = _rollup_sql(interval)
-        else:
-            source, sql = _windowed_sql(visible_sql)
+        params = {**params, "width": width}
+    params = {**params, "sensors": list(sensor_ids), "start": start, "end": end}
+    found = pieces.windows(conn, visible_sql, params) if sensor_ids else ()
+    min_count = cell_min_count(principal, viewer_min_count=viewer_min_count)
+    if interval is Interval.raw:
+        source = "readings"
+        sql, bounds = pieces.raw_sql(found)
+    elif min_count is not None:
+        # A viewer's cells stay one-minute cells whatever the bucket (access.cell_min_count):
+        # an hour of readings_1h would count the sparse minutes that the cells leave out.
+        params["min_count"] = min_count
+        source = "readings_1m"
+        sql, bounds = pieces.cells_sql(found)
+    else:
+        # One plan for everyone who may read raw readings: an operator's window is the whole
+        # range, grown to bucket boundaries, so only the rollup is read.
+        source, cell = rollup_for(width)
+        sql, bounds = pieces.buckets_sql(found, source=source, cell=cell)
     return Plan(
         interval=interval,
         source=source,
         sensor_ids=sensor_ids,
         sql=sql,
-        params={**params, "start": start, "end": end},
+        params={**params, **bounds},
         start=start,
         end=end,
         windows_sql=visible_sql,
+        windows=found,
     )
 
 
-# Every query names its columns as Plan.columns does, so rows read by name (dict_row) and the
-# exports' headers agree with the SQL. GROUP BY and ORDER BY name output columns by position:
-# `time` alone would mean r.time.
-_META = "s.device_id, s.key AS sensor, s.quantity, s.unit"
-
-
-def _raw_sql(visible_sql: str) -> tuple[str, str]:
-    # Sensor by sensor, highest id first: the order in which the (sensor_id, time DESC) index
-    # reads backwards, so PostgreSQL merges the chunks' index scans and sends the first rows at
-    # once; ascending ids would sort the whole range first (minutes, on disk, for a big export).
-    return (
-        "readings",
-        f"""
-        WITH visible AS ({visible_sql})
-        SELECT r.time, {_META}, r.value
-          FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
-          JOIN sensors s ON s.id = r.sensor_id
-         WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
-           AND v.windows @> r.time
-         ORDER BY r.sensor_id DESC, r.time""",
-    )
-
-
-def _rollup_sql(interval: Interval) -> tuple[str, str]:
-    source = "readings_1h" if INTERVAL_S[interval] >= 3600 else "readings_1m"
-    return (
-        source,
-        f"""
-        SELECT time_bucket(%(width)s, r.bucket) AS time, {_META},
-               sum(r.count)::bigint AS count, sum(r.sum) / sum(r.count) AS mean,
-               min(r.min) AS min, max(r.max) AS max
-          FROM {source} r JOIN sensors s ON s.id = r.sensor_id
-         WHERE r.sensor_id = ANY(%(sensors)s) AND r.bucket >= %(start)s AND r.bucket < %(end)s
-         GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
-    )
-
-
-def _cells_sql(visible_sql: str) -> tuple[str, str]:
-    # A viewer's buckets: whole one-minute cells of at least %(min_count)s readings, those that
-    # touch the visibility windows (a trial's periods; viewers see whole sensors otherwise). Read
-    # from readings_1m even for hours and days: readings_1h would count the sparse minutes that
-    # the minute buckets leave out, and the difference would give them away.
-    return (
-        "readings_1m",
-        f"""
-        WITH visible AS ({visible_sql})
-        SELECT time_bucket(%(width)s, r.bucket) AS time, {_META},
-               sum(r.count)::bigint AS count, sum(r.sum) / sum(r.count) AS mean,
-               min(r.min) AS min, max(r.max) AS max
-          FROM readings_1m r JOIN visible v ON v.sensor_id = r.sensor_id
-          JOIN sensors s ON s.id = r.sensor_id
-         WHERE r.sensor_id = ANY(%(sensors)s) AND r.bucket >= %(start)s AND r.bucket < %(end)s
-           AND r.count >= %(min_count)s
-           AND v.windows && tstzrange(r.bucket, r.bucket + interval '1 minute')
-         GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
-    )
-
-
-def _windowed_sql(visible_sql: str) -> tuple[str, str]:
-    return (
-        "readings",
-        f"""
-        WITH visible AS ({visible_sql})
-        SELECT time_bucket(%(width)s, r.time) AS time, {_META}, count(*) AS count,
-               avg(r.value) AS mean, min(r.value) AS min, max(r.value) AS max
-          FROM readings r JOIN visible v ON v.sensor_id = r.sensor_id
-          JOIN sensors s ON s.id = r.sensor_id
-         WHERE r.sensor_id = ANY(%(sensors)s) AND r.time >= %(start)s AND r.time < %(end)s
-           AND v.windows @> r.time
-         GROUP BY r.sensor_id, 1, 2, 3, 4, 5 ORDER BY r.sensor_id, 1""",
-    )
+def rollup_for(width: timedelta) -> tuple[str, timedelta]:
+    """The coarsest rollup whose cells tile buckets of `width`: its table and its cell width."""
+    if width >= HOUR and width % HOUR == timedelta(0):
+        return "readings_1h", HOUR
+    return "readings_1m", MINUTE
 
 
 def rows(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from psycopg.rows import dict_row
+from pydantic import TypeAdapter
 
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, ViewerMinCount
 from livinglab_platform.core.errors import InvalidInputError
@@ -21,6 +22,9 @@ from livinglab_platform.data.schemas import (
 )
 
 router = APIRouter(tags=["data"])
+# Points from rows read by name: a raw row's `value`, a bucket's count, mean, min and max (the
+# other columns of the row are ignored).
+_POINTS = TypeAdapter(list[PointPublic])
 
 DEFAULT_RANGE = timedelta(hours=24)
 # An answer this large belongs in an export, which streams.
@@ -98,6 +102,7 @@ def read_data(
         )
     }
     total = 0
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for chunk in queries.rows(conn, plan, row_factory=dict_row):
         total += len(chunk)
         if total > MAX_ROWS:
@@ -108,7 +113,8 @@ def read_data(
             )
         for row in chunk:
             key = (row["device_id"], row["sensor"])
-            if key not in series:
+            if key not in rows:
+                rows[key] = []
                 series[key] = SeriesPublic(
                     sensor_id=ids[key],
                     device_id=row["device_id"],
@@ -117,17 +123,11 @@ def read_data(
                     unit=row["unit"],
                     points=[],
                 )
-            if plan.interval is Interval.raw:
-                point = PointPublic(time=row["time"], value=row["value"])
-            else:
-                point = PointPublic(
-                    time=row["time"],
-                    count=row["count"],
-                    mean=row["mean"],
-                    min=row["min"],
-                    max=row["max"],
-                )
-            series[key].points.append(point)
+            rows[key].append(row)
+    for key, found in rows.items():
+        # One validation of the whole list in pydantic's core: a year of hours (8,760 points)
+        # took a fifth of the request as one PointPublic(...) call per point.
+        series[key].points = _POINTS.validate_python(found)
     return DataPublic(
         start=plan.start,
         end=plan.end,
