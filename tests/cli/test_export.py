@@ -65,7 +65,7 @@ def _csv(text):
 def test_csv_of_a_device_matches_the_database(livinglab, dsn, readings, tmp_path):
     out = tmp_path / "pm.csv"
     result = livinglab(
-        "export", "--device", "pm-01", "--start", "2026-05-01T10:30", "--end", "2026-05-01T11:00",
+        "export", "--device", "pm-01", "--start", "2026-05-01T10:30Z", "--end", "2026-05-01T11:00Z",
         "--interval", "raw", "--format", "csv", "-o", str(out),
     )  # fmt: skip
     header, rows = _csv(out.read_text())

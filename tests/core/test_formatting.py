@@ -21,8 +21,12 @@ def test_slovenian_writes_a_decimal_comma_and_dotted_dates() -> None:
 
 def test_every_moment_names_its_zone_winter_and_summer() -> None:
     sl = Formats("sl")
-    assert sl.moment(datetime(2026, 12, 5, 13, 3, tzinfo=UTC)) == "5. 12. 2026 14:03 (CET)"
-    assert sl.moment(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "1. 7. 2026 14:00 (CEST)"
+    assert (
+        sl.moment(datetime(2026, 12, 5, 13, 3, tzinfo=UTC)) == "5. 12. 2026 14:03 (CET)"
+    )
+    assert (
+        sl.moment(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "1. 7. 2026 14:00 (CEST)"
+    )
     assert Formats("en").moment(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), utc=True) == (
         "1 July 2026 12:00 (UTC)"
     )

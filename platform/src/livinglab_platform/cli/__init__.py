@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import entry_points
+from typing import Annotated
 
 import typer
 
@@ -16,7 +17,7 @@ from livinglab_platform.cli import (
     services,
     trials,
 )
-from livinglab_platform.cli.terminal import PlatformGroup
+from livinglab_platform.cli.terminal import PlatformGroup, show_utc
 
 __all__ = ["app", "main"]
 
@@ -26,6 +27,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     cls=PlatformGroup,
 )
+
+
+@app.callback()
+def _options(
+    utc: Annotated[
+        bool,
+        typer.Option(
+            "--utc", help="Show times in UTC (default: Ljubljana's, zone named)"
+        ),
+    ] = False,
+) -> None:
+    show_utc(utc)
+
+
 app.add_typer(registry.orgs_app, name="orgs")
 app.add_typer(registry.people_app, name="people")
 app.add_typer(registry.tokens_app, name="tokens")

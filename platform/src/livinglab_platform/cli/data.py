@@ -24,6 +24,7 @@ from livinglab_platform.cli.terminal import (
     format_size,
     is_stdout,
     operator,
+    parse_end,
     parse_moment,
     unit_of_work,
 )
@@ -55,15 +56,15 @@ def export(
         datetime,
         typer.Option(
             parser=parse_moment,
-            help="First moment (ISO date or date-time; UTC without an offset)",
+            help="First day (Ljubljana), or a date-time (Ljubljana's clock without an offset)",
             show_default=False,
         ),
     ],
     end: Annotated[
         datetime,
         typer.Option(
-            parser=parse_moment,
-            help="End, excluded (ISO date or date-time; UTC without an offset)",
+            parser=parse_end,
+            help="Last day, included (Ljubljana), or an exact date-time, excluded",
             show_default=False,
         ),
     ],

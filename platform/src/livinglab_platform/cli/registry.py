@@ -13,7 +13,7 @@ from livinglab_platform.cli.terminal import (
     err,
     format_moment,
     operator,
-    parse_moment,
+    parse_end,
     unit_of_work,
 )
 from livinglab_platform.core.db import Connection
@@ -157,8 +157,8 @@ def tokens_create(
     expires: Annotated[
         datetime | None,
         typer.Option(
-            parser=parse_moment,
-            help="When it stops working (ISO date or date-time, UTC without an offset); default: until revoked",
+            parser=parse_end,
+            help="Its last day (Ljubljana, included) or the exact date-time it stops working; default: until revoked",
         ),
     ] = None,
 ) -> None:

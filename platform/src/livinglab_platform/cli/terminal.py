@@ -7,7 +7,7 @@ import getpass
 import os
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,7 +22,8 @@ from livinglab_platform.access import Principal, cli_principal
 from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import PlatformError
-from livinglab_platform.core.schema import Moment
+from livinglab_platform.core.formatting import Formats
+from livinglab_platform.core.schema import EndMoment, Moment
 from livinglab_platform.core.settings import IngestSettings
 
 __all__ = [
@@ -34,7 +35,9 @@ __all__ = [
     "is_stdout",
     "operator",
     "output",
+    "parse_end",
     "parse_moment",
+    "show_utc",
     "unit_of_work",
 ]
 
@@ -59,30 +62,50 @@ def unit_of_work() -> Iterator[Connection]:
         yield conn
 
 
-_MOMENT: pydantic.TypeAdapter[datetime] = pydantic.TypeAdapter(Moment)
+# The CLI speaks English: numbers as English writes them, units from the quantity table.
+FORMATS = Formats("en")
+# `livinglab --utc ...`: times in UTC for machines; people read Ljubljana's clock by default.
+_SHOWN_IN_UTC = False
+
+_START: pydantic.TypeAdapter[datetime] = pydantic.TypeAdapter(Moment)
+_END: pydantic.TypeAdapter[datetime] = pydantic.TypeAdapter(EndMoment)
 
 
-def parse_moment(text: str) -> datetime:
-    """An ISO date (midnight) or date-time, as a `Moment`: UTC without an offset, and inside the
-    years 1 to 9999 in UTC, as the API takes it."""
+def show_utc(utc: bool) -> None:
+    """Show the times of this run in UTC (the root command's `--utc`)."""
+    global _SHOWN_IN_UTC
+    _SHOWN_IN_UTC = utc
+
+
+def _parse(text: str, adapter: pydantic.TypeAdapter[datetime]) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.strip())
+        datetime.fromisoformat(text.strip())
     except ValueError:
         raise typer.BadParameter(
             f"{text!r} is not an ISO date or date-time, e.g. 2026-05-01 or 2026-05-01T08:00+02:00"
         ) from None
     try:
-        return _MOMENT.validate_python(moment)
+        return adapter.validate_python(text.strip())
     except pydantic.ValidationError as exc:
         reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
         raise typer.BadParameter(f"{text!r} {reason}") from None
 
 
+def parse_moment(text: str) -> datetime:
+    """A moment or a period's start as the API takes it (`core.schema.Moment`): a date is its
+    Ljubljana day's first instant, a date-time without an offset is Ljubljana's clock."""
+    return _parse(text, _START)
+
+
+def parse_end(text: str) -> datetime:
+    """A period's end (`core.schema.EndMoment`): a date is included whole, so the instant after
+    its Ljubljana day; a date-time is exact (and excluded)."""
+    return _parse(text, _END)
+
+
 def format_moment(moment: datetime | None) -> str:
-    """A timestamp in UTC to the minute, or `-`."""
-    if moment is None:
-        return "-"
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A moment to the minute with its zone: Ljubljana's (CET/CEST), or UTC under `--utc`."""
+    return FORMATS.moment(moment, utc=_SHOWN_IN_UTC)
 
 
 def format_size(size: int) -> str:

@@ -19,6 +19,7 @@ from livinglab_platform.cli.terminal import (
     format_size,
     is_stdout,
     operator,
+    parse_end,
     parse_moment,
     unit_of_work,
 )
@@ -42,11 +43,19 @@ trials_app = typer.Typer(
 )
 
 TrialId = Annotated[int, typer.Argument(help="Trial id (from `trials list`)")]
-Moment = Annotated[
+Start = Annotated[
     datetime,
     typer.Option(
         parser=parse_moment,
-        help="ISO date or date-time; UTC without an offset",
+        help="First day (Ljubljana), or a date-time (Ljubljana's clock without an offset)",
+        show_default=False,
+    ),
+]
+End = Annotated[
+    datetime,
+    typer.Option(
+        parser=parse_end,
+        help="Last day, included (Ljubljana), or an exact date-time, excluded",
         show_default=False,
     ),
 ]
@@ -225,8 +234,8 @@ def trials_transition(
 def trials_assign(
     trial_id: TrialId,
     device: Annotated[str, typer.Argument(help="Device id")],
-    start: Moment,
-    end: Moment,
+    start: Start,
+    end: End,
 ) -> None:
     """Put a device to work for a trial from --start until --end."""
     with unit_of_work() as conn:
@@ -247,8 +256,8 @@ def trials_assign(
 def trials_grant(
     trial_id: TrialId,
     org: Annotated[str, typer.Argument(help="Organisation that may read the data")],
-    start: Moment,
-    end: Moment,
+    start: Start,
+    end: End,
     reason: Annotated[str, typer.Option(help="Why, for the audit trail")] = "",
 ) -> None:
     """Let another organisation read a trial's data of a period."""

@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, ViewerMinCount
 from livinglab_platform.core.errors import InvalidInputError
-from livinglab_platform.core.schema import Moment
+from livinglab_platform.core.schema import EndMoment, Moment
 from livinglab_platform.data import queries
 from livinglab_platform.data.schemas import (
     DataPublic,
@@ -38,17 +38,26 @@ def data_query(
         int | None, Query(description="Only the trial's devices and periods")
     ] = None,
     start: Annotated[
-        Moment | None, Query(description="Default: 24 h before end")
+        Moment | None,
+        Query(
+            description="First day (Ljubljana) or date-time; default: 24 h before end"
+        ),
     ] = None,
-    end: Annotated[Moment | None, Query(description="Default: now")] = None,
+    end: Annotated[
+        EndMoment | None,
+        Query(
+            description="Last day, included (Ljubljana), or date-time, excluded; default: now"
+        ),
+    ] = None,
     interval: Annotated[
         Interval, Query(description="raw, a bucket, or auto")
     ] = Interval.auto,
 ) -> queries.DataQuery:
     """The query parameters shared by /data and /export.
 
-    `start` and `end` are `Moment`s, the one rule of every moment the platform takes: UTC
-    without an offset, and inside the years 1 to 9999 in UTC (422 naming the field otherwise).
+    `start` and `end` follow the one rule of every time the platform takes (core/schema.py): a
+    date is a Ljubljana day, the end's included; a date-time without an offset is Ljubljana's
+    clock; inside the years 1 to 9999 in UTC (422 naming the field otherwise).
     """
     end = end or datetime.now(UTC)
     if start is None:
