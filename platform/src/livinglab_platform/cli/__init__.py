@@ -25,6 +25,9 @@ app = typer.Typer(
     help="livinglab: the open platform of Ljubljana's living lab.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click help for every command: typer's rich help panels print each flag as
+    # `--help <bool>` (typer 0.29 gives options without a value a type column all the same).
+    rich_markup_mode=None,
     cls=PlatformGroup,
 )
 
