@@ -51,7 +51,8 @@ def test_add_list_rotate_and_revoke(with_broker, dsn, broker):
 
     listed = with_broker("devices", "list").stdout
     assert re.search(
-        r"pm-01 .*tp-ljubljana .*zrak-io .*pm10, pm2_5 .*○ never", listed
+        r"pm-01 .*tp-ljubljana .*zrak-io .*pm-01/pm10 \(µg/m³\), pm-01/pm2_5 \(µg/m³\) .*○ never",
+        listed,
     ), listed
     with psycopg.connect(dsn) as conn:
         # A heartbeat and two of three batches, as the ingest service would record them.
@@ -68,7 +69,7 @@ def test_add_list_rotate_and_revoke(with_broker, dsn, broker):
     listed = with_broker("devices", "list").stdout
     assert "1 device(s), 1 online" in listed
     assert re.search(
-        r"● online .*30 s ago .*1,234 .*synced \+1\.5 ms .*66\.7%", listed
+        r"● online .*30 s ago .*1,234 .*synced .*\+1\.5 ms .*66\.7%", listed
     ), listed
 
     rotated = with_broker("devices", "rotate", "pm-01")

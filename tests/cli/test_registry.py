@@ -100,7 +100,7 @@ def test_sites_with_host_and_description(livinglab, dsn):
     )  # fmt: skip
     listed = livinglab("sites", "list").stdout
     assert re.search(
-        r"tp-ljubljana .*Tehnološki park Ljubljana .*tpl .*Tehnološki park 19 .*46\.0456, 14\.4589",
+        r"tp-ljubljana .*Tehnološki park Ljubljana .*tpl .*Tehnološki park 19 .*46\.0456 │ 14\.4589",
         listed,
     )
     with psycopg.connect(dsn) as conn:

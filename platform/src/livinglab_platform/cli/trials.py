@@ -13,6 +13,10 @@ from rich.table import Table
 
 from livinglab_platform import audit
 from livinglab_platform.cli.terminal import (
+    FORMATS,
+    Column,
+    FormatOption,
+    ListFormat,
     console,
     err,
     format_moment,
@@ -21,6 +25,8 @@ from livinglab_platform.cli.terminal import (
     operator,
     parse_end,
     parse_moment,
+    print_listing,
+    print_table,
     unit_of_work,
 )
 from livinglab_platform.cli.terminal import output as open_output
@@ -82,34 +88,43 @@ def trials_list(
     state: Annotated[
         State | None, typer.Option(help="Only trials in this state, e.g. submitted")
     ] = None,
+    output_format: FormatOption = ListFormat.table,
 ) -> None:
     """Trials, newest first; `--state submitted` is the approval queue."""
     with unit_of_work() as conn:
         found = registration.list_trials(conn, operator(), state=state)
-    table = Table(title=f"{len(found)} trial(s)" + (f" {state.value}" if state else ""))
-    for column in (
-        "id",
-        "title",
-        "organisation",
-        "state",
-        "TRL",
-        "period",
-        "sites",
-        "devices",
-    ):
-        table.add_column(column, justify="right" if column == "id" else "left")
-    for t in found:
-        table.add_row(
-            str(t.id),
-            t.title,
-            t.organisation_id,
-            _state(t),
-            f"{t.trl_start}→{t.trl_target}",
-            f"{t.starts_on} to {t.ends_on}",
-            ", ".join(t.site_ids) or "-",
-            str(len({d.device_id for d in t.devices})),
-        )
-    console.print(table)
+    columns = (
+        Column("id", right=True),
+        Column("title"),
+        Column("organisation"),
+        Column("state", show=lambda s: f"[{_STATE_STYLE[s]}]{s.value}[/]"),
+        Column("trl_start", "TRL at start"),
+        Column("trl_target", "TRL target"),
+        Column("starts_on", "from"),
+        Column("ends_on", "until (included)"),
+        Column("sites"),
+        Column("devices", right=True),
+    )
+    print_listing(
+        f"{len(found)} trial(s)" + (f" {state.value}" if state else ""),
+        columns,
+        (
+            (
+                t.id,
+                t.title,
+                t.organisation_id,
+                t.state,
+                t.trl_start,
+                t.trl_target,
+                t.starts_on,
+                t.ends_on,
+                t.site_ids,
+                len({d.device_id for d in t.devices}),
+            )
+            for t in found
+        ),
+        output_format=output_format,
+    )
 
 
 @trials_app.command("show")
@@ -132,7 +147,10 @@ def trials_show(trial_id: TrialId) -> None:
         ("organisation", trial.organisation_id),
         ("technology", f"{trial.technology}, TRL {trial.trl_start}→{trial.trl_target}"),
         ("", trial.technology_description),
-        ("period", f"{trial.starts_on} to {trial.ends_on}"),
+        (
+            "period",
+            f"{FORMATS.day(trial.starts_on)} to {FORMATS.day(trial.ends_on)}, included",
+        ),
         ("sites", ", ".join(trial.site_ids) or "-"),
         ("partners", partners or "-"),
         ("success criteria", trial.success_criteria or "-"),
@@ -143,7 +161,7 @@ def trials_show(trial_id: TrialId) -> None:
         if value:
             details.add_row(label, value)
     console.print(f"[bold]trial {trial.id}: {trial.title}[/]")
-    console.print(details)
+    print_table(details)
     if trial.devices:
         table = Table(title="devices")
         for column in ("assignment", "device", "from", "until"):
@@ -155,7 +173,7 @@ def trials_show(trial_id: TrialId) -> None:
                 format_moment(d.starts_at),
                 format_moment(d.ends_at),
             )
-        console.print(table)
+        print_table(table)
     if given:
         table = Table(title="data grants")
         for column in ("grant", "organisation", "from", "until", "reason", "state"):
@@ -169,13 +187,13 @@ def trials_show(trial_id: TrialId) -> None:
                 g.reason,
                 "[red]revoked[/]" if g.revoked else "active",
             )
-        console.print(table)
+        print_table(table)
     table = Table(title="audit trail")
     for column in ("time", "who", "action", "reason"):
         table.add_column(column)
     for e in entries:
         table.add_row(format_moment(e.time), e.actor, e.action, e.reason or "")
-    console.print(table)
+    print_table(table)
 
 
 def _transition(
