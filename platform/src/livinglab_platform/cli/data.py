@@ -31,6 +31,7 @@ from livinglab_platform.cli.terminal import (
 from livinglab_platform.cli.terminal import output as open_output
 from livinglab_platform.data import queries
 from livinglab_platform.data.schemas import Format, Interval
+from livinglab_platform.registry.sensor_names import sensor_ids
 
 __all__ = ["export"]
 
@@ -79,7 +80,12 @@ def export(
         typer.Option(metavar="ID", help="Device id: all its sensors; repeatable"),
     ] = None,
     sensor: Annotated[
-        list[int] | None, typer.Option(metavar="ID", help="Sensor id; repeatable")
+        list[str] | None,
+        typer.Option(
+            metavar="DEVICE/KEY",
+            help="Sensor, e.g. tp-air-01/air_temperature (names as `devices list` shows them;"
+            " a numeric id works too); repeatable",
+        ),
     ] = None,
     trial: Annotated[
         int | None,
@@ -106,17 +112,18 @@ def export(
     from livinglab_platform.data import exports
 
     write = exports.write_parquet if chosen is Format.parquet else exports.write_csv
-    query = queries.DataQuery(
-        start=start,
-        end=end,
-        sensor_ids=tuple(sensor or ()),
-        device_ids=tuple(device or ()),
-        trial_id=trial,
-        interval=interval,
-    )
     started = time.monotonic()
     with unit_of_work() as conn:
-        plan = queries.plan_query(conn, operator(), query)
+        principal = operator()
+        query = queries.DataQuery(
+            start=start,
+            end=end,
+            sensor_ids=sensor_ids(conn, principal, sensor or (), trial_id=trial),
+            device_ids=tuple(device or ()),
+            trial_id=trial,
+            interval=interval,
+        )
+        plan = queries.plan_query(conn, principal, query)
         progress = _progress(output)
         with progress, open_output(output) as out:
             # The estimate may be off (it comes from the hourly rollups or the planner): the bar

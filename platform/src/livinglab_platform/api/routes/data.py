@@ -19,6 +19,7 @@ from livinglab_platform.data.schemas import (
     PointPublic,
     SeriesPublic,
 )
+from livinglab_platform.registry.sensor_names import SENSOR_NAME_RULE, sensor_ids
 
 router = APIRouter(tags=["data"])
 
@@ -28,8 +29,14 @@ MAX_ROWS = 200_000
 
 
 def data_query(
+    conn: ConnDep,
+    principal: CurrentPrincipal,
     sensor: Annotated[
-        list[int], Query(description="Sensor ids; repeat the parameter")
+        list[str],
+        Query(
+            description=f"Sensors, each {SENSOR_NAME_RULE}; repeat the parameter",
+            examples=["tp-air-01/air_temperature"],
+        ),
     ] = [],  # noqa: B006
     device: Annotated[
         list[str], Query(description="Device ids: all their sensors")
@@ -75,7 +82,7 @@ def data_query(
     return queries.DataQuery(
         start=start,
         end=end,
-        sensor_ids=tuple(sensor),
+        sensor_ids=sensor_ids(conn, principal, sensor, trial_id=trial),
         device_ids=tuple(device),
         trial_id=trial,
         interval=interval,
