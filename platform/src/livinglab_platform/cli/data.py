@@ -57,6 +57,7 @@ def export(
         datetime,
         typer.Option(
             parser=parse_moment,
+            metavar="DATE",
             help="First day (Ljubljana), or a date-time (Ljubljana's clock without an offset)",
             show_default=False,
         ),
@@ -65,6 +66,7 @@ def export(
         datetime,
         typer.Option(
             parser=parse_end,
+            metavar="DATE",
             help="Last day, included (Ljubljana), or an exact date-time, excluded",
             show_default=False,
         ),

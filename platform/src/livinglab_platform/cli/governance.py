@@ -228,7 +228,7 @@ def council_meeting(
         datetime,
         typer.Option(
             parser=parse_moment,
-            help="ISO date-time; UTC without an offset",
+            help="ISO date-time; Ljubljana's clock without an offset",
             show_default=False,
         ),
     ],

@@ -175,6 +175,7 @@ def tokens_create(
         datetime | None,
         typer.Option(
             parser=parse_end,
+            metavar="DATE",
             help="Its last day (Ljubljana, included) or the exact date-time it stops working; default: until revoked",
         ),
     ] = None,

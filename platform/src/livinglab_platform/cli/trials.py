@@ -53,6 +53,7 @@ Start = Annotated[
     datetime,
     typer.Option(
         parser=parse_moment,
+        metavar="DATE",
         help="First day (Ljubljana), or a date-time (Ljubljana's clock without an offset)",
         show_default=False,
     ),
@@ -61,6 +62,7 @@ End = Annotated[
     datetime,
     typer.Option(
         parser=parse_end,
+        metavar="DATE",
         help="Last day, included (Ljubljana), or an exact date-time, excluded",
         show_default=False,
     ),
