@@ -92,6 +92,18 @@ def _not_a_number(value: object) -> object:
     return value
 
 
+def _date_only(value: object) -> object:
+    # A day is typed as a day: pydantic would also take a date-time at midnight, in any offset
+    # ("0001-01-01T00:00:00+14:00"), which is no day of Ljubljana's. The error keeps pydantic's
+    # type, so the web forms say it in the person's language.
+    value = _not_a_number(value)
+    if isinstance(value, str) and not _DATE_ONLY.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "date_parsing", "must be an ISO date such as 2026-05-01"
+        )
+    return value
+
+
 def _day_bound(value: object, *, end: bool) -> object:
     """A typed date as the instant its Ljubljana day starts, or (for an end) the one it ends."""
     value = _not_a_number(value)
@@ -144,7 +156,8 @@ Reason = Annotated[
 ]
 
 
-Day = Annotated[date, BeforeValidator(_not_a_number)]
+# A calendar day of Ljubljana, typed as `2026-05-01`.
+Day = Annotated[date, BeforeValidator(_date_only)]
 
 
 # A moment, or the start of a period: a date is its Ljubljana day's first instant.
