@@ -85,9 +85,15 @@ _ISO_EXAMPLE = "must be ISO 8601 text such as 2026-05-01 or 2026-05-01T08:00:00Z
 _YEARS = "must lie between the years 1 and 9999 in UTC"
 
 
+# Digits alone: pydantic would read `20260501` or `1700000000` as Unix time.
+_NUMBER = re.compile(r"\s*[-+]?\d+(\.\d*)?\s*")
+
+
 def _not_a_number(value: object) -> object:
-    # pydantic would read a number as Unix time; the documented format is ISO 8601 text.
-    if isinstance(value, int | float):
+    # pydantic would read a number, or text of one, as Unix time; the format is ISO 8601 text.
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
         raise ValueError(_ISO_EXAMPLE)
     return value
 
