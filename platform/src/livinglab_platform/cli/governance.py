@@ -20,6 +20,7 @@ from livinglab_platform.cli.terminal import (
     console,
     operator,
     output,
+    parse_day,
     parse_moment,
     print_listing,
     print_table,
@@ -66,21 +67,13 @@ governance_app.add_typer(applications_app, name="applications")
 governance_app.add_typer(evidence_app, name="evidence")
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO date such as 2025-12-31"
-        ) from None
-
-
 Day = Annotated[
-    date, typer.Option(parser=_day, help="ISO date (Ljubljana)", show_default=False)
+    date,
+    typer.Option(parser=parse_day, help="ISO date (Ljubljana)", show_default=False),
 ]
 OptionalDay = Annotated[
     date | None,
-    typer.Option(parser=_day, help="ISO date (Ljubljana)", show_default=False),
+    typer.Option(parser=parse_day, help="ISO date (Ljubljana)", show_default=False),
 ]
 
 
@@ -330,7 +323,7 @@ def applications_add(
     ] = None,
 ) -> None:
     """Record a co-financed project application."""
-    history = [{"status": s, "on": _day(d)} for s, d in _pairs(status or [])]
+    history = [{"status": s, "on": parse_day(d)} for s, d in _pairs(status or [])]
     with unit_of_work() as conn:
         made = applications.create_application(
             conn,
@@ -475,7 +468,7 @@ def _indicators_csv(*, first: int | None, last: int | None, out: Path) -> None:
 @governance_app.command("milestone")
 def milestone(
     as_of: Annotated[
-        date | None, typer.Option(parser=_day, help="ISO date; default today")
+        date | None, typer.Option(parser=parse_day, help="ISO date; default today")
     ] = None,
 ) -> None:
     """The milestone "a working living lab" as of a date: each criterion, first met, what is missing."""

@@ -29,7 +29,7 @@ from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import PlatformError
 from livinglab_platform.core.formatting import Formats
-from livinglab_platform.core.schema import EndMoment, Moment
+from livinglab_platform.core.schema import Day, EndMoment, Moment
 from livinglab_platform.core.settings import IngestSettings
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "is_stdout",
     "operator",
     "output",
+    "parse_day",
     "parse_end",
     "parse_moment",
     "print_listing",
@@ -113,6 +114,19 @@ def parse_end(text: str) -> datetime:
     """A period's end (`core.schema.EndMoment`): a date is included whole, so the instant after
     its Ljubljana day; a date-time is exact (and excluded)."""
     return _parse(text, _END)
+
+
+_DAY: pydantic.TypeAdapter[date] = pydantic.TypeAdapter(Day)
+
+
+def parse_day(text: str) -> date:
+    """A calendar day of Ljubljana (`core.schema.Day`), typed as 2025-12-31."""
+    try:
+        return _DAY.validate_python(text.strip())
+    except pydantic.ValidationError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO date such as 2025-12-31"
+        ) from None
 
 
 def format_moment(moment: datetime | None) -> str:
