@@ -65,7 +65,7 @@ def _csv(text):
 def test_csv_of_a_device_matches_the_database(livinglab, dsn, readings, tmp_path):
     out = tmp_path / "pm.csv"
     result = livinglab(
-        "export", "--device", "pm-01", "--start", "2026-05-01T10:30", "--end", "2026-05-01T11:00",
+        "export", "--device", "pm-01", "--start", "2026-05-01T10:30Z", "--end", "2026-05-01T11:00Z",
         "--interval", "raw", "--format", "csv", "-o", str(out),
     )  # fmt: skip
     header, rows = _csv(out.read_text())
@@ -227,3 +227,25 @@ def test_dossier_zip_holds_the_files_and_the_trials_readings(
     )
     assert unknown.stderr == "error: trial 999 not found\n"
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_a_sensor_is_named_device_slash_key_as_listings_show_it(livinglab, readings):
+    listed = livinglab("devices", "list").stdout
+    assert "pm-01/pm2_5" in listed
+    by = {}
+    for sensor in ("pm-01/pm2_5", str(readings)):
+        by[sensor] = livinglab(
+            "export", "--sensor", sensor, "--start", "2026-05-01", "--end", "2026-05-01",
+            "--interval", "1h", "-o", "-",
+        ).stdout  # fmt: skip
+    assert by["pm-01/pm2_5"] == by[str(readings)]
+    assert len(by["pm-01/pm2_5"].splitlines()) == 3  # the header and two hours
+    for name, said in [
+        ("pm-01/pm10", "sensor 'pm-01/pm10' not found, or not visible to you"),
+        ("nope/pm2_5", "sensor 'nope/pm2_5' not found, or not visible to you"),
+        ("pm-01", "sensor 'pm-01' must be DEVICE/KEY"),
+    ]:
+        refused = livinglab(
+            "export", "--sensor", name, "--start", "2026-05-01", "--end", "2026-05-01", "-o", "-", code=2
+        )  # fmt: skip
+        assert said in refused.stderr

@@ -60,7 +60,8 @@ def test_organisations_people_and_tokens(livinglab, dsn):
         principal = tokens.authenticate(conn, token)
         expires = conn.execute("SELECT expires_at FROM tokens").fetchone()[0]
     assert (principal.name, principal.organisation_id) == ("Luka Horvat", "zrak-io")
-    assert expires.isoformat().startswith("2099-01-01T00:00:00")
+    # The last day of a token is included: it stops at Ljubljana's midnight after it (CET).
+    assert expires.isoformat().startswith("2099-01-01T23:00:00")
 
     listed = livinglab("tokens", "list", "luka@zrak.example").stdout
     assert "laptop" in listed
@@ -99,7 +100,7 @@ def test_sites_with_host_and_description(livinglab, dsn):
     )  # fmt: skip
     listed = livinglab("sites", "list").stdout
     assert re.search(
-        r"tp-ljubljana .*Tehnološki park Ljubljana .*tpl .*Tehnološki park 19 .*46\.0456, 14\.4589",
+        r"tp-ljubljana .*Tehnološki park Ljubljana .*tpl .*Tehnološki park 19 .*46\.0456 │ 14\.4589",
         listed,
     )
     with psycopg.connect(dsn) as conn:

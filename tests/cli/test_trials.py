@@ -87,7 +87,7 @@ def test_approve_reject_and_any_transition(livinglab, dsn, world):
     assert "a reason is required to withdraw a trial" in withdraw.stderr
 
 
-def test_assign_and_grant_read_dates_as_utc(livinglab, dsn, world):
+def test_assign_and_grant_read_dates_as_ljubljana_days(livinglab, dsn, world):
     with psycopg.connect(dsn) as conn:
         add_device(conn, "pm-01", "startup-a")
         conn.commit()
@@ -110,21 +110,29 @@ def test_assign_and_grant_read_dates_as_utc(livinglab, dsn, world):
             "SELECT organisation_id, starts_at, ends_at, reason FROM grants WHERE trial_id = %s",
             (trial,),
         ).fetchone()
+    # A date is a Ljubljana day (CEST in May: UTC+2), the end's included; an offset is exact;
+    # a date-time without one is Ljubljana's clock.
     assert assignment == (
         "pm-01",
-        datetime(2026, 5, 1, tzinfo=UTC),
+        datetime(2026, 4, 30, 22, tzinfo=UTC),
         datetime(2026, 5, 2, 8, tzinfo=UTC),
     )
     assert grant == (
         "ul-fe",
-        datetime(2026, 5, 1, 6, tzinfo=UTC),
-        datetime(2026, 6, 1, tzinfo=UTC),
+        datetime(2026, 5, 1, 4, tzinfo=UTC),
+        datetime(2026, 6, 1, 22, tzinfo=UTC),
         "calibration study",
     )
     assert _last_audit(dsn, trial) == (CLI_USER, "grant", "calibration study")
     shown = livinglab("trials", "show", str(trial)).stdout
     assert "pm-01" in shown
     assert "calibration study" in shown
+    # Every time shown names its zone: Ljubljana's by default, UTC for machines.
+    assert "1 May 2026 00:00 (CEST)" in shown
+    assert "2 June 2026 00:00 (CEST)" in shown
+    in_utc = livinglab("--utc", "trials", "show", str(trial)).stdout
+    assert "30 April 2026 22:00 (UTC)" in in_utc
+    assert "(CEST)" not in in_utc
 
     backwards = livinglab(
         "trials", "assign", str(trial), "pm-01", "--start", "2026-05-02", "--end", "2026-05-01", code=2

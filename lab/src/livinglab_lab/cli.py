@@ -35,8 +35,11 @@ def demo(
 ) -> None:
     """Run a local living lab: database, broker, ingest, API and three simulated pilot-site agents."""
     from livinglab_lab.demo import run_demo
+    from livinglab_lab.demo.logs import log_to_file
 
-    summary = run_demo(lab_dir=lab_dir, duration_s=duration, console=console)
+    # Migration and seed records to .lab/logs/demo.log: the screen is for the person.
+    with log_to_file(lab_dir / "logs" / "demo.log"):
+        summary = run_demo(lab_dir=lab_dir, duration_s=duration, console=console)
     if summary is not None and (summary.lost or summary.duplicated):
         raise typer.Exit(code=1)
 

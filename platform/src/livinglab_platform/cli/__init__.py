@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import entry_points
+from typing import Annotated
 
 import typer
 
@@ -18,7 +19,7 @@ from livinglab_platform.cli import (
     services,
     trials,
 )
-from livinglab_platform.cli.terminal import PlatformGroup
+from livinglab_platform.cli.terminal import PlatformGroup, show_utc
 
 __all__ = ["app", "main"]
 
@@ -26,8 +27,25 @@ app = typer.Typer(
     help="livinglab: the open platform of Ljubljana's living lab.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click help for every command: typer's rich help panels print each flag as
+    # `--help <bool>` (typer 0.29 gives options without a value a type column all the same).
+    rich_markup_mode=None,
     cls=PlatformGroup,
 )
+
+
+@app.callback()
+def _options(
+    utc: Annotated[
+        bool,
+        typer.Option(
+            "--utc", help="Show times in UTC (default: Ljubljana's, zone named)"
+        ),
+    ] = False,
+) -> None:
+    show_utc(utc)
+
+
 app.add_typer(registry.orgs_app, name="orgs")
 app.add_typer(registry.people_app, name="people")
 app.add_typer(registry.tokens_app, name="tokens")

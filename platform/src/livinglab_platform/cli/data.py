@@ -24,12 +24,14 @@ from livinglab_platform.cli.terminal import (
     format_size,
     is_stdout,
     operator,
+    parse_end,
     parse_moment,
     unit_of_work,
 )
 from livinglab_platform.cli.terminal import output as open_output
 from livinglab_platform.data import queries
 from livinglab_platform.data.schemas import Format, Interval
+from livinglab_platform.registry.sensor_names import sensor_ids
 
 __all__ = ["export"]
 
@@ -55,15 +57,17 @@ def export(
         datetime,
         typer.Option(
             parser=parse_moment,
-            help="First moment (ISO date or date-time; UTC without an offset)",
+            metavar="DATE",
+            help="First day (Ljubljana), or a date-time (Ljubljana's clock without an offset)",
             show_default=False,
         ),
     ],
     end: Annotated[
         datetime,
         typer.Option(
-            parser=parse_moment,
-            help="End, excluded (ISO date or date-time; UTC without an offset)",
+            parser=parse_end,
+            metavar="DATE",
+            help="Last day, included (Ljubljana), or an exact date-time, excluded",
             show_default=False,
         ),
     ],
@@ -78,7 +82,12 @@ def export(
         typer.Option(metavar="ID", help="Device id: all its sensors; repeatable"),
     ] = None,
     sensor: Annotated[
-        list[int] | None, typer.Option(metavar="ID", help="Sensor id; repeatable")
+        list[str] | None,
+        typer.Option(
+            metavar="DEVICE/KEY",
+            help="Sensor, e.g. tp-air-01/air_temperature (names as `devices list` shows them;"
+            " a numeric id works too); repeatable",
+        ),
     ] = None,
     trial: Annotated[
         int | None,
@@ -105,17 +114,18 @@ def export(
     from livinglab_platform.data import exports
 
     write = exports.write_parquet if chosen is Format.parquet else exports.write_csv
-    query = queries.DataQuery(
-        start=start,
-        end=end,
-        sensor_ids=tuple(sensor or ()),
-        device_ids=tuple(device or ()),
-        trial_id=trial,
-        interval=interval,
-    )
     started = time.monotonic()
     with unit_of_work() as conn:
-        plan = queries.plan_query(conn, operator(), query)
+        principal = operator()
+        query = queries.DataQuery(
+            start=start,
+            end=end,
+            sensor_ids=sensor_ids(conn, principal, sensor or (), trial_id=trial),
+            device_ids=tuple(device or ()),
+            trial_id=trial,
+            interval=interval,
+        )
+        plan = queries.plan_query(conn, principal, query)
         progress = _progress(output)
         with progress, open_output(output) as out:
             # The estimate may be off (it comes from the hourly rollups or the planner): the bar

@@ -13,10 +13,17 @@ from rich.table import Table
 from livinglab_platform import governance
 from livinglab_platform.cli.evidence import evidence_app
 from livinglab_platform.cli.terminal import (
+    FORMATS,
+    Column,
+    FormatOption,
+    ListFormat,
     console,
     operator,
     output,
+    parse_day,
     parse_moment,
+    print_listing,
+    print_table,
     unit_of_work,
 )
 from livinglab_platform.governance import (
@@ -60,21 +67,13 @@ governance_app.add_typer(applications_app, name="applications")
 governance_app.add_typer(evidence_app, name="evidence")
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO date such as 2025-12-31"
-        ) from None
-
-
 Day = Annotated[
-    date, typer.Option(parser=_day, help="ISO date (Ljubljana)", show_default=False)
+    date,
+    typer.Option(parser=parse_day, help="ISO date (Ljubljana)", show_default=False),
 ]
 OptionalDay = Annotated[
     date | None,
-    typer.Option(parser=_day, help="ISO date (Ljubljana)", show_default=False),
+    typer.Option(parser=parse_day, help="ISO date (Ljubljana)", show_default=False),
 ]
 
 
@@ -131,23 +130,42 @@ def forms_end(form_id: int, on: Day) -> None:
 
 
 @forms_app.command("list")
-def forms_list(kind: Annotated[FormKind | None, typer.Option()] = None) -> None:
+def forms_list(
+    kind: Annotated[FormKind | None, typer.Option()] = None,
+    output_format: FormatOption = ListFormat.table,
+) -> None:
     """Organisational forms with members, period and evidence."""
     with unit_of_work() as conn:
         found = forms.list_forms(conn, operator(), kind=kind)
-    table = Table(title=f"{len(found)} form(s)")
-    for column in ("id", "kind", "name", "period", "members", "evidence"):
-        table.add_column(column)
-    for f in found:
-        table.add_row(
-            str(f.id),
-            f.kind.value,
-            f.name,
-            f"{f.starts_on} to {f.ends_on or 'open'}",
-            ", ".join(m.organisation_id for m in f.members),
-            ", ".join(f"{e.id}:{e.quality.value}" for e in f.evidence) or "-",
-        )
-    console.print(table)
+    print_listing(
+        f"{len(found)} form(s)",
+        (
+            Column("id", right=True),
+            Column("kind"),
+            Column("name"),
+            Column("starts_on", "from"),
+            Column("ends_on", "until", show=_open_end),
+            Column("members"),
+            Column("evidence"),
+        ),
+        (
+            (
+                f.id,
+                f.kind,
+                f.name,
+                f.starts_on,
+                f.ends_on,
+                [m.organisation_id for m in f.members],
+                [f"{e.id}:{e.quality.value}" for e in f.evidence],
+            )
+            for f in found
+        ),
+        output_format=output_format,
+    )
+
+
+def _open_end(day: date | None) -> str:
+    return "open" if day is None else FORMATS.day(day)
 
 
 @council_app.command("add-member")
@@ -175,22 +193,26 @@ def council_add_member(
 
 
 @council_app.command("members")
-def council_members() -> None:
+def council_members(output_format: FormatOption = ListFormat.table) -> None:
     """The council's members and their terms."""
     with unit_of_work() as conn:
         found = council.list_members(conn, operator())
-    table = Table(title=f"{len(found)} member(s)")
-    for column in ("id", "name", "organisation", "role", "term"):
-        table.add_column(column)
-    for m in found:
-        table.add_row(
-            str(m.id),
-            m.name,
-            m.organisation_id or "-",
-            m.role,
-            f"{m.term_starts_on} to {m.term_ends_on or 'open'}",
-        )
-    console.print(table)
+    print_listing(
+        f"{len(found)} member(s)",
+        (
+            Column("id", right=True),
+            Column("name"),
+            Column("organisation"),
+            Column("role"),
+            Column("term_starts_on", "term from"),
+            Column("term_ends_on", "term until", show=_open_end),
+        ),
+        (
+            (m.id, m.name, m.organisation_id, m.role, m.term_starts_on, m.term_ends_on)
+            for m in found
+        ),
+        output_format=output_format,
+    )
 
 
 @council_app.command("meeting")
@@ -199,7 +221,7 @@ def council_meeting(
         datetime,
         typer.Option(
             parser=parse_moment,
-            help="ISO date-time; UTC without an offset",
+            help="ISO date-time; Ljubljana's clock without an offset",
             show_default=False,
         ),
     ],
@@ -241,23 +263,36 @@ def council_meeting(
 
 
 @council_app.command("meetings")
-def council_meetings(year: Annotated[int | None, typer.Option()] = None) -> None:
+def council_meetings(
+    year: Annotated[int | None, typer.Option()] = None,
+    output_format: FormatOption = ListFormat.table,
+) -> None:
     """The council's meetings, by Ljubljana date."""
     with unit_of_work() as conn:
         found = council.list_meetings(conn, operator(), year=year)
-    table = Table(title=f"{len(found)} meeting(s)")
-    for column in ("id", "date", "place", "attendees", "decisions", "evidence"):
-        table.add_column(column)
-    for m in found:
-        table.add_row(
-            str(m.id),
-            str(m.held_on),
-            m.place,
-            str(len(m.attendees)),
-            "; ".join(f"{d.kind.value}: {d.text}" for d in m.decisions) or "-",
-            ", ".join(f"{e.id}:{e.quality.value}" for e in m.evidence) or "-",
-        )
-    console.print(table)
+    print_listing(
+        f"{len(found)} meeting(s)",
+        (
+            Column("id", right=True),
+            Column("date"),
+            Column("place"),
+            Column("attendees", right=True),
+            Column("decisions", show=lambda d: "; ".join(d) or "-"),
+            Column("evidence"),
+        ),
+        (
+            (
+                m.id,
+                m.held_on,
+                m.place,
+                len(m.attendees),
+                [f"{d.kind.value}: {d.text}" for d in m.decisions],
+                [f"{e.id}:{e.quality.value}" for e in m.evidence],
+            )
+            for m in found
+        ),
+        output_format=output_format,
+    )
 
 
 @applications_app.command("add")
@@ -288,7 +323,7 @@ def applications_add(
     ] = None,
 ) -> None:
     """Record a co-financed project application."""
-    history = [{"status": s, "on": _day(d)} for s, d in _pairs(status or [])]
+    history = [{"status": s, "on": parse_day(d)} for s, d in _pairs(status or [])]
     with unit_of_work() as conn:
         made = applications.create_application(
             conn,
@@ -335,34 +370,37 @@ def applications_status(
 
 
 @applications_app.command("list")
-def applications_list() -> None:
+def applications_list(output_format: FormatOption = ListFormat.table) -> None:
     """Applications with their status, budget and evidence."""
     with unit_of_work() as conn:
         found = applications.list_applications(conn, operator())
-    table = Table(title=f"{len(found)} application(s)")
-    for column in (
-        "id",
-        "programme",
-        "acronym",
-        "MOL",
-        "status",
-        "submitted",
-        "total EUR",
-        "MOL EUR",
-    ):
-        table.add_column(column, justify="right" if "EUR" in column else "left")
-    for a in found:
-        table.add_row(
-            str(a.id),
-            a.programme,
-            a.acronym or a.title,
-            a.mol_role.value,
-            a.status.value,
-            str(a.submitted_on or "-"),
-            f"{a.total_budget:,}",
-            f"{a.mol_share:,}",
-        )
-    console.print(table)
+    print_listing(
+        f"{len(found)} application(s)",
+        (
+            Column("id", right=True),
+            Column("programme"),
+            Column("acronym"),
+            Column("mol_role", "MOL"),
+            Column("status"),
+            Column("submitted_on", "submitted"),
+            Column("total_budget", "total EUR", right=True),
+            Column("mol_share", "MOL EUR", right=True),
+        ),
+        (
+            (
+                a.id,
+                a.programme,
+                a.acronym or a.title,
+                a.mol_role,
+                a.status,
+                a.submitted_on,
+                a.total_budget,
+                a.mol_share,
+            )
+            for a in found
+        ),
+        output_format=output_format,
+    )
 
 
 _YES = {True: "[green]yes[/]", False: "[red]no[/]"}
@@ -405,7 +443,7 @@ def indicators(
         table.add_row(
             f"{i.name_sl}\n[dim]{i.key}[/]", str(i.value), str(i.target), met, records
         )
-    console.print(table)
+    print_table(table)
     console.print(
         f"[bold]{found.verdict.sl}[/] ({found.verdict.en}): {found.verdict.rule}"
     )
@@ -430,7 +468,7 @@ def _indicators_csv(*, first: int | None, last: int | None, out: Path) -> None:
 @governance_app.command("milestone")
 def milestone(
     as_of: Annotated[
-        date | None, typer.Option(parser=_day, help="ISO date; default today")
+        date | None, typer.Option(parser=parse_day, help="ISO date; default today")
     ] = None,
 ) -> None:
     """The milestone "a working living lab" as of a date: each criterion, first met, what is missing."""
@@ -448,7 +486,7 @@ def milestone(
             str(c.first_met_on or "-"),
             c.missing or "",
         )
-    console.print(table)
+    print_table(table)
     console.print(
         f"milestone {'achieved' if found.achieved else 'not achieved'} as of {day}"
     )

@@ -6,20 +6,23 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from livinglab_platform.cli.terminal import (
+    Column,
+    FormatOption,
+    ListFormat,
     console,
     err,
     format_moment,
     operator,
-    parse_moment,
+    parse_end,
+    print_listing,
     unit_of_work,
 )
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.dynsec import DynSec
 from livinglab_platform.core.errors import NotFoundError
-from livinglab_platform.core.quantities import describe
+from livinglab_platform.core.quantities import unit_symbol
 from livinglab_platform.core.settings import BrokerSettings
 from livinglab_platform.registry import (
     devices,
@@ -38,6 +41,7 @@ from livinglab_platform.registry.schemas import (
     Role,
     SiteCreate,
     TokenCreate,
+    TokenPublic,
 )
 
 __all__ = ["devices_app", "orgs_app", "people_app", "sites_app", "tokens_app"]
@@ -83,17 +87,22 @@ def orgs_add(
 
 
 @orgs_app.command("list")
-def orgs_list() -> None:
+def orgs_list(output_format: FormatOption = ListFormat.table) -> None:
     """Every organisation; ● marks the MOL family (city administration, its institutions and companies)."""
     with unit_of_work() as conn:
         found = organisations.list_organisations(conn)
     family = sum(1 for o in found if o.mol_family)
-    table = Table(title=f"{len(found)} organisation(s), {family} in the MOL family")
-    for column in ("id", "name", "kind", "MOL"):
-        table.add_column(column)
-    for o in found:
-        table.add_row(o.id, o.name, o.kind.value, "[blue]●[/]" if o.mol_family else "")
-    console.print(table)
+    print_listing(
+        f"{len(found)} organisation(s), {family} in the MOL family",
+        (
+            Column("id"),
+            Column("name"),
+            Column("kind"),
+            Column("mol_family", "MOL", show=lambda m: "[blue]●[/]" if m else ""),
+        ),
+        ((o.id, o.name, o.kind, o.mol_family) for o in found),
+        output_format=output_format,
+    )
 
 
 @people_app.command("add")
@@ -126,17 +135,24 @@ def people_list(
     org: Annotated[
         str | None, typer.Option(help="Only the people of this organisation")
     ] = None,
+    output_format: FormatOption = ListFormat.table,
 ) -> None:
     """Everyone, by name."""
     with unit_of_work() as conn:
         everyone = people.list_people(conn, operator())
     shown = [p for p in everyone if org is None or p.organisation_id == org]
-    table = Table(title=f"{len(shown)} person(s)")
-    for column in ("id", "name", "e-mail", "organisation", "role"):
-        table.add_column(column)
-    for p in shown:
-        table.add_row(str(p.id), p.name, p.email, p.organisation_id, p.role.value)
-    console.print(table)
+    print_listing(
+        f"{len(shown)} person(s)",
+        (
+            Column("id", right=True),
+            Column("name"),
+            Column("email", "e-mail"),
+            Column("organisation"),
+            Column("role"),
+        ),
+        ((p.id, p.name, p.email, p.organisation_id, p.role) for p in shown),
+        output_format=output_format,
+    )
 
 
 def _person(conn: Connection, email: str) -> PersonPublic:
@@ -158,8 +174,9 @@ def tokens_create(
     expires: Annotated[
         datetime | None,
         typer.Option(
-            parser=parse_moment,
-            help="When it stops working (ISO date or date-time, UTC without an offset); default: until revoked",
+            parser=parse_end,
+            metavar="DATE",
+            help="Its last day (Ljubljana, included) or the exact date-time it stops working; default: until revoked",
         ),
     ] = None,
 ) -> None:
@@ -187,35 +204,54 @@ def tokens_create(
     )
 
 
+def _token_state(token: TokenPublic, now: datetime) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "valid"
+
+
+_TOKEN_STYLE = {"revoked": "red", "expired": "red", "valid": "green"}
+
+
 @tokens_app.command("list")
 def tokens_list(
     email: Annotated[str, typer.Argument(help="E-mail of the person")],
+    output_format: FormatOption = ListFormat.table,
 ) -> None:
     """A person's tokens (never the secrets)."""
     with unit_of_work() as conn:
         person = _person(conn, email)
         found = tokens.list_tokens(conn, operator(), person_id=person.id)
-    table = Table(title=f"tokens of {person.name} <{person.email}>")
-    for column in ("id", "name", "prefix", "created", "expires", "last used", "state"):
-        table.add_column(column)
     now = datetime.now(UTC)
-    for t in found:
-        if t.revoked_at is not None:
-            state = f"[red]revoked {format_moment(t.revoked_at)}[/]"
-        elif t.expires_at is not None and t.expires_at <= now:
-            state = "[red]expired[/]"
-        else:
-            state = "[green]valid[/]"
-        table.add_row(
-            str(t.id),
-            t.name,
-            t.prefix + "…",
-            format_moment(t.created_at),
-            format_moment(t.expires_at),
-            format_moment(t.last_used_at),
-            state,
-        )
-    console.print(table)
+    print_listing(
+        f"tokens of {person.name} <{person.email}>",
+        (
+            Column("id", right=True),
+            Column("name"),
+            Column("prefix", show=lambda p: p + "…"),
+            Column("created_at", "created"),
+            Column("expires_at", "expires"),
+            Column("last_used_at", "last used"),
+            Column("revoked_at", "revoked"),
+            Column("state", show=lambda s: f"[{_TOKEN_STYLE[s]}]{s}[/]"),
+        ),
+        (
+            (
+                t.id,
+                t.name,
+                t.prefix,
+                t.created_at,
+                t.expires_at,
+                t.last_used_at,
+                t.revoked_at,
+                _token_state(t, now),
+            )
+            for t in found
+        ),
+        output_format=output_format,
+    )
 
 
 @tokens_app.command("revoke")
@@ -261,21 +297,27 @@ def sites_add(
 
 
 @sites_app.command("list")
-def sites_list() -> None:
+def sites_list(output_format: FormatOption = ListFormat.table) -> None:
     """Every site, by name."""
     with unit_of_work() as conn:
         all_sites = sites.list_sites(conn)
-    table = Table(title=f"{len(all_sites)} site(s)")
-    for column in ("id", "name", "host", "address", "lat, lon"):
-        table.add_column(column)
-    for s in all_sites:
-        where = (
-            f"{s.latitude:.4f}, {s.longitude:.4f}"
-            if s.latitude is not None and s.longitude is not None
-            else "-"
-        )
-        table.add_row(s.id, s.name, s.host_organisation_id or "-", s.address, where)
-    console.print(table)
+    coordinate = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    print_listing(
+        f"{len(all_sites)} site(s)",
+        (
+            Column("id"),
+            Column("name"),
+            Column("host"),
+            Column("address"),
+            Column("latitude", "lat", show=coordinate),
+            Column("longitude", "lon", show=coordinate),
+        ),
+        (
+            (s.id, s.name, s.host_organisation_id, s.address, s.latitude, s.longitude)
+            for s in all_sites
+        ),
+        output_format=output_format,
+    )
 
 
 def _print_credentials(*, username: str, client_id: str, password: str) -> None:
@@ -329,12 +371,20 @@ def devices_add(
     )
 
 
-def _online(device: DevicePublic) -> str:
+def _status(device: DevicePublic) -> str:
     if device.revoked:
-        return "[red]revoked[/]"
+        return "revoked"
     if device.online is None:
-        return "[dim]○ never[/]"
-    return "[green]● online[/]" if device.online else "[red]● offline[/]"
+        return "never"
+    return "online" if device.online else "offline"
+
+
+_STATUS_SHOWN = {
+    "revoked": "[red]revoked[/]",
+    "never": "[dim]○ never[/]",
+    "online": "[green]● online[/]",
+    "offline": "[red]● offline[/]",
+}
 
 
 def _ago(moment: datetime | None) -> str:
@@ -347,15 +397,15 @@ def _ago(moment: datetime | None) -> str:
     return f"{max(seconds, 0):.0f} s ago"
 
 
-def _clock(device: DevicePublic) -> str:
-    if device.clock_synced is None:
+def _clock(synced: bool | None) -> str:
+    if synced is None:
         return "-"
-    offset = (
-        f" {device.clock_offset_ms:+.1f} ms"
-        if device.clock_offset_ms is not None
-        else ""
-    )
-    return ("synced" if device.clock_synced else "[yellow]not synced[/]") + offset
+    return "synced" if synced else "[yellow]not synced[/]"
+
+
+def _sensor_names(device: DevicePublic) -> list[str]:
+    """The device's sensors by the names every command takes: DEVICE/KEY."""
+    return [f"{device.id}/{s.key}" for s in device.sensors]
 
 
 @devices_app.command("list")
@@ -363,40 +413,61 @@ def devices_list(
     site: Annotated[
         str | None, typer.Option(help="Only the devices at this site")
     ] = None,
+    output_format: FormatOption = ListFormat.table,
 ) -> None:
-    """Every device with its last heartbeat and delivery completeness."""
+    """Every device with its sensors (DEVICE/KEY, as `export --sensor` takes them), last
+    heartbeat and delivery completeness."""
     with unit_of_work() as conn:
         fleet_devices = fleet.list_devices(conn, operator(), site_id=site)
     online = sum(1 for d in fleet_devices if d.online and not d.revoked)
-    table = Table(title=f"{len(fleet_devices)} device(s), {online} online")
-    for column in (
-        "device",
-        "site",
-        "owner",
-        "sensors",
-        "status",
-        "last seen",
-        "outbox",
-        "clock",
-        "complete",
-    ):
-        table.add_column(
-            column, justify="right" if column in ("outbox", "complete") else "left"
-        )
-    for d in fleet_devices:
-        table.add_row(
-            d.id,
-            d.site_id,
-            d.organisation_id or "-",
-            # As people write them (core.quantities); the CLI speaks English.
-            ", ".join(describe(s.quantity, s.unit, "en") for s in d.sensors),
-            _online(d),
-            _ago(d.last_seen),
-            "-" if d.outbox_depth is None else f"{d.outbox_depth:,}",
-            _clock(d),
-            "-" if d.completeness is None else f"{d.completeness:.1%}",
-        )
-    console.print(table)
+    # The table adds each sensor's unit as people write it (µg/m³, not ug/m3).
+    units = {
+        f"{d.id}/{s.key}": unit_symbol(s.unit) for d in fleet_devices for s in d.sensors
+    }
+    print_listing(
+        f"{len(fleet_devices)} device(s), {online} online",
+        (
+            Column("device"),
+            Column("site"),
+            Column("owner"),
+            Column(
+                "sensors",
+                show=lambda names: ", ".join(f"{n} ({units[n]})" for n in names) or "-",
+            ),
+            Column("status", show=_STATUS_SHOWN.__getitem__),
+            Column("last_seen", "last seen", show=_ago),
+            Column("outbox", right=True),
+            Column("clock_synced", "clock", show=_clock),
+            Column(
+                "clock_offset_ms",
+                "offset",
+                right=True,
+                show=lambda ms: "-" if ms is None else f"{ms:+.1f} ms",
+            ),
+            Column(
+                "completeness",
+                "complete",
+                right=True,
+                show=lambda c: "-" if c is None else f"{c:.1%}",
+            ),
+        ),
+        (
+            (
+                d.id,
+                d.site_id,
+                d.organisation_id,
+                _sensor_names(d),
+                _status(d),
+                d.last_seen,
+                d.outbox_depth,
+                d.clock_synced,
+                d.clock_offset_ms,
+                d.completeness,
+            )
+            for d in fleet_devices
+        ),
+        output_format=output_format,
+    )
 
 
 @devices_app.command("rotate")

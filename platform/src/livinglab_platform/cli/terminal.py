@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import getpass
+import json
 import os
 import sys
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 import pydantic
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
@@ -22,10 +28,15 @@ from livinglab_platform.access import Principal, cli_principal
 from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import PlatformError
-from livinglab_platform.core.schema import Moment
+from livinglab_platform.core.formatting import Formats
+from livinglab_platform.core.schema import Day, EndMoment, Moment
 from livinglab_platform.core.settings import IngestSettings
 
 __all__ = [
+    "FORMATS",
+    "Column",
+    "FormatOption",
+    "ListFormat",
     "PlatformGroup",
     "console",
     "err",
@@ -34,7 +45,12 @@ __all__ = [
     "is_stdout",
     "operator",
     "output",
+    "parse_day",
+    "parse_end",
     "parse_moment",
+    "print_listing",
+    "print_table",
+    "show_utc",
     "unit_of_work",
 ]
 
@@ -59,30 +75,168 @@ def unit_of_work() -> Iterator[Connection]:
         yield conn
 
 
-_MOMENT: pydantic.TypeAdapter[datetime] = pydantic.TypeAdapter(Moment)
+# The CLI speaks English: numbers as English writes them, units from the quantity table.
+FORMATS = Formats("en")
+# `livinglab --utc ...`: times in UTC for machines; people read Ljubljana's clock by default.
+_SHOWN_IN_UTC = False
+
+_START: pydantic.TypeAdapter[datetime] = pydantic.TypeAdapter(Moment)
+_END: pydantic.TypeAdapter[datetime] = pydantic.TypeAdapter(EndMoment)
 
 
-def parse_moment(text: str) -> datetime:
-    """An ISO date (midnight) or date-time, as a `Moment`: UTC without an offset, and inside the
-    years 1 to 9999 in UTC, as the API takes it."""
+def show_utc(utc: bool) -> None:
+    """Show the times of this run in UTC (the root command's `--utc`)."""
+    global _SHOWN_IN_UTC
+    _SHOWN_IN_UTC = utc
+
+
+def _parse(text: str, adapter: pydantic.TypeAdapter[datetime]) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.strip())
+        datetime.fromisoformat(text.strip())
     except ValueError:
         raise typer.BadParameter(
             f"{text!r} is not an ISO date or date-time, e.g. 2026-05-01 or 2026-05-01T08:00+02:00"
         ) from None
     try:
-        return _MOMENT.validate_python(moment)
+        return adapter.validate_python(text.strip())
     except pydantic.ValidationError as exc:
         reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
         raise typer.BadParameter(f"{text!r} {reason}") from None
 
 
+def parse_moment(text: str) -> datetime:
+    """A moment or a period's start as the API takes it (`core.schema.Moment`): a date is its
+    Ljubljana day's first instant, a date-time without an offset is Ljubljana's clock."""
+    return _parse(text, _START)
+
+
+def parse_end(text: str) -> datetime:
+    """A period's end (`core.schema.EndMoment`): a date is included whole, so the instant after
+    its Ljubljana day; a date-time is exact (and excluded)."""
+    return _parse(text, _END)
+
+
+_DAY: pydantic.TypeAdapter[date] = pydantic.TypeAdapter(Day)
+
+
+def parse_day(text: str) -> date:
+    """A calendar day of Ljubljana (`core.schema.Day`), typed as 2025-12-31."""
+    try:
+        return _DAY.validate_python(text.strip())
+    except pydantic.ValidationError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO date such as 2025-12-31"
+        ) from None
+
+
 def format_moment(moment: datetime | None) -> str:
-    """A timestamp in UTC to the minute, or `-`."""
-    if moment is None:
-        return "-"
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A moment to the minute with its zone: Ljubljana's (CET/CEST), or UTC under `--utc`."""
+    return FORMATS.moment(moment, utc=_SHOWN_IN_UTC)
+
+
+class ListFormat(StrEnum):
+    """How a listing prints: a table for people, JSON or CSV for scripts."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOption = Annotated[
+    ListFormat,
+    typer.Option(
+        "--format", help="table for people; json or csv (ISO 8601 times) for scripts"
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A listing's column: its key in JSON and CSV, its title and how the table shows a value."""
+
+    key: str
+    title: str = ""
+    right: bool = False
+    # The table's text (rich markup allowed); JSON and CSV get the value itself.
+    show: Callable[[Any], str] | None = None
+
+    def text(self, value: object) -> str:
+        if self.show is not None:
+            return self.show(value)
+        if value is None:
+            return "-"
+        if isinstance(value, datetime):
+            return format_moment(value)
+        if isinstance(value, date):
+            return FORMATS.day(value)
+        if isinstance(value, StrEnum):
+            return value.value
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value) or "-"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, int | Decimal):
+            return f"{value:,}"
+        return str(value)
+
+
+def _plain(value: object) -> object:
+    """A value as JSON and CSV carry it: times as ISO 8601 with their offset (UTC)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def print_table(table: RenderableType) -> None:
+    """A table on stdout: fitted to a terminal; elsewhere (a pipe, a file) as wide as its values,
+    so that no cell is wrapped or cut at 80 columns."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        # Not expanded, a table is only as wide as its widest values, whatever the width allows.
+        Console(width=100_000, no_color=True, highlight=False).print(table)
+
+
+def print_listing(
+    title: str,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[object]],
+    *,
+    output_format: ListFormat,
+) -> None:
+    """The one way every listing command prints its rows (`--format table|json|csv`)."""
+    if output_format is ListFormat.table:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(
+                column.title or column.key.replace("_", " "),
+                justify="right" if column.right else "left",
+            )
+        for row in rows:
+            table.add_row(*(c.text(v) for c, v in zip(columns, row, strict=True)))
+        print_table(table)
+        return
+    records = [
+        {c.key: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows
+    ]
+    if output_format is ListFormat.json:
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+        return
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(c.key for c in columns)
+    for record in records:
+        writer.writerow(
+            "; ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+            for v in record.values()
+        )
 
 
 def format_size(size: int) -> str:

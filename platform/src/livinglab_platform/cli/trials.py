@@ -13,13 +13,20 @@ from rich.table import Table
 
 from livinglab_platform import audit
 from livinglab_platform.cli.terminal import (
+    FORMATS,
+    Column,
+    FormatOption,
+    ListFormat,
     console,
     err,
     format_moment,
     format_size,
     is_stdout,
     operator,
+    parse_end,
     parse_moment,
+    print_listing,
+    print_table,
     unit_of_work,
 )
 from livinglab_platform.cli.terminal import output as open_output
@@ -42,11 +49,21 @@ trials_app = typer.Typer(
 )
 
 TrialId = Annotated[int, typer.Argument(help="Trial id (from `trials list`)")]
-Moment = Annotated[
+Start = Annotated[
     datetime,
     typer.Option(
         parser=parse_moment,
-        help="ISO date or date-time; UTC without an offset",
+        metavar="DATE",
+        help="First day (Ljubljana), or a date-time (Ljubljana's clock without an offset)",
+        show_default=False,
+    ),
+]
+End = Annotated[
+    datetime,
+    typer.Option(
+        parser=parse_end,
+        metavar="DATE",
+        help="Last day, included (Ljubljana), or an exact date-time, excluded",
         show_default=False,
     ),
 ]
@@ -73,34 +90,43 @@ def trials_list(
     state: Annotated[
         State | None, typer.Option(help="Only trials in this state, e.g. submitted")
     ] = None,
+    output_format: FormatOption = ListFormat.table,
 ) -> None:
     """Trials, newest first; `--state submitted` is the approval queue."""
     with unit_of_work() as conn:
         found = registration.list_trials(conn, operator(), state=state)
-    table = Table(title=f"{len(found)} trial(s)" + (f" {state.value}" if state else ""))
-    for column in (
-        "id",
-        "title",
-        "organisation",
-        "state",
-        "TRL",
-        "period",
-        "sites",
-        "devices",
-    ):
-        table.add_column(column, justify="right" if column == "id" else "left")
-    for t in found:
-        table.add_row(
-            str(t.id),
-            t.title,
-            t.organisation_id,
-            _state(t),
-            f"{t.trl_start}→{t.trl_target}",
-            f"{t.starts_on} to {t.ends_on}",
-            ", ".join(t.site_ids) or "-",
-            str(len({d.device_id for d in t.devices})),
-        )
-    console.print(table)
+    columns = (
+        Column("id", right=True),
+        Column("title"),
+        Column("organisation"),
+        Column("state", show=lambda s: f"[{_STATE_STYLE[s]}]{s.value}[/]"),
+        Column("trl_start", "TRL at start"),
+        Column("trl_target", "TRL target"),
+        Column("starts_on", "from"),
+        Column("ends_on", "until (included)"),
+        Column("sites"),
+        Column("devices", right=True),
+    )
+    print_listing(
+        f"{len(found)} trial(s)" + (f" {state.value}" if state else ""),
+        columns,
+        (
+            (
+                t.id,
+                t.title,
+                t.organisation_id,
+                t.state,
+                t.trl_start,
+                t.trl_target,
+                t.starts_on,
+                t.ends_on,
+                t.site_ids,
+                len({d.device_id for d in t.devices}),
+            )
+            for t in found
+        ),
+        output_format=output_format,
+    )
 
 
 @trials_app.command("show")
@@ -123,7 +149,10 @@ def trials_show(trial_id: TrialId) -> None:
         ("organisation", trial.organisation_id),
         ("technology", f"{trial.technology}, TRL {trial.trl_start}→{trial.trl_target}"),
         ("", trial.technology_description),
-        ("period", f"{trial.starts_on} to {trial.ends_on}"),
+        (
+            "period",
+            f"{FORMATS.day(trial.starts_on)} to {FORMATS.day(trial.ends_on)}, included",
+        ),
         ("sites", ", ".join(trial.site_ids) or "-"),
         ("partners", partners or "-"),
         ("success criteria", trial.success_criteria or "-"),
@@ -134,7 +163,7 @@ def trials_show(trial_id: TrialId) -> None:
         if value:
             details.add_row(label, value)
     console.print(f"[bold]trial {trial.id}: {trial.title}[/]")
-    console.print(details)
+    print_table(details)
     if trial.devices:
         table = Table(title="devices")
         for column in ("assignment", "device", "from", "until"):
@@ -146,7 +175,7 @@ def trials_show(trial_id: TrialId) -> None:
                 format_moment(d.starts_at),
                 format_moment(d.ends_at),
             )
-        console.print(table)
+        print_table(table)
     if given:
         table = Table(title="data grants")
         for column in ("grant", "organisation", "from", "until", "reason", "state"):
@@ -160,13 +189,13 @@ def trials_show(trial_id: TrialId) -> None:
                 g.reason,
                 "[red]revoked[/]" if g.revoked else "active",
             )
-        console.print(table)
+        print_table(table)
     table = Table(title="audit trail")
     for column in ("time", "who", "action", "reason"):
         table.add_column(column)
     for e in entries:
         table.add_row(format_moment(e.time), e.actor, e.action, e.reason or "")
-    console.print(table)
+    print_table(table)
 
 
 def _transition(
@@ -225,8 +254,8 @@ def trials_transition(
 def trials_assign(
     trial_id: TrialId,
     device: Annotated[str, typer.Argument(help="Device id")],
-    start: Moment,
-    end: Moment,
+    start: Start,
+    end: End,
 ) -> None:
     """Put a device to work for a trial from --start until --end."""
     with unit_of_work() as conn:
@@ -247,8 +276,8 @@ def trials_assign(
 def trials_grant(
     trial_id: TrialId,
     org: Annotated[str, typer.Argument(help="Organisation that may read the data")],
-    start: Moment,
-    end: Moment,
+    start: Start,
+    end: End,
     reason: Annotated[str, typer.Option(help="Why, for the audit trail")] = "",
 ) -> None:
     """Let another organisation read a trial's data of a period."""

@@ -2,6 +2,12 @@
 
 pydantic at the edges: the API, the web forms and the CLI validate what people send with these
 types, so every entry point refuses the same input with the same message.
+
+The one rule of typed times: a date (`2027-03-05`) is a Ljubljana calendar day, and a period's
+last day is included: as a `Moment` (a start) it is the day's local midnight, as an `EndMoment`
+the local midnight after it, so `[starts_at, ends_at)` covers both days whole. A date-time with an
+offset (`2027-03-05T08:00Z`, `...+01:00`) is exact; one without an offset is Ljubljana's clock.
+All are stored as instants in UTC.
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ from livinglab_edge_agent.wire import (
     SENSOR_KEY_REGEX,
     SENSOR_KEY_RULE,
 )
+from livinglab_platform.core.local_time import LJUBLJANA, end_of_day, start_of_day
 
 __all__ = [
     "CONTROL_CHARACTERS",
     "Day",
+    "EndMoment",
     "ErrorPublic",
     "Input",
     "Moment",
@@ -71,32 +79,72 @@ def printable(value: str) -> str:
     return value
 
 
-# A number written as text, as a query parameter is: `since=0.5`, `start=2026`.
-_NUMBER_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+# A date alone, as people type it; `date.fromisoformat` would also take `20270305`.
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_EXAMPLE = "must be ISO 8601 text such as 2026-05-01 or 2026-05-01T08:00:00Z"
+_YEARS = "must lie between the years 1 and 9999 in UTC"
+
+
+# A number alone, as a query parameter is text (`20260501`, `1700000000`, `.5`, `1e9`): pydantic
+# would read it as Unix time.
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
 
 def _not_a_number(value: object) -> object:
-    # pydantic would read a number, also one in text, as Unix time (`2026` as 00:33:46 on
-    # 1 January 1970); the documented format is ISO 8601 text.
+    # pydantic would read a number, or text of one, as Unix time; the format is ISO 8601 text.
     if isinstance(value, int | float) or (
-        isinstance(value, str) and _NUMBER_TEXT.fullmatch(value)
+        isinstance(value, str) and _NUMBER.fullmatch(value)
     ):
-        raise ValueError(
-            "must be ISO 8601 text such as 2026-05-01 or 2026-05-01T08:00:00Z"
+        raise ValueError(_ISO_EXAMPLE)
+    return value
+
+
+def _date_only(value: object) -> object:
+    # A day is typed as a day: pydantic would also take a date-time at midnight, in any offset
+    # ("0001-01-01T00:00:00+14:00"), which is no day of Ljubljana's. The error keeps pydantic's
+    # type, so the web forms say it in the person's language.
+    value = _not_a_number(value)
+    if isinstance(value, str) and not _DATE_ONLY.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "date_parsing", "must be an ISO date such as 2026-05-01"
         )
     return value
 
 
+def _day_bound(value: object, *, end: bool) -> object:
+    """A typed date as the instant its Ljubljana day starts, or (for an end) the one it ends."""
+    value = _not_a_number(value)
+    if isinstance(value, str) and _DATE_ONLY.fullmatch(value.strip()):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            return value  # pydantic says what is wrong with it
+    if isinstance(value, date) and not isinstance(value, datetime):
+        try:
+            return end_of_day(value) if end else start_of_day(value)
+        except (OverflowError, ValueError):
+            raise ValueError(_YEARS) from None
+    return value
+
+
+def _first_day(value: object) -> object:
+    return _day_bound(value, end=False)
+
+
+def _last_day(value: object) -> object:
+    return _day_bound(value, end=True)
+
+
 def _utc(value: datetime) -> datetime:
-    # A moment without an offset is UTC, as the database session reads it; one with an offset
-    # must stay inside Python's years 1-9999 in UTC: PostgreSQL would store
+    # A moment without an offset is read on Ljubljana's clock, as a person in the lab types it;
+    # one with an offset must stay inside Python's years 1-9999 in UTC: PostgreSQL would store
     # 0001-01-01T00:00+14:00 (in 1 BC), and every later read of the row would fail.
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+        value = value.replace(tzinfo=LJUBLJANA)
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        raise ValueError("must lie between the years 1 and 9999 in UTC") from None
+        raise ValueError(_YEARS) from None
 
 
 Name = Annotated[
@@ -115,10 +163,14 @@ Reason = Annotated[
 ]
 
 
-Day = Annotated[date, BeforeValidator(_not_a_number)]
+# A calendar day of Ljubljana, typed as `2026-05-01`.
+Day = Annotated[date, BeforeValidator(_date_only)]
 
 
-Moment = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_utc)]
+# A moment, or the start of a period: a date is its Ljubljana day's first instant.
+Moment = Annotated[datetime, BeforeValidator(_first_day), AfterValidator(_utc)]
+# The end of a period, excluded: a date is the instant after its Ljubljana day, so that day counts.
+EndMoment = Annotated[datetime, BeforeValidator(_last_day), AfterValidator(_utc)]
 
 
 class Input(BaseModel):
@@ -137,10 +189,17 @@ class Input(BaseModel):
 
 
 class PeriodInput(Input):
-    """An input with a period [starts_at, ends_at) that must not be empty."""
+    """An input with a period [starts_at, ends_at) that must not be empty; typed as dates, both
+    days are included (`2027-03-01` to `2027-03-05` ends at Ljubljana's midnight after 5 March)."""
 
-    starts_at: Moment
-    ends_at: Moment
+    starts_at: Moment = Field(
+        description="First day (Ljubljana) or exact date-time",
+        examples=["2027-03-01"],
+    )
+    ends_at: EndMoment = Field(
+        description="Last day, included (Ljubljana), or exact date-time, excluded",
+        examples=["2027-03-05"],
+    )
 
     @model_validator(mode="after")
     def _order(self) -> PeriodInput:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import IO
 
 from livinglab_platform import audit
@@ -20,6 +20,7 @@ from livinglab_platform.access import (
     require_raw_data,
 )
 from livinglab_platform.core.db import Connection
+from livinglab_platform.core.local_time import end_of_day, start_of_day
 from livinglab_platform.data import cells, exports, queries
 from livinglab_platform.data.schemas import Interval
 from livinglab_platform.trials import registration
@@ -63,15 +64,11 @@ def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
-
-
 def readings_query(trial: TrialPublic) -> queries.DataQuery:
-    """The raw readings of a trial: its period (whole UTC days) and every assignment period."""
-    starts = [_midnight(trial.starts_on), *(a.starts_at for a in trial.devices)]
+    """The raw readings of a trial: its period (whole Ljubljana days) and every assignment period."""
+    starts = [start_of_day(trial.starts_on), *(a.starts_at for a in trial.devices)]
     ends = [
-        _midnight(trial.ends_on + timedelta(days=1)),
+        end_of_day(trial.ends_on),
         *(a.ends_at for a in trial.devices),
     ]
     return queries.DataQuery(

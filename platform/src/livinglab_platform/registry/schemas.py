@@ -8,7 +8,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictFloat, StringConstraints
 
-from livinglab_platform.core.schema import Input, Moment, Name, SensorKey, Slug, Text
+from livinglab_platform.core.schema import (
+    EndMoment,
+    Input,
+    Name,
+    SensorKey,
+    Slug,
+    Text,
+)
 
 __all__ = [
     "MOL_FAMILY",
@@ -114,8 +121,10 @@ class TokenCreate(Input):
     name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
     ] = "api"
-    expires_at: Moment | None = Field(
-        default=None, description="When the token stops working; none: until revoked"
+    expires_at: EndMoment | None = Field(
+        default=None,
+        description="Its last day (Ljubljana, included) or the exact moment it stops working;"
+        " none: until revoked",
     )
 
 

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal, ViewerMinCount
 from livinglab_platform.core.errors import InvalidInputError
-from livinglab_platform.core.schema import Moment
+from livinglab_platform.core.schema import EndMoment, Moment
 from livinglab_platform.data import queries
 from livinglab_platform.data.schemas import (
     DataPublic,
@@ -20,6 +20,7 @@ from livinglab_platform.data.schemas import (
     PointPublic,
     SeriesPublic,
 )
+from livinglab_platform.registry.sensor_names import SENSOR_NAME_RULE, sensor_ids
 
 router = APIRouter(tags=["data"])
 # Points from rows read by name: a raw row's `value`, a bucket's count, mean, min and max (the
@@ -32,8 +33,14 @@ MAX_ROWS = 200_000
 
 
 def data_query(
+    conn: ConnDep,
+    principal: CurrentPrincipal,
     sensor: Annotated[
-        list[int], Query(description="Sensor ids; repeat the parameter")
+        list[str],
+        Query(
+            description=f"Sensors, each {SENSOR_NAME_RULE}; repeat the parameter",
+            examples=["tp-air-01/air_temperature"],
+        ),
     ] = [],  # noqa: B006
     device: Annotated[
         list[str], Query(description="Device ids: all their sensors")
@@ -42,17 +49,26 @@ def data_query(
         int | None, Query(description="Only the trial's devices and periods")
     ] = None,
     start: Annotated[
-        Moment | None, Query(description="Default: 24 h before end")
+        Moment | None,
+        Query(
+            description="First day (Ljubljana) or date-time; default: 24 h before end"
+        ),
     ] = None,
-    end: Annotated[Moment | None, Query(description="Default: now")] = None,
+    end: Annotated[
+        EndMoment | None,
+        Query(
+            description="Last day, included (Ljubljana), or date-time, excluded; default: now"
+        ),
+    ] = None,
     interval: Annotated[
         Interval, Query(description="raw, a bucket, or auto")
     ] = Interval.auto,
 ) -> queries.DataQuery:
     """The query parameters shared by /data and /export.
 
-    `start` and `end` are `Moment`s, the one rule of every moment the platform takes: UTC
-    without an offset, and inside the years 1 to 9999 in UTC (422 naming the field otherwise).
+    `start` and `end` follow the one rule of every time the platform takes (core/schema.py): a
+    date is a Ljubljana day, the end's included; a date-time without an offset is Ljubljana's
+    clock; inside the years 1 to 9999 in UTC (422 naming the field otherwise).
     """
     end = end or datetime.now(UTC)
     if start is None:
@@ -70,7 +86,7 @@ def data_query(
     return queries.DataQuery(
         start=start,
         end=end,
-        sensor_ids=tuple(sensor),
+        sensor_ids=sensor_ids(conn, principal, sensor, trial_id=trial),
         device_ids=tuple(device),
         trial_id=trial,
         interval=interval,

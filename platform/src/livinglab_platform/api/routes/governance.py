@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BeforeValidator
 
 from livinglab_platform import governance
 from livinglab_platform.api.deps import ConnDep, CurrentPrincipal
+from livinglab_platform.core.schema import Day
 from livinglab_platform.governance import applications, council, evidence, forms
 from livinglab_platform.governance.dates import today
 from livinglab_platform.governance.schemas import (
@@ -36,14 +34,8 @@ from livinglab_platform.governance.schemas import (
 router = APIRouter(prefix="/governance", tags=["governance"])
 
 
-def _iso_day(value: object) -> object:
-    # pydantic would read "0" as a Unix time; the documented format is an ISO date.
-    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("must be an ISO date such as 2025-12-31")
-    return value
-
-
-IsoDay = Annotated[date, BeforeValidator(_iso_day)]
+# A query's day as every typed day: core.schema's Day (YYYY-MM-DD, no Unix time).
+IsoDay = Day
 
 # Years the record can hold: the strategy began in the 2020s; dates stay inside Python's years.
 Year = Annotated[
