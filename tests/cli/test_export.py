@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import stat
+import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -249,3 +252,26 @@ def test_a_sensor_is_named_device_slash_key_as_listings_show_it(livinglab, readi
             "export", "--sensor", name, "--start", "2026-05-01", "--end", "2026-05-01", "-o", "-", code=2
         )  # fmt: skip
         assert said in refused.stderr
+
+
+def test_an_export_to_a_device_or_pipe_writes_in_place_and_leaves_it_a_device(
+    livinglab, readings, tmp_path
+):
+    # `-o /dev/null` once renamed a partial file over /dev/null, making it a regular file for
+    # every program on the machine. A FIFO stands in for the device, so the test touches no
+    # shared file.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    livinglab(
+        "export", "--sensor", str(readings), "--start", "2026-05-01", "--end", "2026-05-02",
+        "--interval", "1h", "-o", str(fifo),
+    )  # fmt: skip
+    reader.join(timeout=30)
+
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received
+    assert received[0].startswith(b"time,device_id,sensor")
+    assert not list(tmp_path.glob(".pipe.partial"))

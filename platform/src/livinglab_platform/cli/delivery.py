@@ -7,13 +7,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from livinglab_platform.cli.terminal import (
+    Column,
+    FormatOption,
+    ListFormat,
     console,
     format_moment,
     operator,
     parse_moment,
+    print_listing,
     unit_of_work,
 )
 from livinglab_platform.core.errors import InvalidInputError
@@ -194,21 +197,25 @@ def devices_config(
         console.print(f"  desired {config.desired}", highlight=False)
 
 
-def _entries(entries: list[QuarantineEntryPublic]) -> None:
-    table = Table(title=f"{len(entries)} quarantined message(s), newest first")
-    for column in ("id", "received", "device", "seq", "reason"):
-        table.add_column(column, justify="right" if column in ("id", "seq") else "left")
-    for q in entries:
-        seq = q.seq if q.seq is not None else q.claimed_seq
-        claimed = "" if q.seq is not None or q.claimed_seq is None else " (claimed)"
-        table.add_row(
-            str(q.id),
-            format_moment(q.received_at),
-            q.device_id or "-",
-            "-" if seq is None else f"{seq}{claimed}",
-            q.reason,
-        )
-    console.print(table)
+def _entries(
+    entries: list[QuarantineEntryPublic], *, output_format: ListFormat
+) -> None:
+    print_listing(
+        f"{len(entries)} quarantined message(s), newest first",
+        (
+            Column("id", right=True),
+            Column("received_at", "received"),
+            Column("device_id", "device"),
+            Column("seq", right=True),
+            Column("claimed_seq", "claimed seq", right=True),
+            Column("reason"),
+        ),
+        (
+            (q.id, q.received_at, q.device_id, q.seq, q.claimed_seq, q.reason)
+            for q in entries
+        ),
+        output_format=output_format,
+    )
 
 
 @quarantine_app.command("list")
@@ -216,9 +223,13 @@ def quarantine_list(
     device: Annotated[str | None, typer.Option(help="Only this device's")] = None,
     since: Annotated[
         str | None,
-        typer.Option(help="ISO date or date-time, UTC unless it has an offset"),
+        typer.Option(
+            help="A date (from its Ljubljana midnight) or a date-time (Ljubljana's clock"
+            " unless it has an offset)"
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    output_format: FormatOption = ListFormat.table,
 ) -> None:
     """Quarantined messages with their reasons, newest first."""
     start = parse_moment(since) if since else None
@@ -226,7 +237,7 @@ def quarantine_list(
         entries = delivery.list_quarantined(
             conn, operator(), device_id=device, since=start, limit=limit
         )
-    _entries(entries)
+    _entries(entries, output_format=output_format)
 
 
 @quarantine_app.command("show")

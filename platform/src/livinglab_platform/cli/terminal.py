@@ -260,6 +260,12 @@ def output(path: Path) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
+    if path.exists() and not path.is_file():
+        # A device or a pipe (`-o /dev/null`, a FIFO): written in place. Renaming a partial file
+        # over it would replace the device with a regular file, for every program on the machine.
+        with path.open("wb") as stream:
+            yield stream
+        return
     partial = path.with_name(f".{path.name}.partial")
     try:
         with partial.open("wb") as stream:

@@ -15,7 +15,7 @@ from livinglab_platform.api.deps import (
     SlugPath,
 )
 from livinglab_platform.core.errors import InvalidInputError
-from livinglab_platform.core.schema import ErrorPublic, Moment
+from livinglab_platform.core.schema import EndMoment, ErrorPublic, Moment
 from livinglab_platform.registry import delivery, remote_config
 from livinglab_platform.registry.schemas import (
     ConfigChange,
@@ -87,7 +87,10 @@ def device_delivery(
     start: Annotated[
         Moment | None, Query(alias="from", description="Default: 24 h before `to`")
     ] = None,
-    end: Annotated[Moment | None, Query(alias="to", description="Default: now")] = None,
+    end: Annotated[
+        EndMoment | None,
+        Query(alias="to", description="Default: now; a date is included whole"),
+    ] = None,
     interval: Interval = Interval.hour,
 ) -> DeliveryPublic:
     """Batches received, seqs missing and completeness per hour or day, and the gaps."""
