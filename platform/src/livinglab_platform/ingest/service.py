@@ -20,6 +20,8 @@ from typing import Any
 
 import psycopg
 
+from livinglab_edge_agent.receipt import encode_receipt
+from livinglab_edge_agent.wire import topic
 from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import ConfigurationError, PlatformError
@@ -27,6 +29,7 @@ from livinglab_platform.core.settings import IngestSettings
 from livinglab_platform.ingest.consumer import Consumer
 from livinglab_platform.ingest.counts import GroupResult
 from livinglab_platform.ingest.decode import decode
+from livinglab_platform.ingest.receipts import ReceiptBook
 from livinglab_platform.ingest.registry import Registry
 from livinglab_platform.ingest.stats import StatsRecorder, lag_s
 from livinglab_platform.ingest.writer import Item, Writer
@@ -55,6 +58,7 @@ class IngestService:
         self.error: PlatformError | None = None
         self._consumer = Consumer(settings, on_fatal=self._on_fatal)
         self._registry = Registry()
+        self._receipts = ReceiptBook()
         self._lock = threading.Lock()
         self._totals = GroupResult()
         self._acked = 0
@@ -274,6 +278,7 @@ class IngestService:
                 if result is None:
                     continue
                 acked = self._consumer.ack(m for m, _ in items)
+                self._send_receipts(writer, conn)
                 with self._lock:
                     self._totals.add(result)
                     self._acked += len(items)
@@ -292,6 +297,22 @@ class IngestService:
                 )
         if conn is not None:
             conn.close()
+
+    def _send_receipts(self, writer: Writer, conn: Connection | None) -> None:
+        """After COMMIT: a receipt to each device for the seqs committed (ingest/receipts.py)."""
+        committed = writer.take_committed()
+        if not committed or not self.settings.receipts or conn is None:
+            return
+        try:
+            receipts = self._receipts.commit(conn, committed)
+        except psycopg.Error as exc:
+            # The seqs are committed; their devices re-send and the duplicates get receipts.
+            logger.warning("could not make delivery receipts: %s", str(exc).strip())
+            return
+        for device_id, receipt in receipts:
+            self._consumer.publish(
+                topic(device_id, "receipts"), encode_receipt(receipt)
+            )
 
     def _collect(self) -> list[Item] | None:
         """The next group; None when stopping and nothing is left."""
