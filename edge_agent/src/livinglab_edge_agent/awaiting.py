@@ -4,7 +4,8 @@ With receipts on, a PUBACK only moves a batch here; it stays in the outbox until
 it (`Outbox.confirm`). A batch without a receipt `timeout_s` after its PUBACK is sent again, same
 seq and bytes, and each further try waits twice as long, up to `BACKOFF_MAX_S`: a broker that
 lost acknowledged messages (killed before its autosave) gets them again, and an ingest that is
-down for hours is not flooded with copies. Only the oldest `window` sealed batches are ever sent
+down for hours is not flooded with copies. After a reconnect every waiting batch is sent again at
+once: the device has a clean session, so receipts published while it was away are gone. Only the oldest `window` sealed batches are ever sent
 (in flight or waiting here), so a missing receipt slows the device down instead of piling up
 copies in the broker.
 
@@ -48,6 +49,11 @@ class Awaiting:
         _, sends = self._due.get(seq, (0.0, 0))
         wait = min(self.timeout_s * 2**sends, max(self.timeout_s, BACKOFF_MAX_S))
         self._due[seq] = (now + wait, sends + 1)
+
+    def reconnected(self, *, now: float) -> None:
+        """A new connection: receipts published while the device was away are lost, and a broker
+        that restarted may have lost the batches themselves; send every waiting batch again now."""
+        self._due = {seq: (now, sends) for seq, (_, sends) in self._due.items()}
 
     def confirmed(self, receipt: Receipt) -> None:
         """Forget the batches a receipt names."""

@@ -396,6 +396,8 @@ class Uplink:
             self._connected = True
             self._connections += 1
             inflight = len(self._inflight)
+            if self._awaiting is not None:
+                self._awaiting.reconnected(now=time.monotonic())
         self._unreachable_logged_at = None
         topics = [self.config_topic]
         if self.receipts:
