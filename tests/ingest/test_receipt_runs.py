@@ -132,10 +132,12 @@ def test_a_restarted_ingest_starts_from_the_ledger(dsn):
     book = ReceiptBook()
     with psycopg.connect(dsn, autocommit=True) as conn:
         _ledger(dsn, "d1", [81])
-        (receipt,) = [r for _, r in book.commit(conn, {"d1": [81]})]
+        book.record(conn, {"d1": [81]})
+        (receipt,) = [r for _, r in book.take()]
         assert receipt == Receipt(low=52, high=81)
         _ledger(dsn, "d1", [51])
-        (receipt,) = [r for _, r in book.commit(conn, {"d1": [51]})]
+        book.record(conn, {"d1": [51]})
+        (receipt,) = [r for _, r in book.take()]
         assert receipt == Receipt(low=1, high=81)
 
 
@@ -144,6 +146,22 @@ def test_the_restart_reads_a_bounded_window_of_the_ledger(dsn):
     book = ReceiptBook(load_window=100)
     with psycopg.connect(dsn, autocommit=True) as conn:
         _ledger(dsn, "d1", [1001])
-        (receipt,) = [r for _, r in book.commit(conn, {"d1": [1001]})]
+        book.record(conn, {"d1": [1001]})
+        (receipt,) = [r for _, r in book.take()]
     # Only what the window saw, and all of it truly committed.
     assert receipt == Receipt(low=902, high=1001)
+
+
+def test_commits_between_two_takes_make_one_receipt_per_device(dsn):
+    book = ReceiptBook()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for seqs in ([1, 2], [3], [5], [4, 9]):
+            _ledger(dsn, "d1", seqs)
+            book.record(conn, {"d1": seqs})
+        _ledger(dsn, "d2", [7])
+        book.record(conn, {"d2": [7]})
+    assert sorted(book.take()) == [
+        ("d1", Receipt(low=9, high=9, seqs=(1, 2, 3, 4, 5))),
+        ("d2", Receipt(low=7, high=7)),
+    ]
+    assert book.take() == []

@@ -14,7 +14,10 @@ when there are too many, or a restart, only makes receipts longer, never wrong. 
 instances each know the seqs they committed plus what they read at first sight: their receipts
 are each true.
 
-Receipts are published after COMMIT only, by the ingest's own client (`livinglab.ingest`, whose
+The writers record committed seqs; a receipts thread takes them every `RECEIPT_INTERVAL_S` and
+publishes one receipt per device for all its commits since the last (a device sending many small
+batches gets a receipt per interval, not one per commit: the broker carries at most one receipt
+message per device and interval). Receipts are published after COMMIT only, by the ingest's own client (`livinglab.ingest`, whose
 role may publish on `livinglab/v1/+/receipts`), at QoS 1 and not retained: a receipt matters only
 to a connected device that is waiting for it, and one that was offline re-sends its batches, whose
 duplicates are receipted again.
@@ -29,7 +32,11 @@ from collections.abc import Iterable, Iterator
 from livinglab_edge_agent.receipt import MAX_RECEIPT_SEQS, Receipt
 from livinglab_platform.core.db import Connection
 
-__all__ = ["LOAD_WINDOW", "MAX_RUNS", "ReceiptBook", "SeqRuns"]
+__all__ = ["LOAD_WINDOW", "MAX_RUNS", "RECEIPT_INTERVAL_S", "ReceiptBook", "SeqRuns"]
+
+# How often the receipts of recent commits go out: a delay the device does not notice against its
+# timeout (30 s), and fewer messages when one device's batches commit in many small groups.
+RECEIPT_INTERVAL_S = 0.02
 
 # Runs kept per device: a device that loses batches for good (outbox purged over capacity) leaves
 # one gap each time; beyond this many the oldest run is forgotten.
@@ -133,6 +140,8 @@ class ReceiptBook:
         self, *, max_runs: int = MAX_RUNS, load_window: int = LOAD_WINDOW
     ) -> None:
         self._devices: dict[str, SeqRuns] = {}
+        # seqs recorded since the last `take`, per device
+        self._pending: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         self._max_runs = max_runs
         self._load_window = load_window
@@ -141,17 +150,14 @@ class ReceiptBook:
         with self._lock:
             return device_id in self._devices
 
-    def commit(
-        self, conn: Connection, committed: dict[str, list[int]]
-    ) -> list[tuple[str, Receipt]]:
-        """Receipts for seqs that are committed (call after COMMIT), loading unknown devices first.
+    def record(self, conn: Connection, committed: dict[str, list[int]]) -> None:
+        """Note seqs that are committed (call after COMMIT), loading unknown devices first.
 
         `conn` is in autocommit mode (or the caller commits): the loads are plain reads.
         """
         with self._lock:
             unknown = [d for d in committed if d not in self._devices]
         loaded = {device: self._load(conn, device) for device in unknown}
-        receipts: list[tuple[str, Receipt]] = []
         with self._lock:
             for device, seqs in committed.items():
                 runs = self._devices.get(device)
@@ -159,8 +165,17 @@ class ReceiptBook:
                     runs = self._devices[device] = loaded[device]
                 for seq in seqs:
                     runs.add(seq)
-                receipts += [(device, r) for r in runs.receipts(seqs)]
-        return receipts
+                self._pending.setdefault(device, []).extend(seqs)
+
+    def take(self) -> list[tuple[str, Receipt]]:
+        """The receipts for everything recorded since the last call, one or more per device."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            return [
+                (device, receipt)
+                for device, seqs in pending.items()
+                for receipt in self._devices[device].receipts(seqs)
+            ]
 
     def _load(self, conn: Connection, device_id: str) -> SeqRuns:
         runs = SeqRuns(max_runs=self._max_runs)
