@@ -9,7 +9,8 @@ once: the device has a clean session, so receipts published while it was away ar
 (in flight or waiting here), so a missing receipt slows the device down instead of piling up
 copies in the broker.
 
-The uplink holds its lock around every call; nothing here touches paho.
+The uplink holds its lock around every call of an `Awaiting` method (not of `apply_receipt`, which
+only uses the outbox and its lock); nothing here touches paho.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from collections.abc import Sequence
 
 from livinglab_edge_agent.errors import OutboxError
 from livinglab_edge_agent.outbox import Outbox
-from livinglab_edge_agent.receipt import Receipt
+from livinglab_edge_agent.receipt import Receipt, decode_receipt
+from livinglab_edge_agent.wire import WireError
 
-__all__ = ["BACKOFF_MAX_S", "Awaiting"]
+__all__ = ["BACKOFF_MAX_S", "Awaiting", "apply_receipt"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +120,24 @@ class Awaiting:
             if entry is None or entry[0] <= now:
                 todo.append(seq)
         return todo
+
+
+def apply_receipt(outbox: Outbox, payload: bytes) -> tuple[Receipt, int] | None:
+    """Delete the batches a receipt names from the outbox; (receipt, batches deleted), or None.
+
+    A receipt that does not decode, or whose batches cannot be deleted, is logged and changes
+    nothing: the batches stay and are sent again after their timeout.
+    """
+    try:
+        receipt = decode_receipt(payload)
+    except WireError as exc:
+        logger.warning("ignoring a receipt that does not decode: %s", exc)
+        return None
+    try:
+        confirmed = outbox.confirm(
+            low=receipt.low, high=receipt.high, seqs=receipt.seqs
+        )
+    except OutboxError:
+        logger.exception("a receipt's batches could not be removed; kept for now")
+        return None
+    return receipt, confirmed

@@ -42,13 +42,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from livinglab_edge_agent.awaiting import Awaiting
+from livinglab_edge_agent.awaiting import Awaiting, apply_receipt
 from livinglab_edge_agent.config import AgentConfig
 from livinglab_edge_agent.errors import ConfigError, OutboxError, PublishError
 from livinglab_edge_agent.mqtt import create_client
 from livinglab_edge_agent.outbox import Outbox
-from livinglab_edge_agent.receipt import Receipt, decode_receipt
-from livinglab_edge_agent.wire import OFFLINE_STATUS, WireError, topic
+from livinglab_edge_agent.wire import OFFLINE_STATUS, topic
 
 __all__ = ["Refusal", "Uplink"]
 
@@ -149,12 +148,6 @@ class Uplink:
         """Whether batches wait for the platform's receipt (else only for the PUBACK)."""
         with self._lock:
             return self._awaiting is not None
-
-    @property
-    def unconfirmed(self) -> int:
-        """Batches the broker acknowledged that wait for their receipt."""
-        with self._lock:
-            return len(self._awaiting) if self._awaiting is not None else 0
 
     @property
     def inflight(self) -> int:
@@ -504,25 +497,14 @@ class Uplink:
             self._configs.put(bytes(message.payload))
             self._wake.set()
         elif message.topic == self.receipts_topic:
-            try:
-                receipt = decode_receipt(bytes(message.payload))
-            except WireError as exc:
-                logger.warning("ignoring a receipt that does not decode: %s", exc)
+            # Outside our lock, like an ack: the outbox has its own.
+            applied = apply_receipt(self._outbox, bytes(message.payload))
+            if applied is None:
                 return
-            self._confirm(receipt)
-
-    def _confirm(self, receipt: Receipt) -> None:
-        """Remove the batches a receipt names from the outbox, then stop waiting for them."""
-        try:
-            confirmed = self._outbox.confirm(
-                low=receipt.low, high=receipt.high, seqs=receipt.seqs
-            )
-        except OutboxError:
-            logger.exception("a receipt's batches could not be removed; kept for now")
-            return
-        with self._lock:
-            if self._awaiting is not None:
-                self._awaiting.confirmed(receipt)
-            self.batches_confirmed += confirmed
-        if confirmed:
-            self._wake.set()
+            receipt, confirmed = applied
+            with self._lock:
+                if self._awaiting is not None:
+                    self._awaiting.confirmed(receipt)
+                self.batches_confirmed += confirmed
+            if confirmed:
+                self._wake.set()
