@@ -184,7 +184,14 @@ def make_config(
     **uplink,
 ):
     """An agent configuration for the test broker; `sensors` are (name, driver, interval_s, options)."""
-    uplink = {"batch_size": 50, "batch_max_age_s": 0.2, "drain_timeout_s": 5.0} | uplink
+    # The Listener stands in for the ingest and sends no receipts: PUBACK semantics unless a
+    # test asks for receipts (and runs the real ingest).
+    uplink = {
+        "batch_size": 50,
+        "batch_max_age_s": 0.2,
+        "drain_timeout_s": 5.0,
+        "receipts": False,
+    } | uplink
     return AgentConfig(
         device_id=device,
         heartbeat_interval_s=heartbeat_interval_s,
@@ -208,7 +215,16 @@ SIMULATED = [
 
 
 def write_toml(
-    path, broker, *, device, password, outbox, batch_size=20, heartbeat_interval_s=1
+    path,
+    broker,
+    *,
+    device,
+    password,
+    outbox,
+    batch_size=20,
+    heartbeat_interval_s=1,
+    receipts=False,
+    receipt_timeout_s=30.0,
 ):
     """An agent.toml for a subprocess agent with the three SIMULATED sensors."""
     lines = [
@@ -226,6 +242,8 @@ def write_toml(
         f"batch_size = {batch_size}",
         "batch_max_age_s = 0.2",
         "drain_timeout_s = 5",
+        f"receipts = {str(receipts).lower()}",
+        f"receipt_timeout_s = {receipt_timeout_s}",
     ]
     for name, driver, interval_s, options in SIMULATED:
         lines += ["[[sensors]]", f'name = "{name}"', f'driver = "{driver}"']

@@ -165,6 +165,9 @@ class DeviceClient:
         self._mids: dict[int, object] = {}
         self._acks: dict[int, ReasonCode] = {}
         self._connected = threading.Event()
+        # (topic, payload) of every message received on the device's subscriptions
+        self.received: list[tuple[str, bytes]] = []
+        self._subacks: dict[int, list[ReasonCode]] = {}
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5
         )
@@ -175,6 +178,8 @@ class DeviceClient:
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *_args: self._connected.clear()
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
         self._client = client
         client.connect_async(broker.host, broker.port, keepalive=10)
         client.loop_start()
@@ -194,6 +199,26 @@ class DeviceClient:
         with self._lock:
             self._acks[mid] = reason_code
             self._lock.notify_all()
+
+    def _on_subscribe(self, _client, _userdata, mid, reason_codes, _properties):
+        with self._lock:
+            self._subacks[mid] = reason_codes
+            self._lock.notify_all()
+
+    def _on_message(self, _client, _userdata, message):
+        with self._lock:
+            self.received.append((message.topic, bytes(message.payload)))
+            self._lock.notify_all()
+
+    def subscribe(self, name, *, timeout=10.0):
+        """Subscribe with QoS 1 to one topic filter; return the SUBACK's reason code."""
+        result, mid = self._client.subscribe(name, qos=1)
+        assert result == mqtt.MQTT_ERR_SUCCESS, mqtt.error_string(result)
+        with self._lock:
+            if not self._lock.wait_for(lambda: mid in self._subacks, timeout):
+                raise AssertionError(f"no SUBACK for {name} in {timeout} s")
+            (code,) = self._subacks.pop(mid)
+            return code
 
     def _claim_acks(self):
         """Match recorded PUBACKs to sent payloads (caller holds the lock)."""
@@ -226,6 +251,16 @@ class DeviceClient:
             if not self._lock.wait_for(lambda: info.mid in self._acks, timeout):
                 raise AssertionError(
                     f"no PUBACK for a publish on {channel} in {timeout} s"
+                )
+            return self._acks.pop(info.mid)
+
+    def publish_topic(self, name, payload, *, timeout=10.0):
+        """Publish once with QoS 1 on any topic (an attack); return the PUBACK reason code."""
+        info = self._client.publish(name, payload, qos=1)
+        with self._lock:
+            if not self._lock.wait_for(lambda: info.mid in self._acks, timeout):
+                raise AssertionError(
+                    f"no PUBACK for a publish on {name} in {timeout} s"
                 )
             return self._acks.pop(info.mid)
 

@@ -103,6 +103,11 @@ class UplinkConfig(BaseModel):
     batch_max_age_s: float = Field(default=5.0, ge=0.05, le=3600)
     max_inflight: int = Field(default=10, ge=1, le=1000)
     drain_timeout_s: float = Field(default=5.0, ge=0, le=600)
+    # Delivery receipts (broker/README.md, "Delivery receipts"): keep a batch until the platform
+    # says it is committed, not only until the broker's PUBACK.
+    receipts: bool = True
+    receipt_timeout_s: float = Field(default=30.0, ge=0.1, le=3600)
+    max_unconfirmed: int = Field(default=200, ge=1, le=100_000)
 
 
 class AgentConfig(BaseModel):

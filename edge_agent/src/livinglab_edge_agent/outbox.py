@@ -4,9 +4,11 @@ A reading is written here before anything else happens to it. `seal` turns the o
 readings into a numbered batch and stores its binary payload in the same transaction, so a batch
 that was published but whose PUBACK was lost is re-sent after a crash with the same seq and the
 same bytes, and the ingest drops it as a duplicate of (device, seq). A batch leaves only by `ack`
-(after the broker acknowledged it) or by a purge when the outbox is over capacity; a purged batch
-leaves a gap in the device's seq numbers that the platform reports as missing, which is what
-happened.
+(after the broker acknowledged it, for an agent without receipts), by `confirm` (a delivery
+receipt from the platform names it as committed) or by a purge when the outbox is over capacity;
+a purged batch leaves a gap in the device's seq numbers that the platform reports as missing,
+which is what happened. The capacity holds whatever the batches wait for: with receipts, a batch
+the broker acknowledged but the ingest has not committed (ingest down) counts until its receipt.
 
 One process owns an outbox file: the counters are cached in memory. Within the process one
 connection, guarded by a lock, serves the sampling thread (`add`) and the uplink thread (`seal`,
@@ -399,6 +401,58 @@ class Outbox:
                 raise OutboxError(
                     f"outbox {self.path}: reading sealed batches failed: {exc}"
                 ) from exc
+
+    def seqs(self, *, limit: int) -> list[int]:
+        """The seqs of the oldest sealed batches, by seq, without their payloads."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                rows = conn.execute(
+                    "SELECT seq FROM batches ORDER BY seq LIMIT ?", (limit,)
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise OutboxError(
+                    f"outbox {self.path}: reading sealed batches failed: {exc}"
+                ) from exc
+        return [seq for (seq,) in rows]
+
+    def payloads(self, seqs: Sequence[int]) -> list[tuple[int, bytes]]:
+        """(seq, payload) of the sealed batches among `seqs`, by seq; gone ones are left out."""
+        if not seqs:
+            return []
+        with self._lock:
+            conn = self._connection()
+            try:
+                return conn.execute(
+                    "SELECT seq, payload FROM batches WHERE seq IN"
+                    f" ({','.join('?' * len(seqs))}) ORDER BY seq",
+                    list(seqs),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise OutboxError(
+                    f"outbox {self.path}: reading sealed batches failed: {exc}"
+                ) from exc
+
+    def confirm(self, *, low: int, high: int, seqs: Sequence[int] = ()) -> int:
+        """Forget the batches a delivery receipt names (low..high and `seqs`); return how many."""
+        where = "seq BETWEEN ? AND ?"
+        if seqs:
+            where += f" OR seq IN ({','.join('?' * len(seqs))})"
+        params = [low, high, *seqs]
+        with self._lock:
+            with self._transaction("confirm") as conn:
+                batches, count = conn.execute(
+                    f"SELECT COUNT(*), COALESCE(SUM(readings), 0) FROM batches WHERE {where}",
+                    params,
+                ).fetchone()
+                if not batches:
+                    return 0
+                conn.execute(f"DELETE FROM batches WHERE {where}", params)
+                _increment(conn, "acked", count)
+            self._acked += count
+            self._sealed -= count
+            self._batches -= batches
+        return int(batches)
 
     def ack(self, seq: int) -> None:
         """Forget batch `seq` now that the broker has it; an unknown seq is ignored."""

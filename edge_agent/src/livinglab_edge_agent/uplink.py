@@ -2,8 +2,11 @@
 
 Delivery rests on three rules:
 
-* A batch leaves the outbox only when the broker's PUBACK for it carries a success reason code,
-  in `on_publish` (or, when the PUBACK beats `publish()` returning, right after it). MQTT v5 lets the broker refuse a publish inside the PUBACK (135 "Not authorized"
+* Without receipts, a batch leaves the outbox only when the broker's PUBACK for it carries a
+  success reason code, in `on_publish` (or, when the PUBACK beats `publish()` returning, right
+  after it). With receipts (the default), that PUBACK only starts the wait for the platform's
+  receipt (`awaiting.py`), and the batch leaves when a receipt on the device's `receipts` topic
+  names it; a broker that refuses the receipts subscription gets PUBACK semantics back. MQTT v5 lets the broker refuse a publish inside the PUBACK (135 "Not authorized"
   when dynamic security denies the topic), and paho still reports such a message as published, so
   the reason code is the only signal (REFERENCE.md section 6). 16 "No matching subscribers" is
   not a delivery either: the broker discarded the message because no ingest session was
@@ -39,6 +42,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from livinglab_edge_agent.awaiting import Awaiting, apply_receipt
 from livinglab_edge_agent.config import AgentConfig
 from livinglab_edge_agent.errors import ConfigError, OutboxError, PublishError
 from livinglab_edge_agent.mqtt import create_client
@@ -86,10 +90,12 @@ class Uplink:
         self.status_topic = topic(config.device_id, "status")
         self.events_topic = topic(config.device_id, "events")
         self.config_topic = topic(config.device_id, "config")
+        self.receipts_topic = topic(config.device_id, "receipts")
         self.max_inflight = max_inflight or config.uplink.max_inflight
         self.batches_sent = 0
         self.batches_acked = 0
         self.batches_refused = 0
+        self.batches_confirmed = 0
         self._config = config
         self._outbox = outbox
         self._wake = wake or threading.Event()
@@ -102,20 +108,26 @@ class Uplink:
         self._connections = 0
         # mid -> (seq, when first sent) of batches awaiting a PUBACK
         self._inflight: dict[int, tuple[int, float]] = {}
-        self._others: set[int] = (
-            set()
-        )  # mids of status and event messages awaiting a PUBACK
-        self._early: dict[
-            int, ReasonCode
-        ] = {}  # PUBACKs that beat `publish()` returning
+        # mids of status and event messages awaiting a PUBACK
+        self._others: set[int] = set()
+        # PUBACKs that beat `publish()` returning
+        self._early: dict[int, ReasonCode] = {}
         self._refusals: list[Refusal] = []
         self._backoff_s = 0.0
         self._backoff_since = 0.0
         self._retry_at = 0.0
-        self._probing = (
-            False  # after a refusal: one batch in flight until one is accepted
-        )
+        # after a refusal: one batch in flight until one is accepted
+        self._probing = False
         self._unreachable_logged_at: float | None = None
+        settings = config.uplink
+        # None: PUBACK semantics (receipts off, or refused by the broker).
+        self._awaiting: Awaiting | None = (
+            Awaiting(
+                timeout_s=settings.receipt_timeout_s, window=settings.max_unconfirmed
+            )
+            if settings.receipts
+            else None
+        )
 
     # --- state -----------------------------------------------------------------------------------
 
@@ -130,6 +142,12 @@ class Uplink:
         """How many times the broker has accepted a connection; a change means a new session."""
         with self._lock:
             return self._connections
+
+    @property
+    def receipts(self) -> bool:
+        """Whether batches wait for the platform's receipt (else only for the PUBACK)."""
+        with self._lock:
+            return self._awaiting is not None
 
     @property
     def inflight(self) -> int:
@@ -222,9 +240,12 @@ class Uplink:
             if room <= 0:
                 return 0
             busy = {seq for seq, _ in self._inflight.values()}
-            # Read under the lock, so a batch acknowledged meanwhile is not mistaken for a new one.
-            rows = self._outbox.unacked(limit=len(busy) + room)
-        todo = [(seq, payload) for seq, payload, _ in rows if seq not in busy][:room]
+            if self._awaiting is not None:
+                todo = self._awaiting.pick(self._outbox, busy=busy, room=room)
+            else:
+                # Read under the lock, so a batch acknowledged meanwhile is not taken for a new one.
+                rows = self._outbox.unacked(limit=len(busy) + room)
+                todo = [(s, p) for s, p, _ in rows if s not in busy][:room]
         for seq, payload in todo:
             self._publish(self.telemetry_topic, payload, seq=seq)
         return len(todo)
@@ -311,6 +332,11 @@ class Uplink:
                 self._backoff_s,
             )
             return
+        if self._awaiting is not None:
+            self._awaiting.acknowledged(seq, now=time.monotonic())
+            self.batches_acked += 1
+            self._end_probing()
+            return
         try:
             self._outbox.ack(seq)
         except OutboxError:
@@ -320,6 +346,9 @@ class Uplink:
             )
             return
         self.batches_acked += 1
+        self._end_probing()
+
+    def _end_probing(self) -> None:
         if self._probing:
             # The broker takes batches again: refused ones need not wait for their back-off.
             self._probing = False
@@ -360,8 +389,13 @@ class Uplink:
             self._connected = True
             self._connections += 1
             inflight = len(self._inflight)
+            if self._awaiting is not None:
+                self._awaiting.reconnected(now=time.monotonic())
         self._unreachable_logged_at = None
-        client.subscribe(self.config_topic, qos=1)
+        topics = [self.config_topic]
+        if self.receipts:
+            topics.append(self.receipts_topic)
+        client.subscribe([(name, 1) for name in topics])
         logger.info(
             "connected to %s:%d%s; %d batches in flight are sent again",
             settings.host,
@@ -433,13 +467,28 @@ class Uplink:
         reasons: list[ReasonCode],
         _properties: Any,
     ) -> None:
-        for reason in reasons:
-            if reason.is_failure:
-                logger.error(
-                    "broker refused the subscription to %s: %s; remote configuration is off",
-                    self.config_topic,
-                    reason,
-                )
+        if reasons and reasons[0].is_failure:
+            logger.error(
+                "broker refused the subscription to %s: %s; remote configuration is off",
+                self.config_topic,
+                reasons[0],
+            )
+        if len(reasons) > 1 and reasons[1].is_failure:
+            self._receipts_refused(reasons[1])
+
+    def _receipts_refused(self, reason: ReasonCode) -> None:
+        """A broker whose device role predates receipts: back to PUBACK semantics."""
+        with self._lock:
+            awaiting, self._awaiting = self._awaiting, None
+        logger.error(
+            "broker refused the subscription to %s: %s; batches now leave the outbox at the"
+            " broker's PUBACK (run `livinglab broker bootstrap` to give the device its receipts)",
+            self.receipts_topic,
+            reason,
+        )
+        if awaiting is not None:
+            awaiting.release(self._outbox)
+        self._wake.set()
 
     def _on_message(
         self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage
@@ -447,3 +496,15 @@ class Uplink:
         if message.topic == self.config_topic:
             self._configs.put(bytes(message.payload))
             self._wake.set()
+        elif message.topic == self.receipts_topic:
+            # Outside our lock, like an ack: the outbox has its own.
+            applied = apply_receipt(self._outbox, bytes(message.payload))
+            if applied is None:
+                return
+            receipt, confirmed = applied
+            with self._lock:
+                if self._awaiting is not None:
+                    self._awaiting.confirmed(receipt)
+                self.batches_confirmed += confirmed
+            if confirmed:
+                self._wake.set()

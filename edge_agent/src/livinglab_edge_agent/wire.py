@@ -79,7 +79,7 @@ __all__ = [
 
 WIRE_VERSION = 1
 TOPIC_ROOT = "livinglab/v1"
-CHANNELS = ("telemetry", "status", "config", "events")
+CHANNELS = ("telemetry", "status", "config", "events", "receipts")
 # A device id is one MQTT topic level and a Mosquitto client id: no wildcards, no slashes. Site
 # and organisation ids follow the same rule. Each rule is written once, here, in three forms: the
 # regular expression for pydantic and FastAPI (whose Rust engine has no `\Z`; its `$` is the end
@@ -187,7 +187,7 @@ class Batch:
 
 
 def topic(device_id: str, channel: str) -> str:
-    """The topic of one of a device's channels: telemetry, status, config or events."""
+    """The topic of one of a device's channels: telemetry, status, config, events or receipts."""
     if channel not in CHANNELS:
         raise WireError(
             f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}"

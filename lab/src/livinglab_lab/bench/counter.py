@@ -1,8 +1,9 @@
 """The benchmark's stand-in for the ingest service: counts each telemetry seq once, keeps heartbeats.
 
-It subscribes with the ingest role to one device's telemetry and status, decodes every frame, and
-records each heartbeat with the agent's CPU seconds at its arrival, so `bench agent` can measure
-the agent alone, without a database.
+It subscribes with the ingest role to one device's telemetry and status, decodes every frame,
+answers each with a delivery receipt as the ingest does after its commit (so the agent's outbox
+empties as in production), and records each heartbeat with the agent's CPU seconds at its
+arrival, so `bench agent` can measure the agent alone, without a database.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import numpy as np
 import numpy.typing as npt
 import paho.mqtt.client as mqtt
 
+from livinglab_edge_agent.receipt import encode_receipt
 from livinglab_edge_agent.wire import Status, WireError, decode_batch, topic
 from livinglab_lab.bench.harness import CONNECT_TIMEOUT_S, BenchLab, process_cpu_s
 from livinglab_lab.errors import ServiceError
 from livinglab_platform.core.identities import INGEST_USER
 from livinglab_platform.core.mqtt import create_client
+from livinglab_platform.ingest.receipts import SeqRuns
 
 __all__ = ["TelemetryCounter"]
 
@@ -41,6 +44,8 @@ class TelemetryCounter:
         self._times: list[npt.NDArray[np.int64]] = []
         self._lock = threading.Lock()
         self._telemetry = topic(device_id, "telemetry")
+        self._receipts = topic(device_id, "receipts")
+        self._runs = SeqRuns()
         subscribed: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
         self._client = create_client(
             f"livinglab.bench-counter-{secrets.token_hex(4)}",
@@ -75,14 +80,18 @@ class TelemetryCounter:
             self.errors.append(f"undecodable telemetry: {exc}")
             return
         with self._lock:
+            self._runs.add(batch.seq)
+            receipts = list(self._runs.receipts([batch.seq]))
             if batch.seq in self._seqs:
                 self.duplicate_readings += len(batch)
-                return
-            self._seqs.add(batch.seq)
-            self._times.append(batch.time_ns.copy())
-            self.readings += len(batch)
-            self.first_ns = self.first_ns or now_ns
-            self.last_new_ns = now_ns
+            else:
+                self._seqs.add(batch.seq)
+                self._times.append(batch.time_ns.copy())
+                self.readings += len(batch)
+                self.first_ns = self.first_ns or now_ns
+                self.last_new_ns = now_ns
+        for receipt in receipts:
+            self._client.publish(self._receipts, encode_receipt(receipt), qos=1)
 
     def _on_status(self, now_ns: int, payload: bytes) -> None:
         try:
@@ -110,6 +119,7 @@ class TelemetryCounter:
             self.last_new_ns = 0
             self.heartbeats = []
             self._seqs = set()
+            self._runs = SeqRuns()  # a new outbox counts from seq 1 again
             self._times = []
 
     def close(self) -> None:

@@ -153,7 +153,8 @@ def broker_bootstrap() -> None:
             ingest_user=ingest.mqtt_user,
         )
     console.print(
-        "broker bootstrapped: default deny, roles ingest and platform,"
+        "broker bootstrapped: default deny, roles ingest and platform, receipts ACLs on every"
+        " device role,"
         f" clients {ingest.mqtt_user} and {PLATFORM_USER}",
         highlight=False,
     )

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 TIMEOUT_S = 10.0
+# Mosquitto's answer to addRoleACL for an ACL the role has (plugins/dynamic-security/roles.c).
+ACL_EXISTS = "ACL with this topic already exists"
 # Roles are not identities a client logs in with, and a device's role is `device-{id}`: these
 # names keep what existing brokers have.
 INGEST_ROLE = "ingest"
@@ -172,7 +174,7 @@ def _on_response(
 
 
 def device_acls(device_id: str) -> list[dict[str, Any]]:
-    """A device may publish its telemetry, status and events and read its own config, nothing else."""
+    """A device may publish its telemetry, status and events and read its own config and receipts."""
     acls: list[dict[str, Any]] = [
         {
             "acltype": "publishClientSend",
@@ -181,12 +183,20 @@ def device_acls(device_id: str) -> list[dict[str, Any]]:
         }
         for channel in ("telemetry", "status", "events")
     ]
-    config = topic(device_id, "config")
-    acls += [
-        {"acltype": "subscribeLiteral", "topic": config, "allow": True},
-        {"acltype": "publishClientReceive", "topic": config, "allow": True},
+    return acls + [
+        acl
+        for channel in ("config", "receipts")
+        for acl in _reading(device_id, channel)
     ]
-    return acls
+
+
+def _reading(device_id: str, channel: str) -> list[dict[str, Any]]:
+    """Subscribe to, and receive on, exactly one topic of the device's own; nothing to publish."""
+    name = topic(device_id, channel)
+    return [
+        {"acltype": "subscribeLiteral", "topic": name, "allow": True},
+        {"acltype": "publishClientReceive", "topic": name, "allow": True},
+    ]
 
 
 def create_device_client(dynsec: DynSec, *, device_id: str, password: str) -> None:
@@ -239,6 +249,35 @@ def list_clients(dynsec: DynSec) -> list[dict[str, Any]]:
     return clients
 
 
+def _add_acls(dynsec: DynSec, role: str, acls: list[dict[str, Any]]) -> None:
+    """Give an existing role ACLs it may already have (idempotent)."""
+    dynsec.run(
+        *({"command": "addRoleACL", "rolename": role, **acl} for acl in acls),
+        ignore=(ACL_EXISTS,),
+    )
+
+
+def _upgrade_device_roles(dynsec: DynSec) -> int:
+    """Give the roles of devices registered before receipts their receipts ACLs; return how many."""
+    (answer,) = dynsec.run({"command": "listRoles", "verbose": False, "count": -1})
+    roles = [str(r) for r in answer.get("data", {}).get("roles", [])]
+    devices = [
+        r.removeprefix("device-")
+        for r in roles
+        if r.startswith("device-") and is_device_id(r.removeprefix("device-"))
+    ]
+    # Mosquitto disconnects the clients of a role whose ACLs change, once (not when the ACL
+    # exists already); devices reconnect by themselves.
+    for start in range(0, len(devices), 100):
+        commands = [
+            {"command": "addRoleACL", "rolename": f"device-{device_id}", **acl}
+            for device_id in devices[start : start + 100]
+            for acl in _reading(device_id, "receipts")
+        ]
+        dynsec.run(*commands, ignore=(ACL_EXISTS,))
+    return len(devices)
+
+
 def bootstrap(
     dynsec: DynSec,
     *,
@@ -250,9 +289,17 @@ def bootstrap(
 
     The platform client publishes desired device configuration. It is not the admin: changing the
     roles of a connected client makes Mosquitto disconnect it, which would cut this very session.
+    The ingest publishes delivery receipts; roles made before receipts (the ingest's and every
+    device's) get their receipts ACLs added.
     """
     root = TOPIC_ROOT
+    receipts_acl = {
+        "acltype": "publishClientSend",
+        "topic": f"{root}/+/receipts",
+        "allow": True,
+    }
     ingest_acls = [
+        receipts_acl,
         {"acltype": "subscribePattern", "topic": f"{root}/#", "allow": True},
         {"acltype": "subscribePattern", "topic": f"$share/+/{root}/#", "allow": True},
         {"acltype": "publishClientReceive", "topic": f"{root}/#", "allow": True},
@@ -306,3 +353,5 @@ def bootstrap(
         },
         ignore=exists,
     )
+    _add_acls(dynsec, INGEST_ROLE, [receipts_acl])
+    _upgrade_device_roles(dynsec)

@@ -73,6 +73,9 @@ class IngestSettings(BaseSettings):
     # Unacknowledged messages the broker may have in flight to us (MQTT v5 Receive Maximum): the
     # backlog a group can draw from. Mosquitto also caps it with max_inflight_messages.
     mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    # Delivery receipts to devices after each commit (ingest/receipts.py); the ingest role needs
+    # publishClientSend on livinglab/v1/+/receipts (`livinglab broker bootstrap` adds it).
+    receipts: bool = True
 
     @field_validator("mqtt_user")
     @classmethod

@@ -95,7 +95,9 @@ class Consumer:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         self._client = client
+        self._refusal_logged = False
 
     def start(self, *, timeout_s: float) -> None:
         """Connect in the background and wait until subscribed; raise ConfigurationError if refused.
@@ -149,6 +151,14 @@ class Consumer:
             if self._client.ack(message.mid, message.qos) == mqtt.MQTT_ERR_SUCCESS:
                 acked += 1
         return acked
+
+    def publish(self, name: str, payload: bytes) -> None:
+        """Publish with QoS 1, not retained; paho keeps it and sends it once connected."""
+        info = self._client.publish(name, payload, qos=1)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            logger.warning(
+                "could not publish to %s: %s", name, mqtt.error_string(info.rc)
+            )
 
     def pause(self) -> None:
         """Stop taking messages: later ones stay unacknowledged and the broker resends them."""
@@ -238,6 +248,24 @@ class Consumer:
             return
         logger.info("subscribed to %s", ", ".join(topics))
         self._subscribed.set()
+
+    def _on_publish(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure and not self._refusal_logged:
+            # Once: a broker whose ingest role predates receipts refuses every one of them.
+            self._refusal_logged = True
+            logger.error(
+                "the broker refused a delivery receipt (%s); the ingest role needs publishClientSend"
+                " on %s/+/receipts: run `livinglab broker bootstrap`, or set LIVINGLAB_RECEIPTS=false",
+                reason_code,
+                TOPIC_ROOT,
+            )
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
         logger.warning(

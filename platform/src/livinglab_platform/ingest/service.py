@@ -20,6 +20,8 @@ from typing import Any
 
 import psycopg
 
+from livinglab_edge_agent.receipt import encode_receipt
+from livinglab_edge_agent.wire import topic
 from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.errors import ConfigurationError, PlatformError
@@ -27,6 +29,7 @@ from livinglab_platform.core.settings import IngestSettings
 from livinglab_platform.ingest.consumer import Consumer
 from livinglab_platform.ingest.counts import GroupResult
 from livinglab_platform.ingest.decode import decode
+from livinglab_platform.ingest.receipts import RECEIPT_INTERVAL_S, ReceiptBook
 from livinglab_platform.ingest.registry import Registry
 from livinglab_platform.ingest.stats import StatsRecorder, lag_s
 from livinglab_platform.ingest.writer import Item, Writer
@@ -55,6 +58,7 @@ class IngestService:
         self.error: PlatformError | None = None
         self._consumer = Consumer(settings, on_fatal=self._on_fatal)
         self._registry = Registry()
+        self._receipts = ReceiptBook()
         self._lock = threading.Lock()
         self._totals = GroupResult()
         self._acked = 0
@@ -65,6 +69,8 @@ class IngestService:
         self._stop_lock = threading.Lock()
         self._writers: list[threading.Thread] = []
         self._stats_thread: threading.Thread | None = None
+        self._receipts_stop = threading.Event()
+        self._receipts_thread: threading.Thread | None = None
         self._stats = StatsRecorder(
             instance=settings.ingest_client_id, connect=self._connect
         )
@@ -155,6 +161,11 @@ class IngestService:
             target=self._stats_loop, name="ingest-stats", daemon=True
         )
         self._stats_thread.start()
+        if self.settings.receipts:
+            self._receipts_thread = threading.Thread(
+                target=self._receipts_loop, name="ingest-receipts", daemon=True
+            )
+            self._receipts_thread.start()
         logger.info(
             "ingest started: %d writers, groups of up to %d readings",
             self.settings.writers,
@@ -185,6 +196,10 @@ class IngestService:
                 self._abandon.set()
                 for thread in self._writers:
                     thread.join(_RETRY_MAX_S + 5)
+            self._receipts_stop.set()
+            if self._receipts_thread is not None:
+                self._receipts_thread.join()
+            self._publish_receipts()  # of the last groups, before the connection closes
             self._stats_stop.set()
             if self._stats_thread is not None:
                 self._stats_thread.join()
@@ -274,6 +289,7 @@ class IngestService:
                 if result is None:
                     continue
                 acked = self._consumer.ack(m for m, _ in items)
+                self._record_receipts(writer, conn)
                 with self._lock:
                     self._totals.add(result)
                     self._acked += len(items)
@@ -292,6 +308,30 @@ class IngestService:
                 )
         if conn is not None:
             conn.close()
+
+    def _record_receipts(self, writer: Writer, conn: Connection | None) -> None:
+        """After COMMIT: note the seqs committed, for the next receipts (ingest/receipts.py)."""
+        committed = writer.take_committed()
+        if not committed or not self.settings.receipts or conn is None:
+            return
+        try:
+            self._receipts.record(conn, committed)
+        except psycopg.Error as exc:
+            # The seqs are committed; their devices re-send and the duplicates get receipts.
+            logger.warning("could not make delivery receipts: %s", str(exc).strip())
+
+    def _receipts_loop(self) -> None:
+        while not self._receipts_stop.wait(RECEIPT_INTERVAL_S):
+            try:
+                self._publish_receipts()
+            except Exception:
+                logger.exception("could not publish delivery receipts")
+
+    def _publish_receipts(self) -> None:
+        for device_id, receipt in self._receipts.take():
+            self._consumer.publish(
+                topic(device_id, "receipts"), encode_receipt(receipt)
+            )
 
     def _collect(self) -> list[Item] | None:
         """The next group; None when stopping and nothing is left."""

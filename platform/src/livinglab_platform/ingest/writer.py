@@ -167,11 +167,24 @@ class Writer:
         self._max_future_s = max_future_s
         self._buffer = CopyBuffer()
         self._fingerprints = Fingerprints()
+        # (device, seq) of the telemetry in the ledger once the current transaction commits, and
+        # of the transactions committed since the last `take_committed`: what receipts name.
+        self._group_seqs: dict[str, list[int]] = {}
+        self._committed: dict[str, list[int]] = {}
 
     def write(self, conn: Connection, items: Sequence[Item]) -> GroupResult:
         """Store `items` in one transaction; database errors propagate after the rollback."""
+        self._group_seqs = {}
         with conn.transaction():
-            return self._write(conn, items)
+            result = self._write(conn, items)
+        for device_id, seqs in self._group_seqs.items():
+            self._committed.setdefault(device_id, []).extend(seqs)
+        return result
+
+    def take_committed(self) -> dict[str, list[int]]:
+        """The seqs per device committed since the last call: new batches, duplicates, reused seqs."""
+        committed, self._committed = self._committed, {}
+        return committed
 
     def quarantine(self, conn: Connection, item: Item, reason: str) -> GroupResult:
         """Put one message whole into the quarantine (after the database refused to store it)."""
@@ -242,6 +255,7 @@ class Writer:
                 repeats.append((message, t))
             else:
                 first.add(key)
+                self._group_seqs.setdefault(t.device_id, []).append(t.batch.seq)
                 accepted.append((message, t, device.sensor_ids(t.batch.sensors)))
         rows = (
             self._store_batches(conn, accepted, repeats, quarantine, result)
