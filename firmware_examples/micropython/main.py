@@ -8,9 +8,13 @@ the constants below (the password comes from `livinglab devices add`); README.md
 how.
 
 Delivery: a batch is sealed with the next seq, and seq and frame are written to flash before the
-first send; the frame is sent again, with the same seq, until the broker's PUBACK, across
-reconnections and reboots, and only then removed. The platform stores a (device, seq) once, so
-each reading lands exactly once unless the board loses power before its batch is sealed.
+first send; the frame is sent again, with the same seq, across reconnections and reboots, and
+removed only once it is safe. With RECEIPTS (the default) that is when the platform's delivery
+receipt names the seq as committed to its database (broker/README.md, "Delivery receipts"): a
+broker that dies after its PUBACK loses nothing, because the board sends the batch again when no
+receipt comes within RECEIPT_TIMEOUT_S. Without receipts it is the broker's PUBACK. The platform
+stores a (device, seq) once, so each reading lands exactly once unless the board loses power
+before its batch is sealed.
 """
 
 import json
@@ -47,6 +51,10 @@ SEQ_FILE = _setting("SEQ_FILE", "seq.txt")
 # The sealed batch until its PUBACK: 8 bytes of seq, then the frame.
 PENDING_FILE = _setting("PENDING_FILE", "pending.bin")
 
+# Keep each batch until the platform's receipt says it is stored (not only until the PUBACK).
+RECEIPTS = _setting("RECEIPTS", True)
+RECEIPT_TIMEOUT_S = _setting("RECEIPT_TIMEOUT_S", 30)
+
 SAMPLE_INTERVAL_S = _setting("SAMPLE_INTERVAL_S", 10)
 # Readings per batch; the platform may change it through its `config` topic.
 BATCH_SIZE = _setting("BATCH_SIZE", 30)
@@ -57,9 +65,11 @@ status_topic = wire.topic(DEVICE_ID, "status")
 config_topic = wire.topic(DEVICE_ID, "config")
 events_topic = wire.topic(DEVICE_ID, "events")
 telemetry_topic = wire.topic(DEVICE_ID, "telemetry")
+receipts_topic = "livinglab/v1/" + DEVICE_ID + "/receipts"
 clock_synced = False
 config_revision = None
 events = []  # events to publish from the main loop (a callback may run inside subscribe())
+receipted = []  # receipts that arrived: (from, upto, seqs)
 
 
 def now_ns():
@@ -116,6 +126,25 @@ def read_sensor():
     return 27 - (volts - 0.706) / 0.001721
 
 
+def on_message(topic, message):
+    """The broker's messages: a receipt, or the retained desired configuration."""
+    if topic == receipts_topic.encode() or topic == receipts_topic:
+        try:
+            receipt = json.loads(message)
+            receipted.append(
+                (receipt["from"], receipt["upto"], receipt.get("seqs", []))
+            )
+        except (ValueError, KeyError, TypeError):
+            print("ignored a malformed receipt")
+        return
+    on_config(topic, message)
+
+
+def covered(seq):
+    """Whether a receipt that arrived names `seq` as committed."""
+    return any(low <= seq <= high or seq in seqs for low, high, seqs in receipted)
+
+
 def on_config(topic, message):
     """Apply the retained desired configuration and report it on `events`."""
     global BATCH_SIZE, config_revision
@@ -155,7 +184,7 @@ def connect():
     )
     # The broker publishes this retained "offline" status for us if we vanish without DISCONNECT.
     c.set_last_will(status_topic, b'{"v":1,"state":"offline"}', retain=True, qos=1)
-    c.set_callback(on_config)
+    c.set_callback(on_message)
     c.connect(clean_session=True)
     online = {
         "v": 1,
@@ -167,6 +196,8 @@ def connect():
         online["config_revision"] = config_revision
     c.publish(status_topic, json.dumps(online), retain=True, qos=1)
     c.subscribe(config_topic, qos=1)  # the retained config arrives at once
+    if RECEIPTS:
+        c.subscribe(receipts_topic, qos=1)
     return c
 
 
@@ -193,29 +224,39 @@ def run(batches=None):
     # (seq, frame) sealed but not acknowledged, also one sealed before a reboot.
     pending = load_pending()
     sent = 0
+    sent_at = None  # when `pending` last went out, while it waits for its receipt
     while batches is None or sent < batches:
         readings.append((now_ns(), "rp2040.temperature", read_sensor()))
         # Offline for long: keep only the newest readings, RAM is small.
         readings = readings[-10 * BATCH_SIZE :]
         if pending is None and len(readings) >= BATCH_SIZE:
-            pending = seal(readings)
-            readings = []
+            # The oldest BATCH_SIZE readings; those sampled while a batch waited for its receipt
+            # go into the next.
+            pending = seal(readings[:BATCH_SIZE])
+            readings = readings[BATCH_SIZE:]
         try:
             if client is None:
                 client = connect()
-            if pending is not None:
-                # With qos=1 umqtt.simple waits for the PUBACK; only then is the batch delivered.
+            if pending is not None and sent_at is None:
+                # With qos=1 umqtt.simple waits for the PUBACK: the broker has the batch.
                 client.publish(telemetry_topic, pending[1], qos=1)
-                acknowledged()
-                pending = None
-                sent += 1
+                sent_at = time.time()
+            client.check_msg()  # a receipt, or a new desired config
+            if pending is not None and sent_at is not None:
+                if not RECEIPTS or covered(pending[0]):
+                    acknowledged()
+                    pending, sent_at = None, None
+                    receipted.clear()
+                    sent += 1
+                elif time.time() - sent_at >= RECEIPT_TIMEOUT_S:
+                    sent_at = None  # no receipt: the same seq and bytes go out again
             while events:
                 client.publish(events_topic, events[0], qos=1)
                 events.pop(0)
-            client.check_msg()  # delivers a new desired config to on_config
         except OSError as exc:
             print("broker connection failed:", exc)
             client = None  # connect again on the next pass; `pending` keeps its seq
+            sent_at = None  # and is sent again at once
         time.sleep(SAMPLE_INTERVAL_S)
     if client is not None:
         client.disconnect()
