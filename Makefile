@@ -5,7 +5,7 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROJECT := pyproject.toml edge_agent/pyproject.toml platform/pyproject.toml lab/pyproject.toml
 
-.PHONY: demo test lint bench bench-agent system system-test venv clean
+.PHONY: demo test lint bench bench-agent chaos system system-test venv clean
 
 demo: system venv
 	$(VENV)/bin/livinglab demo $(DEMO_ARGS)
@@ -23,6 +23,9 @@ bench: system venv
 
 bench-agent: system venv
 	$(VENV)/bin/livinglab bench agent $(BENCH_ARGS)
+
+chaos: system venv
+	$(VENV)/bin/livinglab chaos --runs 20 $(CHAOS_ARGS)
 
 system:
 	bash scripts/install-system.sh

@@ -1,7 +1,8 @@
 """`livinglab demo`: a whole living lab on one machine, under `.lab/`.
 
 run.py starts and stops it, pilots.py is its simulated pilot sites, tokens.py the demo people's
-tokens file, status.py the live status table and the summary of a run.
+tokens file, status.py the live status table and the summary of a run, stopping.py what may stop
+it and how it still stops in order.
 """
 
 from livinglab_lab.demo.pilots import PILOTS
