@@ -23,6 +23,8 @@ SEED = 9
 RUNS = 2
 TIMEOUT_S = 900
 RECEIPTS = receipts_option()
+# The module's fixture runs the whole matrix: longer than the suite's 300 s on a loaded machine.
+pytestmark = pytest.mark.timeout(TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")

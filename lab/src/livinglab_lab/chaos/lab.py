@@ -128,6 +128,13 @@ class ChaosAgent:
                 return
             time.sleep(0.02)
 
+    def wait_purge(self, *, timeout_s: float = 30.0) -> None:
+        """Wait until the outbox purges once more (its `dropped` counter grows)."""
+        _, before = self.outbox()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.outbox()[1] == before:
+            time.sleep(0.02)
+
     def kill(self) -> None:
         """SIGKILL: the journal file of this process may end with reads it never stored."""
         assert self.process is not None

@@ -88,8 +88,9 @@ class Proxy:
     def _pump(
         self, source: socket.socket, target: socket.socket, done: threading.Event
     ) -> None:
-        source.settimeout(POLL_S)
         try:
+            # The other direction's pump may have closed both sockets already (EBADF).
+            source.settimeout(POLL_S)
             while not done.is_set() and not self._closing.is_set():
                 if not self._open.wait(POLL_S):
                     continue  # partitioned: leave the bytes where they are

@@ -125,6 +125,9 @@ def _agent_purging(run: Fault) -> None:
     try:
         for fraction in sorted(run.moment(0.2, 0.7) for _ in range(3)):
             run.at(fraction)
+            # Over capacity, every read purges: wait for this incarnation's first purge.
+            for agent in run.agents:
+                agent.wait_purge()
             run.kill_agent()
         run.at(0.8)
     finally:
@@ -183,9 +186,9 @@ SCENARIOS = (
     Scenario(
         "agent-purging",
         "agent",
-        "agent SIGKILL x3 while purging (outbox of 60, partitioned)",
+        "agent SIGKILL x3 while purging (outbox of 30, partitioned)",
         _agent_purging,
-        AgentOptions(capacity=60),
+        AgentOptions(capacity=30),
     ),
     Scenario(
         "broker-disk-full",
