@@ -82,6 +82,19 @@ def _broker(run: Fault) -> None:
     run.kills["broker"] += 1
 
 
+def _broker_backlog(run: Fault) -> None:
+    # The ingest away, so the broker holds what it acknowledged in its queue (in memory until
+    # its next autosave) when it dies: the window end-to-end receipts close (issue 9).
+    run.at(0.1)
+    run.lab.kill_ingest(restart=False)
+    run.kills["ingest"] += 1
+    run.at(run.moment(0.4, 0.7))
+    run.lab.kill_broker()
+    run.kills["broker"] += 1
+    run.at(0.8)
+    run.lab.start_ingest()
+
+
 def _ingest(run: Fault) -> None:
     run.at(run.moment())
     run.lab.kill_ingest()
@@ -168,6 +181,12 @@ def _partition(run: Fault) -> None:
 SCENARIOS = (
     Scenario("agent", "agent", "agent SIGKILL", _agent),
     Scenario("broker", "broker", "broker SIGKILL", _broker),
+    Scenario(
+        "broker-backlog",
+        "broker",
+        "broker SIGKILL while it holds a backlog for the ingest (ingest down)",
+        _broker_backlog,
+    ),
     Scenario("ingest", "ingest", "ingest SIGKILL", _ingest),
     Scenario("postgres", "postgres", "PostgreSQL SIGKILL", _postgres),
     Scenario(
