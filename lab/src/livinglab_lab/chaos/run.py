@@ -210,7 +210,12 @@ def _report(
     table = Table(title=f"crash matrix, seed {seed}")
     for column in ("scenario", "runs", "kills", "readings", "lost", "dup", "wrong",
                    "in flight", "purged", "quarantined"):  # fmt: skip
-        table.add_column(column, justify="left" if column == "scenario" else "right")
+        # The scenario's name whole: in 80 columns the numbers' headers fold instead.
+        table.add_column(
+            column,
+            justify="left" if column == "scenario" else "right",
+            no_wrap=column == "scenario",
+        )
     total = Tally()
     for scenario in scenarios:
         tally = results[scenario.name]
@@ -227,7 +232,9 @@ def _report(
             str(tally.purged),
             str(tally.quarantined),
         )
-    console.print(table)
+    # Into a file or a pipe (`make chaos | tee`), whole rows rather than rich's 80 columns.
+    wide = console if console.is_terminal else Console(file=console.file, width=132)
+    wide.print(table)
     for scenario in scenarios:
         console.print(f"  {scenario.name}: {scenario.describe}")
     console.print(
