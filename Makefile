@@ -5,7 +5,7 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROJECT := pyproject.toml edge_agent/pyproject.toml platform/pyproject.toml lab/pyproject.toml
 
-.PHONY: demo test lint bench bench-agent bench-all dashboards system system-test venv clean
+.PHONY: demo test lint bench bench-agent bench-all chaos dashboards system system-test venv clean
 
 demo: system venv
 	$(VENV)/bin/livinglab demo $(DEMO_ARGS)
@@ -38,6 +38,9 @@ bench-all: system venv
 	  tail -n 1 .lab/bench/$$name.out >> $(BENCH_ALL); \
 	done
 	@echo "JSON lines in $(BENCH_ALL)"
+
+chaos: system venv
+	$(VENV)/bin/livinglab chaos --runs 20 $(CHAOS_ARGS)
 
 system:
 	bash scripts/install-system.sh

@@ -225,32 +225,127 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
+def _users_of(folder: Path) -> set[int]:
+    """Every process working in `folder` or naming it (or a lab directory linked from it) on its
+    command line: the demo's children inherit its working directory, the servers name their data
+    directories."""
+    lab = folder / "lab"
+    folders = [str(folder)] + [
+        str((lab / name).resolve()) for name in ("postgres", "mosquitto")
+    ]
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(proc / "cwd")
+        except OSError:  # gone meanwhile
+            continue
+        if any(cwd.startswith(f) or f in cmdline for f in folders):
+            found.add(int(proc.name))
+    return _alive(found)
+
+
+def _wait_gone(folder: Path, *, timeout_s: float) -> set[int]:
+    """Wait until no process uses `folder`; return those that still do at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while (left := _users_of(folder)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+@pytest.fixture(scope="module")
+def lab_home(tmp_path_factory) -> Iterator[Path]:
+    """One lab for the stop tests: each run continues it, as a second `make demo` would."""
+    home = tmp_path_factory.mktemp("demo-stops")
+    yield home
+    for pid in _users_of(home):  # a failed check leaves nothing behind either
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _start_and_wait(home: Path, *, stdout) -> subprocess.Popen[str]:
+    written = (
+        (home / "lab" / "tokens.env").stat().st_mtime_ns
+        if (home / "lab" / "tokens.env").exists()
+        else 0
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "livinglab_platform", "demo", "--lab-dir", "lab"],
+        cwd=home,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    _lab_env(home, newer_than=written, process=process)
+    time.sleep(3)
+    return process
+
+
 @pytest.mark.slow
-def test_sigterm_stops_the_demo_in_order_and_leaves_nothing_running(tmp_path):
-    # As a service manager stops it: SIGTERM to the demo's process alone, not its group.
-    with (tmp_path / "demo.out").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "livinglab_platform", "demo", "--lab-dir", "lab"],
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    lab: set[int] = set()
-    try:
-        _lab_env(tmp_path, newer_than=0, process=process)
-        time.sleep(3)
-        lab = _lab_processes(tmp_path / "lab", demo_pid=process.pid)
-        # Ingest, API, three agents and Mosquitto, plus PostgreSQL's own processes.
-        assert len(lab) >= 7, lab
-        process.send_signal(signal.SIGTERM)
-        summary = _summary(tmp_path, process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        for pid in _alive(lab):  # a failed check leaves nothing behind either
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"]
+)
+def test_a_stop_signal_stops_the_demo_in_order_and_leaves_nothing_running(
+    lab_home, signum
+):
+    # As a service manager (SIGTERM) or a closed terminal (SIGHUP) stops it: the demo alone.
+    with (lab_home / "demo.out").open("w") as log:
+        process = _start_and_wait(lab_home, stdout=log)
+    lab = _lab_processes(lab_home / "lab", demo_pid=process.pid)
+    # Ingest, API, three agents and Mosquitto, plus PostgreSQL's own processes.
+    assert len(lab) >= 7, lab
+    process.send_signal(signum)
+    summary = _summary(lab_home, process)
+    assert "stopping: API and agents" in (lab_home / "demo.out").read_text()
     assert summary["lost"] == 0
-    assert summary["stored"] == summary["sent"]
+    assert summary["stored"] == summary["sent"] > 0
     assert _alive(lab) == set()
+    assert _users_of(lab_home) == set()
+    saved = json.loads((lab_home / "lab" / "logs" / "demo-summary.json").read_text())
+    assert saved == summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lines", [1, 5])
+def test_a_closed_stdout_stops_the_demo_in_order(lab_home, lines):
+    # `| head -N`: the reader goes away after N lines; failed before: exit 1, no summary,
+    # PostgreSQL and Mosquitto left running.
+    (lab_home / "lab" / "logs" / "demo-summary.json").unlink(missing_ok=True)
+    command = (
+        f"{sys.executable} -m livinglab_platform demo --duration 20 --lab-dir lab"
+        f" 2>demo.err | head -{lines}"
+    )
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        cwd=lab_home,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    errors = (lab_home / "demo.err").read_text()
+    assert result.returncode == 0, errors[-5000:]
+    assert len(result.stdout.splitlines()) == lines
+    assert _wait_gone(lab_home, timeout_s=5) == set()
+    # Where promised: the file always, and stderr, as stdout is gone.
+    saved = json.loads((lab_home / "lab" / "logs" / "demo-summary.json").read_text())
+    assert saved["lost"] == 0
+    assert saved["duplicated"] == 0
+    assert json.loads(errors.strip().splitlines()[-1]) == saved
+
+
+@pytest.mark.slow
+def test_a_killed_demo_leaves_no_orphans(lab_home):
+    # SIGKILL cannot be caught: the watchdog stops the lab's services when the demo's pipe closes.
+    with (lab_home / "demo.out").open("w") as log:
+        process = _start_and_wait(lab_home, stdout=log)
+    lab = _lab_processes(lab_home / "lab", demo_pid=process.pid)
+    assert len(lab) >= 7, lab
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 60
+    while _alive(lab) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _alive(lab) == set()
+    assert _wait_gone(lab_home, timeout_s=5) == set()

@@ -1,15 +1,16 @@
-"""`livinglab demo|bench`: the local lab's commands, added to `livinglab` when this package is installed."""
+"""`livinglab demo|chaos|bench`: the local lab's commands, added to `livinglab` when this package is installed."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated, cast
 
 import typer
 
 from livinglab_platform.cli.terminal import console
 
-__all__ = ["bench_app", "demo", "register"]
+__all__ = ["bench_app", "chaos", "demo", "register"]
 
 bench_app = typer.Typer(
     help="Benchmarks (results as a table, then one JSON line).", no_args_is_help=True
@@ -19,6 +20,7 @@ bench_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add the lab's commands to the `livinglab` command (entry point `livinglab.commands`)."""
     app.command("demo")(demo)
+    app.command("chaos")(chaos)
     app.add_typer(bench_app, name="bench")
 
 
@@ -34,13 +36,58 @@ def demo(
     ] = Path(".lab"),
 ) -> None:
     """Run a local living lab: database, broker, ingest, API and three simulated pilot-site agents."""
+    from rich.console import Console
+
     from livinglab_lab.demo import run_demo
     from livinglab_lab.demo.logs import log_to_file
+    from livinglab_lab.demo.stopping import GuardedStdout
 
+    # `| head -5` or a `| tee` stopped with Ctrl-C: the demo still stops in order (stopping.py).
+    stdout = GuardedStdout(sys.stdout)
+    guarded = Console(file=cast("IO[str]", stdout), force_terminal=console.is_terminal)
     # Migration and seed records to .lab/logs/demo.log: the screen is for the person.
     with log_to_file(lab_dir / "logs" / "demo.log"):
-        summary = run_demo(lab_dir=lab_dir, duration_s=duration, console=console)
+        summary = run_demo(
+            lab_dir=lab_dir, duration_s=duration, console=guarded, stdout=stdout
+        )
     if summary is not None and (summary.lost or summary.duplicated):
+        raise typer.Exit(code=1)
+
+
+def chaos(
+    runs: Annotated[int, typer.Option(help="Runs of each scenario")] = 20,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the kill moments (default: random, printed)"),
+    ] = None,
+    seconds: Annotated[
+        float, typer.Option(help="Seconds of readings flowing in each run")
+    ] = 10.0,
+    partition_seconds: Annotated[
+        float, typer.Option(help="Length of the agent-broker network partition")
+    ] = 120.0,
+    agents: Annotated[int, typer.Option(help="Agents per run")] = 2,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only these scenarios (repeatable)")
+    ] = None,
+    lab_dir: Annotated[
+        Path, typer.Option(help="Scratch directory for the matrix's own services")
+    ] = Path(".lab/chaos"),
+) -> None:
+    """Crash matrix: SIGKILL agents, broker, ingest and PostgreSQL while readings flow (and more);
+    check every reading against the database. Exit 1 if any was lost, duplicated or wrong."""
+    from livinglab_lab.chaos import Profile, print_json, run_chaos
+
+    result = run_chaos(
+        lab_dir=lab_dir,
+        runs=runs,
+        seed=seed,
+        profile=Profile(seconds=seconds, partition_s=partition_seconds, agents=agents),
+        only=only,
+        console=console,
+    )
+    print_json(result)
+    if result["lost"] or result["duplicated"] or result["wrong_values"]:
         raise typer.Exit(code=1)
 
 

@@ -15,6 +15,7 @@ generated passwords are in `.lab/secrets.json` (mode 0600).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -24,7 +25,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 import psycopg
 from rich.console import Console
@@ -32,7 +32,9 @@ from rich.console import Console
 from livinglab_lab import record, seed
 from livinglab_lab.demo.pilots import PILOTS, write_agent_config
 from livinglab_lab.demo.status import (
+    Baseline,
     DemoSummary,
+    first_seqs,
     outbox_totals,
     print_governance,
     print_summary,
@@ -41,9 +43,11 @@ from livinglab_lab.demo.status import (
     wait_for_ingest,
     watch,
 )
+from livinglab_lab.demo.stopping import GuardedStdout, deferred_stop, stop_signals
 from livinglab_lab.demo.tokens import print_people, read_tokens, write_tokens
 from livinglab_lab.ports import free_port, wait_for_port
 from livinglab_lab.services import Mosquitto, Postgres
+from livinglab_lab.watchdog import PidRecord, start_watchdog
 from livinglab_platform.core import db
 from livinglab_platform.core.dynsec import DynSec, bootstrap
 from livinglab_platform.core.identities import INGEST_USER
@@ -61,6 +65,8 @@ class _Lab:
     dsn: str
     secrets: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]]
+    # Every running service in stop order, for the watchdog should the demo die.
+    record: PidRecord
 
     def login_dsn(self, user: str) -> str:
         """The lab's database as one of `_LOGINS`."""
@@ -94,11 +100,11 @@ def _secrets(directory: Path) -> dict[str, str]:
     return values
 
 
-def _start_services(directory: Path, console: Console) -> _Lab:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "logs").mkdir(exist_ok=True)
+def _start_services(directory: Path, console: Console, *, record: PidRecord) -> _Lab:
     console.print(f"[bold]livinglab demo[/] in {directory.resolve()}")
     postgres = Postgres.create(directory / "postgres")
+    # By its pid file: a stop signal may interrupt pg_ctl after the server started.
+    record.add_pidfile("postgres", postgres.data_dir / "postmaster.pid", stage=3)
     postgres.start()
     console.print(f"  PostgreSQL + TimescaleDB on 127.0.0.1:{postgres.port}")
     with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
@@ -119,6 +125,8 @@ def _start_services(directory: Path, console: Console) -> _Lab:
     console.print(f"  database logins {', '.join(_LOGINS)}, each in its own role")
     mosquitto = Mosquitto.create(directory / "mosquitto")
     mosquitto.start()
+    assert mosquitto.pid is not None
+    record.add("mosquitto", mosquitto.pid, stage=2)
     console.print(
         f"  Mosquitto on 127.0.0.1:{mosquitto.port} (dynamic security, persistence on)"
     )
@@ -128,7 +136,7 @@ def _start_services(directory: Path, console: Console) -> _Lab:
             ingest_password=lab_secrets["ingest"],
             platform_password=lab_secrets["platform"],
         )
-    lab = _Lab(directory, postgres, mosquitto, dsn, lab_secrets, {})
+    lab = _Lab(directory, postgres, mosquitto, dsn, lab_secrets, {}, record)
     _write_env(lab)
     return lab
 
@@ -253,6 +261,7 @@ def _spawn(
     args: list[str],
     *,
     extra_env: dict[str, str] | None = None,
+    stage: int = 0,
 ) -> None:
     log = (lab.directory / "logs" / f"{name}.log").open("ab")
     # Only the services given a LIVINGLAB_DATABASE_URL reach the database; PGAPPNAME names each
@@ -266,89 +275,74 @@ def _spawn(
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches the demo only; it stops the others in order.
     )
+    lab.record.add(name, lab.processes[name].pid, stage=stage)
     log.close()
 
 
-def _stop(*processes: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
-    """SIGTERM all at once (each drains in parallel), then wait; SIGKILL what outlives the timeout."""
-    for process in processes:
+def _stop(lab: _Lab, *names: str, timeout_s: float = 20.0) -> None:
+    """SIGTERM these services at once (each drains in parallel), then wait; SIGKILL what outlives
+    the timeout. Each leaves the pid record once stopped."""
+    processes = {
+        name: lab.processes.pop(name) for name in names if name in lab.processes
+    }
+    for process in processes.values():
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    for process in processes:
+    for name, process in processes.items():
         try:
             process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        lab.record.remove(name)
 
 
 def run_demo(
-    *, lab_dir: Path, duration_s: float | None, console: Console
+    *,
+    lab_dir: Path,
+    duration_s: float | None,
+    console: Console,
+    stdout: GuardedStdout | None = None,
 ) -> DemoSummary | None:
-    """Run the lab until Ctrl-C (or for `duration_s`) and stop everything cleanly; return the summary."""
-    # A service manager stops the demo with SIGTERM to its process alone: the same orderly stop
-    # as Ctrl-C, instead of Python's default of dying on the spot and leaving every service up.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        return _run(lab_dir, duration_s=duration_s, console=console)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    """Run the lab until Ctrl-C (or for `duration_s`) and stop everything in order; return the summary.
 
-
-def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-    # Once: a second SIGTERM while the lab stops must not cut the stop short.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    SIGINT, SIGTERM and SIGHUP, and a stdout whose reader is gone, all stop it in order
+    (stopping.py); a watchdog stops the services should the demo itself die (watchdog.py).
+    """
+    # Before any child starts: from here on every way of stopping runs the ordered stop.
+    with stop_signals():
+        return _run(lab_dir, duration_s=duration_s, console=console, stdout=stdout)
 
 
 def _run(
-    lab_dir: Path, *, duration_s: float | None, console: Console
+    lab_dir: Path,
+    *,
+    duration_s: float | None,
+    console: Console,
+    stdout: GuardedStdout | None,
 ) -> DemoSummary | None:
     # Absolute: the agents' configs name files in it, and agents resolve relative paths
     # against their config file's folder.
-    lab = _start_services(lab_dir.absolute(), console)
+    directory = lab_dir.absolute()
+    (directory / "logs").mkdir(parents=True, exist_ok=True)
+    record = PidRecord(directory / "pids.json")
+    watchdog = start_watchdog(record.path)
+    lab: _Lab | None = None
     summary = None
     try:
-        tokens = _seed(lab, console)
-        acked_before, _ = outbox_totals(_outboxes(lab))
-        # From here on the demo only watches, as a dashboard would: read-only.
-        dashboard = lab.login_dsn("dashboard")
-        with db.connect(dashboard) as conn:
-            stored_before, quarantined_before = stored_counts(conn)
-        _spawn(
-            lab,
-            "ingest",
-            ["-m", "livinglab_platform.ingest"],
-            extra_env={"LIVINGLAB_DATABASE_URL": lab.login_dsn("ingest")},
-        )
-        for pilot in PILOTS:
-            _spawn(
-                lab,
-                pilot.device_id,
-                [
-                    "-m",
-                    "livinglab_edge_agent",
-                    "run",
-                    "--config",
-                    str(pilot.directory(lab.directory) / "agent.toml"),
-                ],
-            )
-        url = _start_api(lab)
-        write_tokens(lab.directory, url=url, tokens=tokens)
-        print_people(console, url=url, tokens=tokens)
-        console.print(
-            f"  web pages at {url}/, API at {url}/api/v1 (docs at {url}/docs);"
-            f" tokens in {lab.directory / 'tokens.env'}"
-        )
-        print_governance(console, lab_dir=lab.directory)
-        console.print(
-            f"  ingest, API and {len(PILOTS)} agents running; logs in {lab.directory / 'logs'}; "
-            + ("Ctrl-C stops" if duration_s is None else f"running {duration_s:.0f} s")
-        )
+        try:
+            lab = _start_services(directory, console, record=record)
+        except KeyboardInterrupt:
+            # Stopped while starting: the watchdog stops what started, once the pipe closes.
+            summary = DemoSummary(0, 0, 0, 0, 0, 0, 0)
+            _report(summary, directory=directory, console=console, stdout=stdout)
+            return summary
+        baseline = None
         with contextlib.suppress(KeyboardInterrupt):
+            baseline = _seed_and_start(lab, console, duration_s=duration_s)
             watch(
-                dashboard,
+                lab.login_dsn("dashboard"),
                 processes=lab.processes,
                 logs=lab.directory / "logs",
                 duration_s=duration_s,
@@ -357,30 +351,115 @@ def _run(
         console.print(
             "\nstopping: API and agents (they drain their outboxes), then ingest, broker and database"
         )
-        _stop(
-            lab.processes.pop("api"),
-            *(lab.processes.pop(pilot.device_id) for pilot in PILOTS),
-        )
-        acked_after, _ = outbox_totals(_outboxes(lab))
-        wait_for_ingest(dashboard, expected=stored_before + acked_after - acked_before)
-        _stop(lab.processes.pop("ingest"))
-        # The check for readings stored twice reads the raw readings, which a dashboard's
-        # login may not (migration 009): it runs as the owner.
-        summary = summarise(
-            lab.dsn,
-            outboxes=_outboxes(lab),
-            acked_before=acked_before,
-            stored_before=stored_before,
-            quarantined_before=quarantined_before,
-        )
-        print_summary(summary, console, lab_dir=lab.directory)
+        _stop(lab, "api", *(pilot.device_id for pilot in PILOTS))
+        if baseline is not None and "ingest" in lab.processes:
+            acked_after, _ = outbox_totals(_outboxes(lab).values())
+            wait_for_ingest(
+                lab.login_dsn("dashboard"),
+                expected=baseline.stored + acked_after - baseline.acked,
+            )
+            _stop(lab, "ingest")
+            # The check for readings stored twice reads the raw readings, which a dashboard's
+            # login may not (migration 009): it runs as the owner.
+            summary = summarise(lab.dsn, outboxes=_outboxes(lab), baseline=baseline)
+        else:  # stopped before the agents started: nothing was sent
+            summary = DemoSummary(0, 0, 0, 0, 0, 0, 0)
+        _report(summary, directory=directory, console=console, stdout=stdout)
     finally:
-        _stop(*lab.processes.values())
-        lab.mosquitto.stop()
-        lab.postgres.stop()
+        if lab is not None:
+            _stop(lab, *lab.processes)
+            lab.mosquitto.stop()
+            lab.record.remove("mosquitto")
+            lab.postgres.stop()
+            lab.record.remove("postgres")
+        # What a stop signal caught between a child's start and its record, and the rest: the
+        # watchdog stops what the record still names, now that its pipe closes.
+        _terminate_children(exclude=watchdog.pid)
+        assert watchdog.stdin is not None
+        watchdog.stdin.close()
+        watchdog.wait(timeout=120)
     return summary
 
 
-def _outboxes(lab: _Lab) -> list[Path]:
-    """The pilots' outboxes, including those their agents have not created yet."""
-    return [pilot.directory(lab.directory) / "outbox.db" for pilot in PILOTS]
+def _seed_and_start(
+    lab: _Lab, console: Console, *, duration_s: float | None
+) -> Baseline:
+    """Seed, note the counts before the run, start ingest, agents and API; return the counts."""
+    # The seed registers devices in the database and the broker: a stop waits until it is done.
+    with deferred_stop():
+        tokens = _seed(lab, console)
+    acked_before, _ = outbox_totals(_outboxes(lab).values())
+    # From here on the demo only watches, as a dashboard would: read-only.
+    with db.connect(lab.login_dsn("dashboard")) as conn:
+        stored_before, quarantined_before = stored_counts(conn)
+    baseline = Baseline(
+        acked=acked_before,
+        stored=stored_before,
+        quarantined=quarantined_before,
+        first_seqs=first_seqs(_outboxes(lab)),
+    )
+    _spawn(
+        lab,
+        "ingest",
+        ["-m", "livinglab_platform.ingest"],
+        extra_env={"LIVINGLAB_DATABASE_URL": lab.login_dsn("ingest")},
+        stage=1,
+    )
+    for pilot in PILOTS:
+        config = pilot.directory(lab.directory) / "agent.toml"
+        _spawn(
+            lab,
+            pilot.device_id,
+            ["-m", "livinglab_edge_agent", "run", "--config", str(config)],
+        )
+    url = _start_api(lab)
+    write_tokens(lab.directory, url=url, tokens=tokens)
+    print_people(console, url=url, tokens=tokens)
+    console.print(
+        f"  web pages at {url}/, API at {url}/api/v1 (docs at {url}/docs);"
+        f" tokens in {lab.directory / 'tokens.env'}"
+    )
+    print_governance(console, lab_dir=lab.directory)
+    console.print(
+        f"  ingest, API and {len(PILOTS)} agents running; logs in {lab.directory / 'logs'}; "
+        + ("Ctrl-C stops" if duration_s is None else f"running {duration_s:.0f} s")
+    )
+    return baseline
+
+
+def _report(
+    summary: DemoSummary,
+    *,
+    directory: Path,
+    console: Console,
+    stdout: GuardedStdout | None,
+) -> None:
+    """The summary in `logs/demo-summary.json`, and on stdout, or on stderr once stdout is gone."""
+    path = directory / "logs" / "demo-summary.json"
+    path.write_text(json.dumps(dataclasses.asdict(summary)) + "\n")
+    broken = stdout is not None and stdout.broken
+    if broken:
+        console = Console(stderr=True)
+    console.print(f"  summary also in {path}")
+    out = sys.stderr if broken else sys.stdout
+    print_summary(summary, console, lab_dir=directory, out=out)
+
+
+def _terminate_children(*, exclude: int) -> None:
+    """SIGTERM the demo's own children still running, the watchdog apart."""
+    me = str(os.getpid())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == exclude:
+            continue
+        try:
+            parent = (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if parent == me:
+            with contextlib.suppress(OSError):
+                os.kill(int(proc.name), signal.SIGTERM)
+
+
+def _outboxes(lab: _Lab) -> dict[str, Path]:
+    """The pilots' outboxes by device, including those their agents have not created yet."""
+    return {p.device_id: p.directory(lab.directory) / "outbox.db" for p in PILOTS}

@@ -1,7 +1,10 @@
 """What the running demo shows: a live table of its devices, and a summary of the run at the end.
 
 What the database stored comes from the ingest's ledger (`deliveries`) and `quarantine`; what
-the agents sent is what the broker acknowledged, counted in their outboxes.
+the agents sent is what the broker acknowledged, counted in their outboxes. Both count the same
+set, this run's batches: per device, those from the oldest batch still in its outbox when the
+run started (or its next seq). Readings of earlier runs stored now (the broker kept them across
+a restart) are counted apart, as `stored_from_earlier_runs`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.live import Live
@@ -27,7 +30,9 @@ from livinglab_platform.core import db
 from livinglab_platform.core.db import Connection
 
 __all__ = [
+    "Baseline",
     "DemoSummary",
+    "first_seqs",
     "outbox_totals",
     "print_governance",
     "print_summary",
@@ -51,6 +56,29 @@ class DemoSummary:
     duplicated: int
     quarantined: int
     left_in_outboxes: int
+    stored_from_earlier_runs: int
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The counts when the run started: this run's batches are those from `first_seqs` on."""
+
+    acked: int
+    stored: int
+    quarantined: int
+    first_seqs: dict[str, int]
+
+
+def first_seqs(outboxes: dict[str, Path]) -> dict[str, int]:
+    """Per device, the lowest seq it can send from now on: its oldest unacknowledged batch's."""
+    seqs = {}
+    for device_id, path in outboxes.items():
+        seqs[device_id] = 1
+        if path.exists():
+            with Outbox.open(path) as outbox:
+                oldest = outbox.unacked(limit=1)
+                seqs[device_id] = oldest[0][0] if oldest else outbox.stats().next_seq
+    return seqs
 
 
 def outbox_totals(paths: Iterable[Path]) -> tuple[int, int]:
@@ -158,30 +186,32 @@ def wait_for_ingest(dsn: str, *, expected: int) -> None:
 
 
 def summarise(
-    dsn: str,
-    *,
-    outboxes: Iterable[Path],
-    acked_before: int,
-    stored_before: int,
-    quarantined_before: int,
+    dsn: str, *, outboxes: dict[str, Path], baseline: Baseline
 ) -> DemoSummary:
-    """This run's numbers: the counts now less the counts from before the agents started."""
-    acked_after, left = outbox_totals(outboxes)
+    """This run's numbers: what this run's batches sent, and what of them the database stored."""
+    acked_after, left = outbox_totals(outboxes.values())
     with db.connect(dsn) as conn:
         stored_after, quarantined_after = stored_counts(conn)
         row = conn.execute(
             "SELECT count(*) - count(DISTINCT (sensor_id, time)) FROM readings"
         ).fetchone()
+        this_run = conn.execute(
+            "SELECT coalesce(sum(d.readings), 0) FROM deliveries d"
+            " JOIN unnest(%s::text[], %s::bigint[]) AS f(device_id, first_seq)"
+            " ON f.device_id = d.device_id WHERE d.seq >= f.first_seq",
+            (list(baseline.first_seqs), list(baseline.first_seqs.values())),
+        ).fetchone()
     duplicated = int(row[0]) if row else 0
-    sent = acked_after - acked_before
-    stored = stored_after - stored_before
+    sent = acked_after - baseline.acked
+    stored = int(this_run[0]) if this_run else 0
     return DemoSummary(
         sent=sent,
         stored=stored,
         lost=max(sent - stored, 0),
         duplicated=duplicated,
-        quarantined=quarantined_after - quarantined_before,
+        quarantined=quarantined_after - baseline.quarantined,
         left_in_outboxes=left,
+        stored_from_earlier_runs=max(stored_after - baseline.stored - stored, 0),
     )
 
 
@@ -205,10 +235,14 @@ def print_governance(console: Console, *, lab_dir: Path) -> None:
 
 
 def print_summary(
-    summary: DemoSummary, console: Console, *, lab_dir: Path | None = None
+    summary: DemoSummary,
+    console: Console,
+    *,
+    lab_dir: Path | None = None,
+    out: TextIO | None = None,
 ) -> None:
     """The summary as a table, the governance commands, then the summary as one JSON line."""
-    table = Table(title="demo summary (this run)")
+    table = Table(title="demo summary (this run's batches)")
     table.add_column("readings")
     table.add_column("count", justify="right")
     for label, value in (
@@ -218,10 +252,14 @@ def print_summary(
         ("duplicated", summary.duplicated),
         ("quarantined messages", summary.quarantined),
         ("still buffered in outboxes", summary.left_in_outboxes),
+        (
+            "stored now from earlier runs (not counted above)",
+            summary.stored_from_earlier_runs,
+        ),
     ):
         table.add_row(label, f"{value:,}")
     console.print(table)
     if lab_dir is not None:
         print_governance(console, lab_dir=lab_dir)
     # The last line is machine-readable for scripts and tests.
-    sys.stdout.write(json.dumps(dataclasses.asdict(summary)) + "\n")
+    (out or sys.stdout).write(json.dumps(dataclasses.asdict(summary)) + "\n")
