@@ -4,6 +4,7 @@ lines of them: `project.license` as a TOML table)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import subprocess
 import sys
@@ -74,3 +75,11 @@ def test_the_platform_wheel_leaves_the_lab_demo_seed_and_benchmarks_out(tmp_path
         if part in LAB_PARTS
     }
     assert shipped == set()
+
+
+def test_no_dependency_installs_over_urllib3():
+    # grafana-client 4 and later pull in niquests, whose urllib3-future installs its own package
+    # under the name `urllib3`: requests-based clients (schemathesis in the tests, anything a
+    # deployment adds) then fail inside urllib3. platform/pyproject.toml pins a client on requests.
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.distribution("urllib3-future")

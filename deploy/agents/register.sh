@@ -6,6 +6,8 @@ set -eu
 AGENTS=${AGENTS_DIR:-/agents}
 
 livinglab sites add sim --name "Simulirane postaje" --latitude 46.0511 --longitude 14.5051 2>/dev/null || true
+# A device belongs to an organisation (`--org`), or no partner could ever see it.
+livinglab orgs add sim-lab --name "Simulirane naprave (the lab's own)" --kind technology_park 2>/dev/null || true
 
 register() {
     device=$1
@@ -16,7 +18,7 @@ register() {
     fi
     mkdir -p "$AGENTS/$device"
     # `devices add` prints the password once, on the line "  password  = ...".
-    output=$(livinglab devices add "$device" --site sim "$@")
+    output=$(livinglab devices add "$device" --site sim --org sim-lab "$@")
     (umask 077 && printf '%s\n' "$output" | sed -n 's/^ *password *= *//p' > "$AGENTS/$device/password")
     test -s "$AGENTS/$device/password"
     if id livinglab >/dev/null 2>&1; then chown -R livinglab "$AGENTS/$device"; fi

@@ -115,7 +115,7 @@ def test_gaps_are_explained_by_the_claimed_seq(client, world):
         conn.commit()
     response = client.get(
         "/api/v1/devices/gappy-01/delivery",
-        params={"from": "2026-12-01T08:00:00", "to": "2026-12-01T12:00:00"},
+        params={"from": "2026-12-01T08:00:00Z", "to": "2026-12-01T12:00:00Z"},
         headers=world.headers("partner"),
     )
     assert response.status_code == 200, response.text
@@ -134,8 +134,8 @@ def test_gaps_are_explained_by_the_claimed_seq(client, world):
     viewer = client.get(
         "/api/v1/devices/gappy-01/delivery",
         params={
-            "from": "2026-12-01T08:00:00",
-            "to": "2026-12-01T12:00:00",
+            "from": "2026-12-01T08:00:00Z",
+            "to": "2026-12-01T12:00:00Z",
             "interval": "day",
         },
         headers=world.headers("viewer"),

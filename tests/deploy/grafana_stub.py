@@ -3,7 +3,7 @@
 It keeps data sources, folders and dashboards as Grafana's legacy HTTP API does (a dashboard gets
 an id and a version on save; a data source's password is never returned, only flagged in
 `secureJsonFields`), accepts one Bearer token, and records every request. grafana-client talks
-through niquests, which no requests-mock intercepts: a real server is the only stand-in.
+over real HTTP: a real server is the stand-in, so what goes over the wire is what is checked.
 """
 
 from __future__ import annotations

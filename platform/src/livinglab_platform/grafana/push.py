@@ -218,14 +218,15 @@ def push(
         for model in dashboards:
             _push_dashboard(api, report, model=model)
         ours = {str(model["uid"]) for model in dashboards}
-        found = api.search.search_dashboards(type_="dash-db", folder_uids=[FOLDER_UID])
+        # Grafana's search by folder uid (this client's search_dashboards knows only folder ids).
+        found = api.client.GET(f"/search?type=dash-db&folderUIDs={FOLDER_UID}")
         report.foreign = sorted(
             str(hit["uid"]) for hit in found if hit.get("uid") not in ours
         )
     except GrafanaException as exc:
         message, about = _explain(exc)
         raise ConfigurationError(message, field=about) from exc
-    except OSError as exc:  # niquests' connection errors (refused, unknown host, TLS)
+    except OSError as exc:  # requests' connection errors (refused, unknown host, TLS)
         raise ConfigurationError(
             f"cannot reach Grafana ({exc}); check --url", field="url"
         ) from exc
