@@ -68,10 +68,16 @@ def test_show_and_quarantine(with_broker, device):
     assert "321 readings" in shown
     assert "2 of 4 batches (50.0%), 1 gap(s)" in shown
     entry = with_broker("quarantine", "list", "--device", device).stdout
-    [entry_id] = [
-        line.split("│")[1].strip() for line in entry.splitlines() if "pm-01" in line
+    [row] = [line.split("│") for line in entry.splitlines() if "pm-01" in line]
+    entry_id = row[1].strip()
+    # No seq of its own (it could not be decoded); the seq its header claimed.
+    assert [cell.strip() for cell in row[4:6]] == ["-", "2"]
+    scripted = json.loads(
+        with_broker("quarantine", "list", "--device", device, "--format", "json").stdout
+    )
+    assert [(e["id"], e["seq"], e["claimed_seq"]) for e in scripted] == [
+        (int(entry_id), None, 2)
     ]
-    assert "2 (claimed)" in entry
     assert "seq 2-3 (2 missing)" in shown
     assert f"quarantined: {entry_id}" in shown
     one = with_broker("quarantine", "show", entry_id).stdout

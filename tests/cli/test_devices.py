@@ -53,7 +53,8 @@ def test_add_list_rotate_and_revoke(with_broker, dsn, broker):
     # Units as people write them, from the quantity table; never the device's ASCII unit.
     assert "ug/m3" not in listed
     assert re.search(
-        r"pm-01 .*tp-ljubljana .*zrak-io .*pm-01/pm10 \(µg/m³\), pm-01/pm2_5 \(µg/m³\) .*○ never",
+        r"pm-01 .*tp-ljubljana .*zrak-io .*pm-01/pm10: PM10 particles \(µg/m³\),"
+        r" pm-01/pm2_5: PM2.5 particles \(µg/m³\) .*○ never",
         listed,
     ), listed
     with psycopg.connect(dsn) as conn:

@@ -60,8 +60,8 @@ def _rss_mb() -> float:
 def _range(lab: ReadLab, days: int) -> dict[str, str]:
     start = lab.end - timedelta(days=days)
     return {
-        "start": start.isoformat().replace("+00:00", ""),
-        "end": lab.end.isoformat().replace("+00:00", ""),
+        "start": start.isoformat().replace("+00:00", "Z"),
+        "end": lab.end.isoformat().replace("+00:00", "Z"),
     }
 
 

@@ -44,8 +44,8 @@ def _params(lab: ReadLab, asker: str, days: int, interval: str) -> dict[str, Any
     start = end - timedelta(days=days)
     params: dict[str, Any] = {
         "sensor": lab.sensor_ids[0],
-        "start": start.isoformat().replace("+00:00", ""),
-        "end": end.isoformat().replace("+00:00", ""),
+        "start": start.isoformat().replace("+00:00", "Z"),
+        "end": end.isoformat().replace("+00:00", "Z"),
         "interval": interval,
     }
     if asker.endswith("_trial"):

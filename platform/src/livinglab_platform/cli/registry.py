@@ -22,7 +22,7 @@ from livinglab_platform.cli.terminal import (
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.dynsec import DynSec
 from livinglab_platform.core.errors import NotFoundError
-from livinglab_platform.core.quantities import unit_symbol
+from livinglab_platform.core.quantities import describe
 from livinglab_platform.core.settings import BrokerSettings
 from livinglab_platform.registry import (
     devices,
@@ -420,9 +420,12 @@ def devices_list(
     with unit_of_work() as conn:
         fleet_devices = fleet.list_devices(conn, operator(), site_id=site)
     online = sum(1 for d in fleet_devices if d.online and not d.revoked)
-    # The table adds each sensor's unit as people write it (µg/m³, not ug/m3).
-    units = {
-        f"{d.id}/{s.key}": unit_symbol(s.unit) for d in fleet_devices for s in d.sensors
+    # The table names each sensor as commands take it (DEVICE/KEY) and as people read it: its
+    # quantity and unit from the quantity table ("PM10 particles (µg/m³)", not "pm10 ug/m3").
+    described = {
+        f"{d.id}/{s.key}": describe(s.quantity, s.unit, "en")
+        for d in fleet_devices
+        for s in d.sensors
     }
     print_listing(
         f"{len(fleet_devices)} device(s), {online} online",
@@ -432,7 +435,9 @@ def devices_list(
             Column("owner"),
             Column(
                 "sensors",
-                show=lambda names: ", ".join(f"{n} ({units[n]})" for n in names) or "-",
+                show=lambda names: (
+                    ", ".join(f"{n}: {described[n]}" for n in names) or "-"
+                ),
             ),
             Column("status", show=_STATUS_SHOWN.__getitem__),
             Column("last_seen", "last seen", show=_ago),
