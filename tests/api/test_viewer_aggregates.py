@@ -281,3 +281,47 @@ def test_the_minimum_count_is_a_setting(world: World):
     assert r.status_code == 200, r.text
     # Every minute holds at most 9 readings: none reaches 10.
     assert r.text.splitlines()[1:] == []
+
+
+@pytest.mark.parametrize("interval", ["1h", "6h", "1d"])
+def test_a_viewers_hours_equal_the_cells_they_are_made_of(
+    client, world: World, interval: str
+):
+    # Buckets of whole hours come from viewer_cells_1h (kept by migration 009's trigger), the
+    # minutes at a window's edges from readings_1m: the answer must be the cells' own sums. The
+    # trial's window starts at 09:30, so the dense hour (10:00) comes from the hours and the
+    # half hour before it from minutes. Reference: the cells of at least the minimum count,
+    # summed in SQL here.
+    trial_id = _setup(world)
+    with psycopg.connect(world.dsn) as conn:
+        conn.execute(
+            "UPDATE trial_devices SET starts_at = %s WHERE trial_id = %s",
+            (DENSE_START - timedelta(minutes=30), trial_id),
+        )
+        conn.commit()
+        width = timedelta(seconds=INTERVAL_S_BY_NAME[interval])
+        expected = conn.execute(
+            "SELECT time_bucket(%s, bucket), sum(count)::bigint, min(min), max(max)"
+            "  FROM readings_1m WHERE count >= 5 AND bucket >= %s"
+            " GROUP BY 1 ORDER BY 1",
+            (width, DENSE_START - timedelta(minutes=30)),
+        ).fetchall()
+    r = client.get(
+        "/api/v1/data",
+        headers=world.headers("viewer"),
+        params={
+            "trial": trial_id,
+            "start": (T0).isoformat(),
+            "end": (T0 + timedelta(days=2)).isoformat(),
+            "interval": interval,
+        },
+    )
+    assert r.status_code == 200, r.text
+    got = [
+        (datetime.fromisoformat(p["time"]), p["count"], p["min"], p["max"])
+        for series in r.json()["series"]
+        for p in series["points"]
+    ]
+    assert r.json()["source"] == "viewer_cells_1h"
+    assert got == [tuple(row) for row in expected]
+    assert expected  # the data has cells to count

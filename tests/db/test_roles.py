@@ -64,7 +64,7 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "deliveries_daily": {API: R, READONLY: R},
     # Dashboards (migration 009): a viewer's aggregates instead of the readings, the rollups,
     # people, the audit trail and the quarantine's payloads.
-    "viewer_cells_1h": {},
+    "viewer_cells_1h": {API: R},
     "viewer_cells_1m": {READONLY: R},
     "viewer_hours": {READONLY: R},
     "reading_counts_1m": {READONLY: R},

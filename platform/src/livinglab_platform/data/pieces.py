@@ -9,7 +9,8 @@ parameters, so the planner sees each piece's constant range:
   (readings_1h for buckets of whole hours, readings_1m otherwise), and what is left at either edge
   (less than one cell) from the raw readings there alone; a window shorter than a cell is read
   raw. A multirange's windows never overlap, so no reading counts twice;
-- a viewer's cells: one scan of readings_1m per sensor over the minutes touching its windows.
+- a viewer's cells: the minutes touching its windows from readings_1m, and for buckets of whole
+  hours the whole hours among them from viewer_cells_1h (hours made of the same cells).
 
 Measured (README, "Benchmarks"): a filter `windows @> time` on a join got the planner's default
 selectivity (189 rows expected of 3.15 M) and a nested loop over every sensor's windows; a
@@ -31,6 +32,7 @@ __all__ = ["Window", "buckets_sql", "cells_sql", "raw_sql", "windows"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LAST = datetime.max.replace(tzinfo=UTC)
 _MINUTE = timedelta(minutes=1)
+_HOUR = timedelta(hours=1)
 # Every query names its columns as Plan.columns does, so rows read by name (dict_row) and the
 # exports' headers agree with the SQL. GROUP BY and ORDER BY name output columns by position:
 # `time` alone would mean r.time.
@@ -154,25 +156,76 @@ def buckets_sql(
     )
 
 
-def cells_sql(found: tuple[Window, ...]) -> tuple[str, dict[str, Any]]:
+def cells_sql(
+    found: tuple[Window, ...], *, hours: bool = False
+) -> tuple[str, dict[str, Any]]:
     """A viewer's buckets of %(width)s: whole one-minute cells of at least %(min_count)s
-    readings that touch the windows, each cell once however many windows it touches."""
-    by_sensor: dict[int, list[str]] = {}
+    readings that touch the windows, each cell once however many windows it touches.
+
+    With `hours` (buckets of whole hours, and the database's viewer_min_count() equal to
+    %(min_count)s), the whole hours inside a sensor's minutes come from viewer_cells_1h, which
+    the database keeps from exactly those cells (migration 009), and only the minutes at the
+    edges from readings_1m: a viewer's year is 8,760 rows per sensor, not 525,600.
+    """
     params: dict[str, Any] = {}
-    for i, w in enumerate(found):
-        params |= {f"s{w.sensor_id}": w.sensor_id, f"lo{i}": _floor(w.lo, _MINUTE)}
-        params[f"hi{i}"] = w.hi
-        by_sensor.setdefault(w.sensor_id, []).append(
-            f"(bucket >= %(lo{i})s AND bucket < %(hi{i})s)"
-        )
-    branches = [_NO_PIECE] + [
+    minutes: dict[int, list[str]] = {}
+    hourly: dict[int, list[str]] = {}
+    for sensor, extents in _minute_extents(found).items():
+        params[f"s{sensor}"] = sensor
+        for lo, hi in extents:
+            parts = [(lo, hi, minutes)]
+            if hours:
+                h_lo, h_hi = _ceil(lo, _HOUR), _floor(hi, _HOUR)
+                if h_lo < h_hi:
+                    parts = [
+                        (lo, h_lo, minutes),
+                        (h_lo, h_hi, hourly),
+                        (h_hi, hi, minutes),
+                    ]
+            for p_lo, p_hi, into in parts:
+                if p_lo < p_hi:
+                    i = len(params)
+                    params |= {f"lo{i}": p_lo, f"hi{i}": p_hi}
+                    into.setdefault(sensor, []).append(
+                        f"(bucket >= %(lo{i})s AND bucket < %(hi{i})s)"
+                    )
+    branches = [_NO_PIECE]
+    branches += [
         f"SELECT sensor_id, bucket, count, sum, min, max FROM readings_1m"
         f" WHERE sensor_id = %(s{sensor})s AND count >= %(min_count)s"
         f" AND ({' OR '.join(ranges)})"
-        for sensor, ranges in by_sensor.items()
+        for sensor, ranges in minutes.items()
+    ]
+    branches += [
+        f"SELECT sensor_id, bucket, count, sum, min, max FROM viewer_cells_1h"
+        f" WHERE sensor_id = %(s{sensor})s AND ({' OR '.join(ranges)})"
+        for sensor, ranges in hourly.items()
     ]
     return (
         f"""
         {_aggregate(branches)}""",
         params,
     )
+
+
+def _minute_extents(
+    found: tuple[Window, ...],
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Per sensor, the minute cells its windows touch, as disjoint [lo, hi) runs of whole
+    minutes: two windows touching the same minute share one run, so no cell counts twice."""
+    extents: dict[int, list[tuple[datetime, datetime]]] = {}
+    for w in sorted(found, key=lambda w: (w.sensor_id, w.lo)):
+        lo, hi = _floor(w.lo, _MINUTE), _ceil(w.hi, _MINUTE)
+        runs = extents.setdefault(w.sensor_id, [])
+        if runs and runs[-1][1] >= lo:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], hi))
+        else:
+            runs.append((lo, hi))
+    return extents
+
+
+def _ceil(moment: datetime, width: timedelta) -> datetime:
+    floor = _floor(moment, width)
+    if floor == moment or _LAST - floor < width:
+        return moment
+    return floor + width

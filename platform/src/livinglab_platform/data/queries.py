@@ -217,10 +217,13 @@ def plan_query(
         sql, bounds = pieces.raw_sql(found)
     elif min_count is not None:
         # A viewer's cells stay one-minute cells whatever the bucket (access.cell_min_count):
-        # an hour of readings_1h would count the sparse minutes that the cells leave out.
+        # an hour of readings_1h would count the sparse minutes that the cells leave out. The
+        # database keeps hours of exactly those cells (viewer_cells_1h) for its own minimum
+        # count; under another LIVINGLAB_VIEWER_MIN_COUNT the minutes are read.
         params["min_count"] = min_count
-        source = "readings_1m"
-        sql, bounds = pieces.cells_sql(found)
+        hours = rollup_for(width)[1] == HOUR and min_count == DATABASE_VIEWER_MIN_COUNT
+        source = "viewer_cells_1h" if hours else "readings_1m"
+        sql, bounds = pieces.cells_sql(found, hours=hours)
     else:
         # One plan for everyone who may read raw readings: an operator's window is the whole
         # range, grown to bucket boundaries, so only the rollup is read.
@@ -237,6 +240,11 @@ def plan_query(
         windows_sql=visible_sql,
         windows=found,
     )
+
+
+# viewer_min_count() of migration 009, which keeps viewer_cells_1h; tests/dashboards checks that
+# it equals the setting's default.
+DATABASE_VIEWER_MIN_COUNT = 5
 
 
 def rollup_for(width: timedelta) -> tuple[str, timedelta]:

@@ -45,7 +45,10 @@ class DataPublic(BaseModel):
     start: datetime
     end: datetime
     interval: Interval = Field(description="The resolution used (never `auto`)")
-    source: str = Field(description="Table read: readings, readings_1m or readings_1h")
+    source: str = Field(
+        description="Table read: readings, readings_1m, readings_1h, or a viewer's"
+        " viewer_cells_1h (hours of the cells with enough readings)",
+    )
     series: list[SeriesPublic]
 
 

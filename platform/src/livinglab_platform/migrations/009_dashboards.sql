@@ -174,9 +174,11 @@ REVOKE SELECT ON readings, readings_1m, readings_1h, people, audit_log, quaranti
 GRANT SELECT ON viewer_cells_1m, viewer_hours, reading_counts_1m, reading_counts_1h,
     quarantine_reasons, trial_transitions, governance_indicators, governance_verdicts,
     application_status_years TO livinglab_readonly;
--- The default privileges of 006 gave the API's role read, add and change on all of it; it needs
--- none (its data queries apply the same rule themselves, data/queries.py).
+-- The default privileges of 006 gave the API's role read, add and change on all of it. It reads
+-- viewer_cells_1h alone (a viewer's hours over long ranges, data/pieces.py) and needs none of the
+-- rest (its data queries apply the same rule themselves, data/queries.py).
 REVOKE ALL ON viewer_cells_1h, viewer_cells_1m, viewer_hours, reading_counts_1m,
     reading_counts_1h, quarantine_reasons, trial_transitions, governance_indicators,
     governance_verdicts, application_status_years FROM livinglab_api;
+GRANT SELECT ON viewer_cells_1h TO livinglab_api;
 REVOKE EXECUTE ON FUNCTION viewer_cells_rebuild(timestamptz, timestamptz) FROM PUBLIC;
