@@ -66,3 +66,24 @@ def test_a_day_is_typed_as_a_day():
     assert str(DAY.validate_python("2026-05-01")) == "2026-05-01"
     with pytest.raises(pydantic.ValidationError, match="ISO date"):
         DAY.validate_python("0001-01-01T00:00:00+14:00")
+
+
+def test_true_and_false_are_no_numbers_in_any_input():
+    # The API fuzz test's finding, fixed for every input schema at once (core.schema.Input):
+    # pydantic read `"batch_max_age_s": true` as one second.
+    from pydantic import ValidationError
+
+    from livinglab_platform.registry.schemas import ConfigChange
+
+    with pytest.raises(ValidationError, match="not true or false"):
+        ConfigChange.model_validate_json('{"batch_max_age_s": true}')
+    with pytest.raises(ValidationError, match="not true or false"):
+        ConfigChange.model_validate_json('{"sensors": {"air": {"interval_s": false}}}')
+    assert (
+        ConfigChange.model_validate_json(
+            '{"batch_size": 5, "sensors": {"air": {"enabled": false, "interval_s": 2}}}'
+        )
+        .sensors["air"]
+        .enabled
+        is False
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, get_args
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -173,10 +174,31 @@ Moment = Annotated[datetime, BeforeValidator(_first_day), AfterValidator(_utc)]
 EndMoment = Annotated[datetime, BeforeValidator(_last_day), AfterValidator(_utc)]
 
 
+def _takes_bool(annotation: object) -> bool:
+    """Whether a field's type admits true and false (bool, or a union or Annotated with it)."""
+    if annotation is bool or annotation is object or isinstance(annotation, bool):
+        return True
+    return any(_takes_bool(argument) for argument in get_args(annotation))
+
+
 class Input(BaseModel):
     """Every input schema: unknown fields and control characters are refused."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_truth_as_number(cls, value: object, info: ValidationInfo) -> object:
+        # JSON's true and false are not numbers, but pydantic reads true as 1 or 1.0 (the API
+        # fuzz test's finding: `"batch_max_age_s": true` was taken as one second).
+        field = cls.model_fields.get(info.field_name or "")
+        if (
+            isinstance(value, bool)
+            and field is not None
+            and not _takes_bool(field.annotation)
+        ):
+            raise ValueError("must be a number or text, not true or false")
+        return value
 
     @field_validator("*")
     @classmethod
