@@ -14,6 +14,7 @@ import pytest
 
 from livinglab_platform.access import Principal
 from livinglab_platform.core.errors import ForbiddenError
+from livinglab_platform.core.quantities import unit_symbol
 from livinglab_platform.data import dossiers
 from livinglab_platform.registry.schemas import Role
 from livinglab_platform.trials import grants
@@ -118,7 +119,7 @@ def test_the_dossier_holds_five_consistent_files(client, world: World):
     ] == [(device, start, "Z") for device, start, _ in WINDOWS]
     assert [d["organisation_id"] for d in devices] == ["startup-a", "startup-b"]
     assert {d["site_id"] for d in devices} == {"site-1"}
-    assert devices[0]["sensors"] == "pm2_5 [ug/m3]"
+    assert devices[0]["sensors"] == "pm2_5 [µg/m³]"  # the unit as people write it
     assert [d["delivery_completeness"] for d in devices] == ["0.7500", ""]
 
     readings = _readings(archive)
@@ -326,6 +327,6 @@ def test_devices_csv_shows_only_what_the_devices_api_shows(
         assert row["site_id"] == shown["site_id"]
         assert row["organisation_id"] == (shown["organisation_id"] or "")
         assert row["sensors"] == "; ".join(
-            f"{s['key']} [{s['unit']}]" for s in shown["sensors"]
+            f"{s['key']} [{unit_symbol(s['unit'])}]" for s in shown["sensors"]
         )
     assert visible == (0 if who == "researcher" else 2)

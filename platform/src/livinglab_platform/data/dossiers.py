@@ -21,6 +21,7 @@ from livinglab_platform.access import (
 )
 from livinglab_platform.core.db import Connection
 from livinglab_platform.core.local_time import end_of_day, start_of_day
+from livinglab_platform.core.quantities import unit_symbol
 from livinglab_platform.data import cells, exports, queries
 from livinglab_platform.data.schemas import Interval
 from livinglab_platform.trials import registration
@@ -101,7 +102,7 @@ def _devices_csv(conn: Connection, principal: Principal, trial_id: int) -> str:
     rows = conn.execute(
         f"""
         SELECT td.device_id, d.site_id, d.organisation_id,
-               (SELECT string_agg(s.key || ' [' || s.unit || ']', '; ' ORDER BY s.key)
+               (SELECT array_agg(ARRAY[s.key, s.quantity, s.unit] ORDER BY s.key)
                   FROM sensors s WHERE s.device_id = d.id),
                td.starts_at, td.ends_at, c.completeness
           FROM trial_devices td
@@ -118,13 +119,21 @@ def _devices_csv(conn: Connection, principal: Principal, trial_id: int) -> str:
                 device_id,
                 site_id or "",
                 owner or "",
-                sensors or "",
+                _sensors_text(sensors),
                 _utc_text(starts_at),
                 _utc_text(ends_at),
                 "" if completeness is None else f"{completeness:.4f}",
             )
             for device_id, site_id, owner, sensors, starts_at, ends_at, completeness in rows
         ),
+    )
+
+
+def _sensors_text(sensors: list[list[str]] | None) -> str:
+    """`pm2_5 [µg/m³]; pm10 [µg/m³]`: each key with its unit as people write it (the quantity
+    table), as the pages and the CLI show it."""
+    return "; ".join(
+        f"{key} [{unit_symbol(unit)}]" for key, _quantity, unit in sensors or ()
     )
 
 
