@@ -250,15 +250,10 @@ class Outbox:
 
     def batch_due(self, *, batch_size: int, max_age_s: float) -> bool:
         """Whether to seal now: `batch_size` readings are pending, or the oldest is `max_age_s` old."""
-        with self._lock:
-            if not self._arrivals:
-                return False
-            if self._pending >= batch_size:
-                return True
-            return time.monotonic() - self._arrivals[0][0] >= max_age_s
+        return self.seconds_until_due(batch_size=batch_size, max_age_s=max_age_s) == 0.0
 
     def seconds_until_due(self, *, batch_size: int, max_age_s: float) -> float:
-        """How long until `batch_due` turns true by age alone (0.0 if due now, inf if empty)."""
+        """How long until a batch is due (0.0 if due now, inf if nothing is pending)."""
         with self._lock:
             if not self._arrivals:
                 return float("inf")
