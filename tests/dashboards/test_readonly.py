@@ -28,6 +28,9 @@ ATTACKS = [
     "UPDATE devices SET enabled = false",
     "DELETE FROM trials",
     "SELECT viewer_cells_rebuild('-infinity', 'infinity')",
+    # The milestone (migration 013): through milestone_checklist() only, its thresholds kept.
+    "SELECT * FROM milestone_criteria",
+    "UPDATE milestone_criteria SET needed = 0",
 ]
 
 

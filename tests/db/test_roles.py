@@ -78,6 +78,9 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     # through the delivery functions); the API keeps the desired configurations.
     "quarantine_entries": {API: R},
     "device_configs": {API: RAW, READONLY: R},
+    # Migration 013: the milestone's thresholds, changed only by a migration; the dashboards'
+    # login reads the milestone through milestone_checklist() alone.
+    "milestone_criteria": {API: R},
 }
 PRIVILEGES = (
     "SELECT",
@@ -148,6 +151,7 @@ API_ATTACKS = [
     "INSERT INTO readings (time, sensor_id, value) VALUES (now(), 1, 0)",
     "SELECT * FROM deliveries",
     "SELECT * FROM quarantine",
+    "UPDATE milestone_criteria SET needed = 0",
     "CREATE ROLE intruder LOGIN SUPERUSER",
     "SET ROLE postgres",
 ]

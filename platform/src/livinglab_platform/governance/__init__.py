@@ -4,18 +4,20 @@ own indicators, and the milestone "a working living lab"."""
 
 from livinglab_platform.governance.indicators import indicators, lab_indicators
 from livinglab_platform.governance.milestone import (
-    CRITERIA,
     MilestoneCriteria,
+    checklist,
     milestone,
+    milestone_criteria,
 )
 from livinglab_platform.governance.verdict import Verdict, verdict
 
 __all__ = [
-    "CRITERIA",
     "MilestoneCriteria",
     "Verdict",
+    "checklist",
     "indicators",
     "lab_indicators",
     "milestone",
+    "milestone_criteria",
     "verdict",
 ]
