@@ -6,8 +6,8 @@ registry, device status, the delivery ledger, ingest statistics and the governan
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import common, dashboard, geomap
-from grafana_foundation_sdk.models.dashboard import GridPos
+from grafana_foundation_sdk.builders import common, dashboard, geomap, table
+from grafana_foundation_sdk.models.dashboard import DynamicConfigValue, GridPos
 
 from livinglab_lab.dashboards.panels import (
     DATASOURCE,
@@ -368,7 +368,8 @@ def governance() -> dashboard.Dashboard:
     board = _board(
         "livinglab-governance",
         "Živi laboratorij: upravljanje",
-        "Letni kazalniki strategije s cilji in oceno, prijave po letih in stanjih.",
+        "Letni kazalniki strategije s cilji in oceno, prijave po letih in stanjih, mejnik"
+        " delujoč živi laboratorij.",
     ).with_variable(
         variable(
             "year",
@@ -381,7 +382,7 @@ def governance() -> dashboard.Dashboard:
             table_panel(
                 "Kazalniki",
                 "The strategy's yearly indicators, their targets and whether they are met"
-                " (GOVERNANCE.md). The working living lab milestone is on the platform's pages.",
+                " (GOVERNANCE.md). The sixth, the working living lab, is the milestone panel below.",
                 """
 SELECT name_sl AS "kazalnik", value AS "vrednost", target AS "cilj",
        CASE WHEN met THEN 'doseženo' ELSE 'ni doseženo' END AS "stanje"
@@ -407,6 +408,56 @@ SELECT name_sl AS "kazalnik", value AS "vrednost", target AS "cilj",
                 pos=(0, 8, 24, 8),
             )
         )
+        .with_panel(_milestone())
+    )
+
+
+# The milestone as of the selected year's last day, or today so far for the current year, as the
+# platform's yearly report judges it (indicators.py). The rule is milestone_checklist()'s
+# (migration 013), the one the API, the CLI, the web pages and the report read.
+MILESTONE = """
+SELECT name_sl AS "merilo", CASE WHEN met THEN '✓' ELSE '✗' END AS "izpolnjeno",
+       value AS "vrednost", threshold AS "prag"
+  FROM milestone_checklist(least(make_date(${year:sqlstring}::integer, 12, 31),
+                                 (now() AT TIME ZONE 'Europe/Ljubljana')::date))
+ ORDER BY position"""
+
+
+def _milestone() -> table.Panel:
+    met = {"✓": ("green", 0), "✗": ("red", 1)}
+    return table_panel(
+        "Mejnik: delujoč živi laboratorij",
+        'The milestone "a working living lab" (GOVERNANCE.md) as of the selected year\'s last'
+        " day, or today so far for the current year: each criterion's value, its threshold and"
+        " whether it is met, by the rule the platform's API, CLI, pages and report use"
+        " (milestone_checklist, migration 013). Windows are whole Ljubljana days. Sources: MOL's"
+        ' digital strategy (the two partnerships); EIT Urban Mobility, "Upscaling living lab'
+        ' activities" (a named operator); ENoLL, "What are living labs" (real-life setting);'
+        " ENoLL, experimentation and evaluation (a trial completed in 12 months); ENoLL"
+        " harmonized KPIs (all four helix sectors); fablabbcn/smartcitizen-api #238 (delivery"
+        " completeness over 30 days).",
+        MILESTONE,
+        pos=(0, 16, 24, 9),
+    ).override_by_name(
+        "izpolnjeno",
+        [
+            DynamicConfigValue(
+                id_val="mappings",
+                value=[
+                    {
+                        "type": "value",
+                        "options": {
+                            mark: {"text": mark, "color": colour, "index": index}
+                            for mark, (colour, index) in met.items()
+                        },
+                    }
+                ],
+            ),
+            DynamicConfigValue(
+                id_val="custom.cellOptions", value={"type": "color-background"}
+            ),
+            DynamicConfigValue(id_val="custom.width", value=110),
+        ],
     )
 
 
