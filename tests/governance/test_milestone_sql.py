@@ -145,3 +145,13 @@ def test_the_dashboards_login_gets_counts_not_names(conn, readonly_dsn):
         assert name not in cells
     operator = next(r for r in rows if r[1] == "operator")
     assert (operator[5], operator[6]) == (str(len(names) // 2), True)
+
+
+def test_the_api_role_reads_the_milestone(conn, api_dsn):
+    """The API's login runs the rule and reads the thresholds (tests/db/test_roles.py: and
+    cannot change them)."""
+    with psycopg.connect(api_dsn) as api:
+        found = milestone(api, CLI, as_of=date(2025, 12, 31))
+        assert [c.met for c in found.criteria] == [
+            c.met for c in milestone(conn, CLI, as_of=date(2025, 12, 31)).criteria
+        ]
