@@ -155,3 +155,35 @@ def test_the_api_role_reads_the_milestone(conn, api_dsn):
         assert [c.met for c in found.criteria] == [
             c.met for c in milestone(conn, CLI, as_of=date(2025, 12, 31)).criteria
         ]
+
+
+def test_a_threshold_changed_in_its_table_changes_every_reader(conn):
+    """One home for the thresholds: the SQL verdict, the threshold shown and Python's search for
+    the first day met all follow milestone_criteria (as a later migration would change it)."""
+    form(
+        conn,
+        "living_lab_partnership",
+        ["tp-lj", "mol"],
+        date(2025, 1, 1),
+        link="https://x.si/p.pdf",
+    )
+    before = {c.key: c for c in milestone(conn, CLI, as_of=date(2025, 6, 1)).criteria}
+    park = before["technology_park_partnership"]
+    assert (park.met, park.threshold, park.first_met_on) == (
+        True,
+        ">= 1",
+        date(2025, 1, 1),
+    )
+    conn.execute(
+        "UPDATE milestone_criteria SET needed = 2, reason = 'two parks, for the test'"
+        " WHERE key = 'technology_park_partnership'"
+    )
+    after = {c.key: c for c in milestone(conn, CLI, as_of=date(2025, 6, 1)).criteria}
+    park = after["technology_park_partnership"]
+    assert (park.met, park.value, park.threshold, park.first_met_on) == (
+        False,
+        "1",
+        ">= 2",
+        None,
+    )
+    assert park.missing
