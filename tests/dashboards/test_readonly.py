@@ -28,6 +28,11 @@ ATTACKS = [
     "UPDATE devices SET enabled = false",
     "DELETE FROM trials",
     "SELECT viewer_cells_rebuild('-infinity', 'infinity')",
+    # The hours of migration 012: read through their views, written by the ingest only.
+    "SELECT * FROM deliveries_1h",
+    "SELECT * FROM ingest_stats_1h",
+    "DELETE FROM ingest_stats_1h",
+    "SELECT dashboard_rollups_rebuild('-infinity', 'infinity')",
 ]
 
 

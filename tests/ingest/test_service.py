@@ -278,6 +278,45 @@ def test_ingest_stats_rows_appear(dsn, make_device, start_ingest):
     assert service.lag_s is not None
 
 
+def test_ingest_stats_carry_the_writers_transaction_times(
+    dsn, make_device, start_ingest
+):
+    """Real batches through the real ingest: each stats row with transactions has their times,
+    and the hours (migration 012) sum the rows written in the same transaction."""
+    device = make_device("d1")
+    start_ingest(stats_interval_s=0.2)
+    for seq in range(1, 21):
+        assert (
+            device.client.publish("telemetry", encode_binary(make_batch(seq, n=50)))
+            == 0
+        )
+    wait_for(
+        lambda: (
+            scalar(dsn, "SELECT sum(txns) FROM ingest_stats") is not None
+            and scalar(dsn, "SELECT sum(batches) FROM ingest_stats") == 20
+        ),
+        what="stats of the 20 batches",
+    )
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT txns, txn_ms_p50, txn_ms_p95, txn_ms_max FROM ingest_stats WHERE txns > 0"
+        ).fetchall()
+        assert rows
+        for _txns, p50, p95, longest in rows:
+            assert 0 < p50 <= p95 <= longest < 10_000, rows
+        without = conn.execute(
+            "SELECT count(*) FROM ingest_stats WHERE txns = 0 AND txn_ms_max IS NOT NULL"
+        ).fetchone()
+        assert without == (0,)
+        hours = conn.execute(
+            "SELECT sum(batches), sum(txns), max(txn_ms_max) FROM ingest_stats_1h"
+        ).fetchone()
+        raw = conn.execute(
+            "SELECT sum(batches), sum(txns), max(txn_ms_max) FROM ingest_stats"
+        ).fetchone()
+        assert hours == raw
+
+
 def test_refused_login_and_subscriptions_are_configuration_errors(ingest_dsn, broker):
     with pytest.raises(ConfigurationError, match="refused the ingest login"):
         IngestService(
