@@ -1,7 +1,8 @@
 """The five dashboards: titles and descriptions in Slovenian, panel descriptions in English.
 
-Every query reads what livinglab_readonly may read (migration 009): a viewer's cells, counts, the
-registry, device status, the delivery ledger, ingest statistics and the governance views.
+Every query reads what livinglab_readonly may read (migrations 009 and 012): a viewer's cells,
+counts, the registry, device status, the delivery ledger, ingest statistics, their hours and the
+governance views.
 """
 
 from __future__ import annotations
