@@ -31,6 +31,11 @@ ATTACKS = [
     # The milestone (migration 013): through milestone_checklist() only, its thresholds kept.
     "SELECT * FROM milestone_criteria",
     "UPDATE milestone_criteria SET needed = 0",
+    # The hours of migration 012: read through their views, written by the ingest only.
+    "SELECT * FROM deliveries_1h",
+    "SELECT * FROM ingest_stats_1h",
+    "DELETE FROM ingest_stats_1h",
+    "SELECT dashboard_rollups_rebuild('-infinity', 'infinity')",
 ]
 
 

@@ -78,6 +78,12 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     # through the delivery functions); the API keeps the desired configurations.
     "quarantine_entries": {API: R},
     "device_configs": {API: RAW, READONLY: R},
+    # Migration 012: the hours of the ledger and of ingest_stats, kept by the ingest, read by
+    # the dashboards through views.
+    "deliveries_1h": {INGEST: RAW},
+    "ingest_stats_1h": {INGEST: RAW},
+    "ledger_hours": {READONLY: R},
+    "ingest_hours": {READONLY: R},
     # Migration 013: the milestone's thresholds, changed only by a migration; the dashboards'
     # login reads the milestone through milestone_checklist() alone.
     "milestone_criteria": {API: R},

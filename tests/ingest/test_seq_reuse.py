@@ -1,5 +1,6 @@
 """A seq already in the ledger: the same readings again are a duplicate, other readings are quarantined."""
 
+import re
 import time
 
 import numpy as np
@@ -275,10 +276,10 @@ class Statements:
         self.conn = psycopg.connect(dsn, autocommit=True, cursor_factory=Cursor)
 
     def on_deliveries(self):
-        """The first word of each statement on the ledger since the last call."""
+        """The first word of each statement on the ledger (not its hours) since the last call."""
         words = [
-            str(q).split()[0] for q in self.executed if "FROM deliveries" in str(q)
-            or "INTO deliveries" in str(q)
+            str(q).split()[0] for q in self.executed
+            if re.search(r"\b(FROM|INTO) deliveries\b", str(q))
         ]  # fmt: skip
         self.executed.clear()
         return words

@@ -1,7 +1,9 @@
 """The ingest service end to end on a real broker and database: storage, ledger, rollups, status."""
 
+import json
 import math
 import time
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -16,6 +18,8 @@ from livinglab_edge_agent.wire import (
     encode_binary,
     encode_json,
 )
+from livinglab_lab.dashboards.build import generate, queries
+from livinglab_lab.dashboards.expand import Range, expand
 from livinglab_platform.core.errors import ConfigurationError
 from livinglab_platform.core.identities import INGEST_CLIENT_ID, PLATFORM_USER
 from livinglab_platform.ingest import IngestService
@@ -276,6 +280,59 @@ def test_ingest_stats_rows_appear(dsn, make_device, start_ingest):
     assert (instance, batches, depth, dropped) == (INGEST_CLIENT_ID, 1, 0, 0)
     assert lag > 0  # the readings are from 2023
     assert service.lag_s is not None
+
+
+def test_ingest_stats_carry_the_writers_transaction_times(
+    dsn, readonly_dsn, make_device, start_ingest
+):
+    """Real batches through the real ingest: each stats row with transactions has their times,
+    the hours (migration 012) sum the rows written in the same transaction, and the dashboard's
+    panel shows them, from the rows over an hour and from the hours over a year."""
+    device = make_device("d1")
+    start_ingest(stats_interval_s=0.2)
+    for seq in range(1, 21):
+        assert (
+            device.client.publish("telemetry", encode_binary(make_batch(seq, n=50)))
+            == 0
+        )
+    wait_for(
+        lambda: (
+            scalar(dsn, "SELECT sum(txns) FROM ingest_stats") is not None
+            and scalar(dsn, "SELECT sum(batches) FROM ingest_stats") == 20
+        ),
+        what="stats of the 20 batches",
+    )
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT txns, txn_ms_p50, txn_ms_p95, txn_ms_max FROM ingest_stats WHERE txns > 0"
+        ).fetchall()
+        assert rows
+        for _txns, p50, p95, longest in rows:
+            assert 0 < p50 <= p95 <= longest < 10_000, rows
+        without = conn.execute(
+            "SELECT count(*) FROM ingest_stats WHERE txns = 0 AND txn_ms_max IS NOT NULL"
+        ).fetchone()
+        assert without == (0,)
+        hours = conn.execute(
+            "SELECT sum(batches), sum(txns), max(txn_ms_max) FROM ingest_stats_1h"
+        ).fetchone()
+        raw = conn.execute(
+            "SELECT sum(batches), sum(txns), max(txn_ms_max) FROM ingest_stats"
+        ).fetchone()
+        assert hours == raw
+    panel = next(
+        q for q in queries({uid: json.loads(t) for uid, t in generate().items()})
+        if q.title == "Trajanje transakcij pisalnikov"
+    )  # fmt: skip
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    for span in (timedelta(hours=1), timedelta(days=365)):
+        sql = expand(panel.sql, variables={}, time_range=Range.last(span, now=now))
+        with psycopg.connect(readonly_dsn) as conn:
+            shown = conn.execute(sql).fetchall()
+        assert shown, span
+        for _, median, p95, longest in shown:
+            # A mean of the intervals' medians is at most their largest p95.
+            assert 0 < median <= p95 <= longest, (span, shown)
 
 
 def test_refused_login_and_subscriptions_are_configuration_errors(ingest_dsn, broker):

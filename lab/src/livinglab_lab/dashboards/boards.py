@@ -1,7 +1,8 @@
 """The five dashboards: titles and descriptions in Slovenian, panel descriptions in English.
 
-Every query reads what livinglab_readonly may read (migration 009): a viewer's cells, counts, the
-registry, device status, the delivery ledger, ingest statistics and the governance views.
+Every query reads what livinglab_readonly may read (migrations 009 and 012): a viewer's cells,
+counts, the registry, device status, the delivery ledger, ingest statistics, their hours and the
+governance views.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import common, dashboard, geomap, table
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue, GridPos
 
+from livinglab_lab.dashboards.ledger import INGEST_ROWS, LEDGER_GAPS, ledger_spans
 from livinglab_lab.dashboards.panels import (
     DATASOURCE,
     HOURS_FROM_MS,
@@ -98,13 +100,14 @@ SELECT state AS "stanje", count(*) AS "poskusi" FROM trials
         .with_panel(
             table_panel(
                 "Popolnost dostave po lokacijah",
-                "Batches received in the range over the span of their sequence numbers, per site.",
-                """
+                "Batches received in the range over the span of their sequence numbers, per site"
+                " (from the ledger's hours on long ranges).",
+                f"""
 SELECT s.name AS "lokacija", sum(c.received)::float8 / sum(c.span) AS "popolnost"
   FROM devices d JOIN sites s ON s.id = d.site_id
  CROSS JOIN LATERAL (
-       SELECT count(*) AS received, max(seq) - min(seq) + 1 AS span FROM deliveries l
-        WHERE l.device_id = d.id AND $__timeFilter(l.received_at)) c
+       SELECT sum(received) AS received, max(last_seq) - min(first_seq) + 1 AS span
+         FROM ({ledger_spans("d.id")}) l) c
  WHERE c.received > 0
  GROUP BY s.name ORDER BY s.name""",
                 pos=(18, 5, 6, 5),
@@ -208,9 +211,11 @@ def site_device() -> dashboard.Dashboard:
     board = board.with_panel(
         stat_panel(
             "Popolnost dostave",
-            "Batches received in the range over the span of their sequence numbers.",
-            'SELECT count(*)::float8 / (max(seq) - min(seq) + 1) AS "popolnost" FROM deliveries'
-            " WHERE device_id = ${device:sqlstring} AND $__timeFilter(received_at)",
+            "Batches received in the range over the span of their sequence numbers (from the"
+            " ledger's hours on long ranges).",
+            f"""
+SELECT sum(received)::float8 / (max(last_seq) - min(first_seq) + 1) AS "popolnost"
+  FROM ({ledger_spans("${device:sqlstring}")}) l""",
             pos=(18, 0, 6, 4),
             unit="percentunit",
         )
@@ -235,12 +240,9 @@ def site_device() -> dashboard.Dashboard:
     return board.with_panel(
         table_panel(
             "Vrzeli v dostavi",
-            "Missing batch sequence numbers between the batches received in the range, newest first.",
-            """
-SELECT previous_seq + 1 AS "od", seq - 1 AS "do", seq - previous_seq - 1 AS "manjka"
-  FROM (SELECT seq, lag(seq) OVER (ORDER BY seq) AS previous_seq FROM deliveries
-         WHERE device_id = ${device:sqlstring} AND $__timeFilter(received_at)) g
- WHERE seq - previous_seq > 1 ORDER BY seq DESC LIMIT 100""",
+            "Missing batch sequence numbers between the batches received in the range, newest first"
+            " (on long ranges found through the ledger's hours).",
+            LEDGER_GAPS,
             pos=(0, 36, 24, 6),
         )
     )
@@ -334,21 +336,24 @@ def ingest() -> dashboard.Dashboard:
     )
     series = [
         ("Meritve na sekundo", "Readings stored per second, all instances.", "sum(readings) / sum(interval_s)", "short"),
-        ("Zamik objava → zapis", "Mean and worst lag from the device's publish to the commit.", 'avg(lag_s) AS "povprečje", max(lag_s)', "s"),
+        ("Zamik objava → zapis", "Mean of the intervals' lags from the device's publish to the commit, and the worst.", 'sum(lag_s_sum) / nullif(sum(lag_rows), 0) AS "povprečje", max(lag_s_max)', "s"),
         ("Velikost paketa", "Readings per stored batch.", "sum(readings)::float8 / nullif(sum(batches), 0)", "short"),
-        ("Čakalna vrsta", "Messages waiting for the writer (largest in the bucket).", "max(queue_depth)", "short"),
+        ("Čakalna vrsta", "Messages waiting for the writer (largest in the bucket).", "max(queue_depth_max)", "short"),
         ("Podvojeni paketi", "Batches dropped as already stored, per second.", "sum(duplicates) / sum(interval_s)", "short"),
+        ("Trajanje transakcij pisalnikov", "How long the writers' transactions took, BEGIN to COMMIT: the intervals' medians (mean weighted by transactions), the worst interval's 95th percentile and the longest. Orange from 250 ms, red from 1 s: a writer then commits fewer than 4 groups a second and messages queue up.", 'sum(txn_ms_p50_sum) / nullif(sum(txns), 0) AS "mediana", max(txn_ms_p95_max) AS "p95", max(txn_ms_max)', "ms"),
     ]  # fmt: skip
     for i, (title, description, value, unit) in enumerate(series):
         board = board.with_panel(
             timeseries_panel(
                 title,
-                description + " From ingest_stats.",
+                description + " From ingest_stats, or its hours on long ranges.",
                 f"""
 SELECT $__timeGroupAlias(time, $__interval), {value} AS "{title.lower()}"
-  FROM ingest_stats WHERE $__timeFilter(time) GROUP BY 1 ORDER BY 1""",
+  FROM ({INGEST_ROWS}) s
+ GROUP BY 1 ORDER BY 1""",
                 pos=((i % 2) * 12, (i // 2) * 8, 12, 8),
                 unit=unit,
+                thresholds=(250, 1000) if unit == "ms" else None,
             )
         )
     return board.with_panel(
@@ -358,7 +363,7 @@ SELECT $__timeGroupAlias(time, $__interval), {value} AS "{title.lower()}"
             """
 SELECT $__timeGroupAlias(received_at, $__interval), reason AS metric, count(*) AS "paketi"
   FROM quarantine_reasons WHERE $__timeFilter(received_at) GROUP BY 1, 2 ORDER BY 1, 2""",
-            pos=(12, 16, 12, 8),
+            pos=(0, 24, 24, 8),
             unit="short",
         )
     )

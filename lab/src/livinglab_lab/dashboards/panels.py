@@ -159,7 +159,9 @@ def timeseries_panel(
     pos: tuple[int, int, int, int],
     unit: str | None = None,
     quantity: str | None = None,
+    thresholds: tuple[float, float] | None = None,
 ) -> timeseries.Panel:
+    """A time series; `thresholds` (orange, red) draws two dashed lines where no quantity does."""
     panel = (
         timeseries.Panel()
         .title(title)
@@ -194,6 +196,21 @@ def timeseries_panel(
         )
     elif unit is not None:
         panel = panel.unit(unit)
+    if thresholds is not None:
+        orange, red = thresholds
+        panel = panel.thresholds(
+            dashboard.ThresholdsConfig()
+            .mode(ThresholdsMode.ABSOLUTE)
+            .steps(
+                [
+                    Threshold(value=None, color="green"),
+                    Threshold(value=orange, color="orange"),
+                    Threshold(value=red, color="red"),
+                ]
+            )
+        ).thresholds_style(
+            common.GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.DASHED)
+        )
     return panel
 
 

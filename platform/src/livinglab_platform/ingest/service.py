@@ -277,7 +277,9 @@ class IngestService:
 
     def _writer_loop(self, index: int) -> None:
         writer = Writer(
-            registry=self._registry, max_future_s=self.settings.max_future_s
+            registry=self._registry,
+            max_future_s=self.settings.max_future_s,
+            transaction_times=self._stats.transaction_times,
         )
         conn: Connection | None = None
         while True:

@@ -5,8 +5,9 @@ which batches are new, so a redelivered batch is dropped in the same transaction
 stored it twice. Each ledger row keeps a fingerprint of the batch's readings; a batch whose seq is
 already recorded with a different fingerprint is not a redelivery but new readings under a reused
 seq (a device whose counter was reset), and goes whole to the quarantine instead of being dropped.
-The new batches' good rows go in with one binary COPY, and the rollups are merged last, so their
-row locks are held for the shortest time before the commit.
+The new batches' good rows go in with one binary COPY, and the rollups (readings', then the ledger's
+hours) are merged last, so their row locks are held for the shortest time before the commit. Each
+transaction's duration goes to the stats (one float appended per transaction).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from livinglab_platform.ingest.decode import (
     Telemetry,
 )
 from livinglab_platform.ingest.fingerprint import Fingerprints
+from livinglab_platform.ingest.ledger_hours import merge_ledger_hours
 from livinglab_platform.ingest.pgcopy import CopyBuffer, copy_readings, index_order
 from livinglab_platform.ingest.registry import Device, Registry
 from livinglab_platform.ingest.rollup import upsert_rollups
+from livinglab_platform.ingest.stats import TransactionTimes
 from livinglab_platform.ingest.validate import EPOCH_2000_NS, check_rows
 
 __all__ = ["GroupResult", "Item", "Writer"]
@@ -162,9 +165,18 @@ class _Quarantine:
 class Writer:
     """Writes groups of messages through a connection the caller owns (one writer per thread)."""
 
-    def __init__(self, *, registry: Registry, max_future_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        max_future_s: float,
+        transaction_times: TransactionTimes | None = None,
+    ) -> None:
         self._registry = registry
         self._max_future_s = max_future_s
+        self._transaction_times = transaction_times
+        # The ledger entries of the current transaction's new batches, for their hours.
+        self._new_ledger: dict[str, list[Any]] = {}
         self._buffer = CopyBuffer()
         self._fingerprints = Fingerprints()
         # (device, seq) of the telemetry in the ledger once the current transaction commits, and
@@ -175,8 +187,12 @@ class Writer:
     def write(self, conn: Connection, items: Sequence[Item]) -> GroupResult:
         """Store `items` in one transaction; database errors propagate after the rollback."""
         self._group_seqs = {}
+        self._new_ledger = {}
+        started = time.perf_counter()
         with conn.transaction():
             result = self._write(conn, items)
+        if self._transaction_times is not None:
+            self._transaction_times.add((time.perf_counter() - started) * 1000)
         for device_id, seqs in self._group_seqs.items():
             self._committed.setdefault(device_id, []).extend(seqs)
         return result
@@ -281,6 +297,8 @@ class Writer:
             upsert_rollups(
                 conn, time_us=rows[0], sensor_id=rows[1], value=rows[2], grouped=True
             )
+        if self._new_ledger:
+            merge_ledger_hours(conn, **self._new_ledger)
         return result
 
     def _status_rows(
@@ -436,6 +454,14 @@ class Writer:
             fingerprint=fingerprint,
         )
         result.batches += int(new.sum())
+        fresh = np.flatnonzero(new).tolist()
+        self._new_ledger = {
+            "device_id": [accepted[i][1].device_id for i in fresh],
+            "seq": [accepted[i][1].batch.seq for i in fresh],
+            "received_at": [_utc(accepted[i][0].received_at) for i in fresh],
+            "readings": (lengths - check.bad)[new].tolist(),
+            "quarantined": check.bad[new].tolist(),
+        }
         if repeats or not new.all():
             self._compare_fingerprints(
                 conn, accepted, repeats, new, fingerprint, quarantine, result
