@@ -13,7 +13,10 @@ root, which clears that setting (prctl(2): "cleared upon changes to ... effectiv
 pg_ctl detaches PostgreSQL from its parent anyway, and a parent-death signal cannot keep an order.
 
 Each pid is recorded with its start time (field 22 of /proc/PID/stat), so a pid reused by an
-unrelated process after ours exited is never signalled.
+unrelated process after ours exited is never signalled. The record is changed from more than one
+thread (the crash matrix's supervisor starts the ingest again while the main thread starts
+agents): each change and its write happen under one lock, or two writers would share the temporary
+file and the last rename could put back a record without the other's process.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -87,7 +91,9 @@ class PidRecord:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.services: dict[str, Service] = {}
-        self._write()
+        self._lock = threading.Lock()
+        with self._lock:
+            self._write()
 
     def add(
         self, name: str, pid: int, *, stage: int, signum: int = signal.SIGTERM
@@ -96,21 +102,25 @@ class PidRecord:
         start = _start_time(pid)
         if start is None:
             return
-        self.services[name] = Service(name, pid, start, stage, int(signum))
-        self._write()
+        with self._lock:
+            self.services[name] = Service(name, pid, start, stage, int(signum))
+            self._write()
 
     def add_pidfile(
         self, name: str, pidfile: Path, *, stage: int, signum: int = signal.SIGINT
     ) -> None:
         """Record service `name` by the pid file it will write (SIGINT: PostgreSQL's fast stop)."""
-        self.services[name] = Service(name, 0, 0, stage, int(signum), str(pidfile))
-        self._write()
-
-    def remove(self, name: str) -> None:
-        if self.services.pop(name, None) is not None:
+        with self._lock:
+            self.services[name] = Service(name, 0, 0, stage, int(signum), str(pidfile))
             self._write()
 
+    def remove(self, name: str) -> None:
+        with self._lock:
+            if self.services.pop(name, None) is not None:
+                self._write()
+
     def _write(self) -> None:
+        """Replace the file with the services now recorded; the caller holds `_lock`."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".new")
         services = [asdict(service) for service in self.services.values()]
