@@ -407,7 +407,10 @@ class ChaosLab:
     def stop(self) -> None:
         """Stop the agents still running, the ingest, the broker and the database cleanly, in
         that order; start nothing more."""
-        self.children.close()
+        with (
+            self._lock
+        ):  # the supervisor checks `closed` under it before it starts the ingest
+            self.children.close()
         self._stopping.set()
         for agent in self.agents:
             agent.stop()

@@ -37,7 +37,7 @@ from livinglab_lab.chaos.children import Children
 from livinglab_lab.chaos.journal import read_journal
 from livinglab_lab.chaos.lab import ChaosAgent, ChaosLab
 from livinglab_lab.chaos.scenarios import SCENARIOS, Fault, Profile, Scenario
-from livinglab_lab.demo.stopping import Stopped, stop_signals
+from livinglab_lab.demo.stopping import Stopped, held_stop, stop_signals
 from livinglab_lab.errors import ServiceError
 from livinglab_lab.watchdog import PidRecord, start_watchdog
 
@@ -239,19 +239,31 @@ def _run_all(
             " agents, ingest, broker and database; the run in progress is not counted"
         )
     finally:
-        # Further stop signals are ignored from the first on: this stop is never cut short.
-        if lab is not None:
-            lab.stop()
-        # What the record still names (a stop while the lab started): the watchdog stops it.
-        assert watchdog.stdin is not None
-        watchdog.stdin.close()
-        watchdog.wait(timeout=120)
+        late = _stop_lab(lab, watchdog)
+    interrupted = interrupted or late
     if lab is not None:
         console.print(
             f"  ingest started again by its supervisor {lab.restarts} time(s) (it exits when"
             " the database is down as it starts)"
         )
     return interrupted
+
+
+def _stop_lab(lab: ChaosLab | None, watchdog: subprocess.Popen[bytes]) -> str | None:
+    """Stop the lab, then let the watchdog stop what the record still names (a stop signal while
+    the lab started); the name of a first stop signal that came meanwhile, which waited."""
+    try:
+        # After a first signal the others are ignored; the first may also come now, as the
+        # matrix ends: either way this stop is never cut short.
+        with held_stop():
+            if lab is not None:
+                lab.stop()
+            assert watchdog.stdin is not None
+            watchdog.stdin.close()
+            watchdog.wait(timeout=120)
+    except Stopped as stop:
+        return signal.Signals(stop.signum).name
+    return None
 
 
 def exit_status(result: dict[str, Any]) -> int:
