@@ -1,10 +1,11 @@
 """The crash matrix's lab: PostgreSQL (fsync on), Mosquitto, the ingest service and journaled agents.
 
 Every process is started from here through `Children` (children.py: started and recorded for the
-watchdog as one step, so nothing outlives the matrix, however it ends), and can be killed with SIGKILL and started again on the same port and
-data: PostgreSQL recovers from its WAL, Mosquitto from its persistence file, the ingest resumes
-its broker session, an agent reopens its outbox. The agents reach the broker through a proxy
-that can partition the network (proxy.py); the ingest connects directly.
+watchdog as one step, so nothing outlives the matrix, however it ends), and can be killed with
+SIGKILL and started again on the same port and data: PostgreSQL recovers from its WAL, Mosquitto
+from its persistence file, the ingest resumes its broker session, an agent reopens its outbox. The
+agents reach the broker through a proxy that can partition the network (proxy.py); the ingest
+connects directly.
 """
 
 from __future__ import annotations
@@ -407,9 +408,8 @@ class ChaosLab:
     def stop(self) -> None:
         """Stop the agents still running, the ingest, the broker and the database cleanly, in
         that order; start nothing more."""
-        with (
-            self._lock
-        ):  # the supervisor checks `closed` under it before it starts the ingest
+        # Under the lock that the supervisor holds while it checks `closed` and starts the ingest.
+        with self._lock:
             self.children.close()
         self._stopping.set()
         for agent in self.agents:
