@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from livinglab_lab.watchdog import read_record
+from livinglab_lab.watchdog import read_record, tagged
 
 RUNS = 20
 MID_RUN_TIMEOUT_S = 180.0
@@ -100,9 +100,11 @@ def _recorded(record: Path) -> tuple[set[int], dict[str, int]]:
     return pids, running
 
 
-def _wait_mid_run(home: Path, process: subprocess.Popen[str]) -> set[int]:
+def _wait_mid_run(
+    home: Path, process: subprocess.Popen[str]
+) -> tuple[set[int], dict[str, int]]:
     """Wait until run 1 is reported and run 2's agent and the supervised ingest are running;
-    return every pid the record named meanwhile."""
+    return every pid the record named meanwhile, and those running now by name."""
     seen: set[int] = set()
     deadline = time.monotonic() + MID_RUN_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -112,7 +114,7 @@ def _wait_mid_run(home: Path, process: subprocess.Popen[str]) -> set[int]:
         seen |= pids
         second_agent = any(name.startswith("chaos-2-") for name in running)
         if f"run 1/{RUNS} ingest" in output and second_agent and "ingest" in running:
-            return seen
+            return seen, running
         time.sleep(POLL_S)
     raise AssertionError((home / "chaos.out").read_text()[-5000:])
 
@@ -129,7 +131,7 @@ def test_a_stop_signal_stops_the_matrix_in_order_and_leaves_nothing_running(
     # Failed before (SIGTERM, SIGHUP): the matrix died at once, exit -15/-1, no word, no result;
     # its agent and ingest were still running after it.
     with _matrix(tmp_path) as process:
-        started = _wait_mid_run(tmp_path, process)
+        started, _ = _wait_mid_run(tmp_path, process)
         process.send_signal(signum)
         code = process.wait(timeout=STOP_BOUND_S)
         output = (tmp_path / "chaos.out").read_text()
@@ -152,7 +154,11 @@ def test_a_stop_signal_stops_the_matrix_in_order_and_leaves_nothing_running(
 def test_a_killed_matrix_leaves_nothing_running(tmp_path):
     # SIGKILL cannot be caught: the watchdog stops what the record names when the pipe closes.
     with _matrix(tmp_path) as process:
-        started = _wait_mid_run(tmp_path, process)
+        started, running = _wait_mid_run(tmp_path, process)
+        # Each carries the record's tag too: what a kill between a start and its record would
+        # leave unrecorded, the watchdog finds by it.
+        record = tmp_path / "lab" / "pids.json"
+        assert set(running.values()) <= {s.pid for s in tagged(record, exclude=set())}
         process.kill()
         process.wait()
         deadline = time.monotonic() + KILLED_BOUND_S

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import shutil
 import signal
@@ -39,7 +40,7 @@ from livinglab_lab.chaos.lab import ChaosAgent, ChaosLab
 from livinglab_lab.chaos.scenarios import SCENARIOS, Fault, Profile, Scenario
 from livinglab_lab.demo.stopping import Stopped, held_stop, stop_signals
 from livinglab_lab.errors import ServiceError
-from livinglab_lab.watchdog import PidRecord, start_watchdog
+from livinglab_lab.watchdog import TAG, PidRecord, start_watchdog, tag_children
 
 __all__ = ["exit_status", "print_json", "receipts_option", "run_chaos"]
 
@@ -207,6 +208,9 @@ def _run_all(
     one cut the matrix short."""
     record = PidRecord(directory / "pids.json")
     watchdog = start_watchdog(record.path)
+    # Children started from here on carry the record's tag: a SIGKILL between a start and its
+    # record leaves nothing the watchdog cannot find.
+    tag_children(record.path)
     interrupted = None
     lab = None
     try:
@@ -261,6 +265,7 @@ def _stop_lab(lab: ChaosLab | None, watchdog: subprocess.Popen[bytes]) -> str | 
             assert watchdog.stdin is not None
             watchdog.stdin.close()
             watchdog.wait(timeout=120)
+            os.environ.pop(TAG, None)
     except Stopped as stop:
         return signal.Signals(stop.signum).name
     return None
