@@ -13,6 +13,7 @@ import psycopg
 
 from livinglab_edge_agent.sensors.simulated import Simulated
 from livinglab_lab.chaos.check import check_agents
+from livinglab_lab.chaos.children import Children
 from livinglab_lab.chaos.journal import JournaledSensor, read_journal
 from livinglab_lab.chaos.lab import ChaosAgent
 from livinglab_lab.watchdog import PidRecord
@@ -30,7 +31,9 @@ def _journal(tmp_path, reads: int) -> ChaosAgent:
     for n in range(reads):
         sensor.read(START_NS + n * 100_000_000 + 123)  # the nanoseconds are truncated
     sensor.close()
-    return ChaosAgent("chaos-check", directory, PidRecord(tmp_path / "pids.json"))
+    return ChaosAgent(
+        "chaos-check", directory, Children(PidRecord(tmp_path / "pids.json"))
+    )
 
 
 def _store(conn, rows) -> None:

@@ -75,8 +75,9 @@ def chaos(
     ] = Path(".lab/chaos"),
 ) -> None:
     """Crash matrix: SIGKILL agents, broker, ingest and PostgreSQL while readings flow (and more);
-    check every reading against the database. Exit 1 if any was lost, duplicated or wrong."""
-    from livinglab_lab.chaos import Profile, print_json, run_chaos
+    check every reading against the database. Exit 1 if any was lost, duplicated or wrong;
+    stopped by SIGINT, SIGTERM or SIGHUP, it stops in order and exits 128 + the signal."""
+    from livinglab_lab.chaos import Profile, exit_status, print_json, run_chaos
 
     result = run_chaos(
         lab_dir=lab_dir,
@@ -87,8 +88,8 @@ def chaos(
         console=console,
     )
     print_json(result)
-    if result["lost"] or result["duplicated"] or result["wrong_values"]:
-        raise typer.Exit(code=1)
+    if status := exit_status(result):
+        raise typer.Exit(code=status)
 
 
 @bench_app.command("ingest")

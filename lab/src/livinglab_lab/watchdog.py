@@ -13,7 +13,16 @@ root, which clears that setting (prctl(2): "cleared upon changes to ... effectiv
 pg_ctl detaches PostgreSQL from its parent anyway, and a parent-death signal cannot keep an order.
 
 Each pid is recorded with its start time (field 22 of /proc/PID/stat), so a pid reused by an
-unrelated process after ours exited is never signalled.
+unrelated process after ours exited is never signalled. The record is changed from more than one
+thread (the crash matrix's supervisor starts the ingest again while the main thread starts
+agents): each change and its write happen under one lock, or two writers would share the temporary
+file and the last rename could put back a record without the other's process.
+
+A record is written just after a start, so a starter killed between a child's start and its
+record (or while a broker it started waits for its port) would leave that child unnamed. A
+starter that calls `tag_children(record)` puts `TAG=<record>` into the environment every child
+inherits (and their children: pg_ctl's server, runuser's command); after the recorded stages the
+watchdog stops any process still carrying its record's tag, the same way (SIGTERM, then SIGKILL).
 """
 
 from __future__ import annotations
@@ -24,14 +33,27 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["STAGE_TIMEOUT_S", "PidRecord", "Service", "alive", "start_watchdog"]
+__all__ = [
+    "STAGE_TIMEOUT_S",
+    "TAG",
+    "PidRecord",
+    "Service",
+    "alive",
+    "start_watchdog",
+    "tag_children",
+    "tagged",
+]
 
 STAGE_TIMEOUT_S = 20.0
 POLL_S = 0.1
+# Not LIVINGLAB_: the platform's settings are read from those, and the ingest is started without
+# the starter's.
+TAG = "LAB_WATCHDOG_RECORD"
 
 
 def _start_time(pid: int) -> int | None:
@@ -87,7 +109,9 @@ class PidRecord:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.services: dict[str, Service] = {}
-        self._write()
+        self._lock = threading.Lock()
+        with self._lock:
+            self._write()
 
     def add(
         self, name: str, pid: int, *, stage: int, signum: int = signal.SIGTERM
@@ -96,21 +120,25 @@ class PidRecord:
         start = _start_time(pid)
         if start is None:
             return
-        self.services[name] = Service(name, pid, start, stage, int(signum))
-        self._write()
+        with self._lock:
+            self.services[name] = Service(name, pid, start, stage, int(signum))
+            self._write()
 
     def add_pidfile(
         self, name: str, pidfile: Path, *, stage: int, signum: int = signal.SIGINT
     ) -> None:
         """Record service `name` by the pid file it will write (SIGINT: PostgreSQL's fast stop)."""
-        self.services[name] = Service(name, 0, 0, stage, int(signum), str(pidfile))
-        self._write()
-
-    def remove(self, name: str) -> None:
-        if self.services.pop(name, None) is not None:
+        with self._lock:
+            self.services[name] = Service(name, 0, 0, stage, int(signum), str(pidfile))
             self._write()
 
+    def remove(self, name: str) -> None:
+        with self._lock:
+            if self.services.pop(name, None) is not None:
+                self._write()
+
     def _write(self) -> None:
+        """Replace the file with the services now recorded; the caller holds `_lock`."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".new")
         services = [asdict(service) for service in self.services.values()]
@@ -145,6 +173,28 @@ def stop_in_order(
                 os.kill(service.pid, signal.SIGKILL)
 
 
+def tag_children(record: Path) -> None:
+    """Every child this process starts from now on carries `record`'s tag (the module's doc)."""
+    os.environ[TAG] = str(record)
+
+
+def tagged(record: Path, *, exclude: set[int]) -> list[Service]:
+    """The live processes, `exclude` apart, whose environment carries `record`'s tag."""
+    needle = f"{TAG}={record}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) in exclude:
+            continue
+        try:
+            environment = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        start = _start_time(int(proc.name))
+        if needle in environment and start is not None:
+            found.append(Service(TAG, int(proc.name), start, 0, signal.SIGTERM))
+    return found
+
+
 def start_watchdog(record: Path) -> subprocess.Popen[bytes]:
     """Start the watchdog of `record`; it acts when the returned process's stdin closes.
 
@@ -163,9 +213,12 @@ def start_watchdog(record: Path) -> subprocess.Popen[bytes]:
 def main() -> None:
     """`python -m livinglab_lab.watchdog RECORD`: wait for EOF on stdin, then stop RECORD's services."""
     record = Path(sys.argv[1])
+    # The starter: its own environment may carry the tag, and it may still be running.
+    exclude = {os.getpid(), os.getppid()}
     while sys.stdin.buffer.read(4096):
         pass
     stop_in_order(read_record(record))
+    stop_in_order(tagged(record, exclude=exclude))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,19 @@ proxy.py the network partition, lab.py the services that are killed and started 
 scenarios.py what goes wrong and when, check.py the comparison, run.py the matrix and its report.
 """
 
-from livinglab_lab.chaos.run import print_json, receipts_option, run_chaos
+from livinglab_lab.chaos.run import (
+    exit_status,
+    print_json,
+    receipts_option,
+    run_chaos,
+)
 from livinglab_lab.chaos.scenarios import SCENARIOS, Profile
 
-__all__ = ["SCENARIOS", "Profile", "print_json", "receipts_option", "run_chaos"]
+__all__ = [
+    "SCENARIOS",
+    "Profile",
+    "exit_status",
+    "print_json",
+    "receipts_option",
+    "run_chaos",
+]

@@ -1,10 +1,11 @@
 """The crash matrix's lab: PostgreSQL (fsync on), Mosquitto, the ingest service and journaled agents.
 
-Every process is started from here, recorded for the watchdog (watchdog.py: nothing outlives the
-matrix, however it ends), and can be killed with SIGKILL and started again on the same port and
-data: PostgreSQL recovers from its WAL, Mosquitto from its persistence file, the ingest resumes
-its broker session, an agent reopens its outbox. The agents reach the broker through a proxy
-that can partition the network (proxy.py); the ingest connects directly.
+Every process is started from here through `Children` (children.py: started and recorded for the
+watchdog as one step, so nothing outlives the matrix, however it ends), and can be killed with
+SIGKILL and started again on the same port and data: PostgreSQL recovers from its WAL, Mosquitto
+from its persistence file, the ingest resumes its broker session, an agent reopens its outbox. The
+agents reach the broker through a proxy that can partition the network (proxy.py); the ingest
+connects directly.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from pathlib import Path
 
 import psycopg
 
+from livinglab_lab.chaos.children import Children
 from livinglab_lab.chaos.journal import CLOCK_FILE, QUIET_FILE
 from livinglab_lab.chaos.proxy import Proxy
 from livinglab_lab.errors import ServiceError
 from livinglab_lab.services import Mosquitto, Postgres
-from livinglab_lab.watchdog import PidRecord
 from livinglab_platform.core import db
 from livinglab_platform.core.dynsec import DynSec, bootstrap
 from livinglab_platform.core.identities import INGEST_USER
@@ -85,6 +86,17 @@ def _persist_in(mosquitto: Mosquitto, data: Path) -> None:
     config.write_text(text.replace(old, f"persistence_location {data}/"))
 
 
+def _start_postgres(postgres: Postgres, children: Children) -> None:
+    """Start PostgreSQL, recorded by its pid file before pg_ctl starts it."""
+    pidfile = postgres.data_dir / "postmaster.pid"
+    children.by_pidfile("postgres", pidfile, postgres.start, stage=3)
+
+
+def _start_broker(mosquitto: Mosquitto, children: Children) -> None:
+    """Start Mosquitto (it waits for the port) and record it, as one step."""
+    children.service("mosquitto", mosquitto.start, lambda: mosquitto.pid, stage=2)
+
+
 def _exists(pid: int) -> bool:
     """Whether `pid` is a process that has not exited (a zombie has)."""
     try:
@@ -100,23 +112,20 @@ class ChaosAgent:
 
     device_id: str
     directory: Path
-    record: PidRecord
+    children: Children
     process: subprocess.Popen[bytes] | None = None
     killed_pids: set[int] = field(default_factory=set)
 
     def start(self) -> None:
-        log = (self.directory / "agent.log").open("ab")
-        self.process = subprocess.Popen(
+        self.process = self.children.popen(
+            self.device_id,
             [
                 sys.executable, "-m", "livinglab_lab.chaos.agent",
                 str(self.directory / "agent.toml"), str(self.directory),
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            stage=0,
+            log=self.directory / "agent.log",
         )  # fmt: skip
-        log.close()
-        self.record.add(self.device_id, self.process.pid, stage=0)
 
     def wait_reading(self, *, timeout_s: float = 30.0) -> None:
         """Wait until this process's sensors have read something (it is up and sampling)."""
@@ -141,7 +150,7 @@ class ChaosAgent:
         self.process.kill()
         self.process.wait()
         self.killed_pids.add(self.process.pid)
-        self.record.remove(self.device_id)
+        self.children.forget(self.device_id)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -150,7 +159,7 @@ class ChaosAgent:
                 self.process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self.record.remove(self.device_id)
+        self.children.forget(self.device_id)
 
     def quiet(self) -> None:
         """The sensors read nothing from now on: what was read drains."""
@@ -188,11 +197,13 @@ class ChaosLab:
     dsn: str
     ingest_password: str
     proxy: Proxy
-    record: PidRecord
+    children: Children
     ingest: subprocess.Popen[bytes] | None = None
     # Ingest restarts by the supervisor: the ingest exits when the database is down at its start,
     # and its service manager starts it again (systemd's Restart=on-failure, RestartSec=1).
     restarts: int = 0
+    # Every agent of every run: the stop stops those a stop signal caught running.
+    agents: list[ChaosAgent] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _mounted: bool = False
@@ -200,23 +211,23 @@ class ChaosLab:
     def _supervise(self) -> None:
         while not self._stopping.wait(SUPERVISE_S):
             with self._lock:
+                # Checked under the lock: the stop may have begun while this thread waited for it.
+                if self.children.closed:
+                    return
                 if self.ingest is not None and self.ingest.poll() is not None:
-                    self.record.remove("ingest")
+                    self.children.forget("ingest")
                     self.restarts += 1
                     self._start_ingest()
 
     @classmethod
-    def start(cls, directory: Path, *, record: PidRecord) -> ChaosLab:
+    def start(cls, directory: Path, *, children: Children) -> ChaosLab:
         postgres = Postgres.create(directory / "pg", durable=True)
-        record.add_pidfile("postgres", postgres.data_dir / "postmaster.pid", stage=3)
-        postgres.start()
+        _start_postgres(postgres, children)
         dsn = postgres.create_database("livinglab")
         db.upgrade(dsn)
         mosquitto = Mosquitto.create(directory / "mqtt")
         _persist_in(mosquitto, directory / "mqtt-data")
-        mosquitto.start()
-        assert mosquitto.pid is not None
-        record.add("mosquitto", mosquitto.pid, stage=2)
+        _start_broker(mosquitto, children)
         lab = cls(
             directory=directory,
             postgres=postgres,
@@ -224,7 +235,7 @@ class ChaosLab:
             dsn=dsn,
             ingest_password=secrets.token_urlsafe(18),
             proxy=Proxy(upstream_port=mosquitto.port),
-            record=record,
+            children=children,
         )
         with lab.admin() as dynsec:
             bootstrap(
@@ -259,15 +270,13 @@ class ChaosLab:
             "LIVINGLAB_MQTT_USER": INGEST_USER,
             "LIVINGLAB_MQTT_PASSWORD": self.ingest_password,
         }
-        with (self.directory / "ingest.log").open("ab") as log:
-            self.ingest = subprocess.Popen(
-                [sys.executable, "-m", "livinglab_platform.ingest"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.record.add("ingest", self.ingest.pid, stage=1)
+        self.ingest = self.children.popen(
+            "ingest",
+            [sys.executable, "-m", "livinglab_platform.ingest"],
+            stage=1,
+            log=self.directory / "ingest.log",
+            env=env,
+        )
 
     def kill_ingest(self, *, restart: bool = True) -> None:
         """SIGKILL the ingest; without `restart` it stays down until `start_ingest`."""
@@ -275,7 +284,7 @@ class ChaosLab:
             assert self.ingest is not None
             self.ingest.kill()
             self.ingest.wait()
-            self.record.remove("ingest")
+            self.children.forget("ingest")
             self.ingest = None
             if restart:
                 self.start_ingest()
@@ -283,18 +292,14 @@ class ChaosLab:
     def kill_broker(self) -> None:
         """SIGKILL Mosquitto: what it acknowledged since its last autosave is gone."""
         self.mosquitto.kill()
-        self.record.remove("mosquitto")
-        self.mosquitto.start()
-        assert self.mosquitto.pid is not None
-        self.record.add("mosquitto", self.mosquitto.pid, stage=2)
+        self.children.forget("mosquitto")
+        _start_broker(self.mosquitto, self.children)
 
     def restart_broker(self) -> None:
         """Stop Mosquitto cleanly (SIGTERM: it saves its state, if it can) and start it again."""
         self.mosquitto.stop()
-        self.record.remove("mosquitto")
-        self.mosquitto.start()
-        assert self.mosquitto.pid is not None
-        self.record.add("mosquitto", self.mosquitto.pid, stage=2)
+        self.children.forget("mosquitto")
+        _start_broker(self.mosquitto, self.children)
 
     def fill_broker_disk(self) -> str:
         """Put the broker's persistence folder on a full disk; say how.
@@ -361,7 +366,7 @@ class ChaosLab:
                 (self.postgres.data_dir / "postmaster.pid").unlink(missing_ok=True)
                 break
             time.sleep(0.05)
-        self.postgres.start()
+        _start_postgres(self.postgres, self.children)
 
     def add_agent(self, device_id: str, *, options: AgentOptions) -> ChaosAgent:
         """Register a device with the six simulated keys and write its journaled agent's config."""
@@ -396,20 +401,28 @@ class ChaosLab:
             f"batch_max_age_s = {options.batch_max_age_s}\ndrain_timeout_s = 2\n"
             + sensors
         )
-        return ChaosAgent(device_id, directory, self.record)
+        agent = ChaosAgent(device_id, directory, self.children)
+        self.agents.append(agent)
+        return agent
 
     def stop(self) -> None:
-        """Stop the ingest, the broker and the database cleanly, in that order."""
+        """Stop the agents still running, the ingest, the broker and the database cleanly, in
+        that order; start nothing more."""
+        # Under the lock that the supervisor holds while it checks `closed` and starts the ingest.
+        with self._lock:
+            self.children.close()
         self._stopping.set()
+        for agent in self.agents:
+            agent.stop()
         with self._lock:
             self._stop_ingest()
         if self._mounted:
             self.free_broker_disk()
         self.proxy.close()
         self.mosquitto.stop()
-        self.record.remove("mosquitto")
+        self.children.forget("mosquitto")
         self.postgres.stop(mode="immediate")
-        self.record.remove("postgres")
+        self.children.forget("postgres")
 
     def _stop_ingest(self) -> None:
         if self.ingest is not None and self.ingest.poll() is None:
@@ -419,4 +432,4 @@ class ChaosLab:
             except subprocess.TimeoutExpired:
                 self.ingest.kill()
                 self.ingest.wait()
-        self.record.remove("ingest")
+        self.children.forget("ingest")

@@ -4,14 +4,24 @@ Broker SIGKILL: Mosquitto writes what it holds to disk every `autosave_interval`
 without end-to-end receipts forgets a batch at the broker's PUBACK, so a broker killed in between
 loses readings. `receipts_option()` says whether this agent has receipts (issue 9); the result
 marks the broker's losses as `expected` while it has not.
+
+Stopping it: SIGINT (Ctrl-C), SIGTERM and SIGHUP all stop it in order (demo/stopping.py): the run
+in progress is cut short and not counted, the agents, the ingest, the broker and the database
+stop, and the runs finished are reported (table, JSON line and `result.json` in the lab folder)
+with `interrupted` naming the signal; the command then exits 128 + the signal's number, as a
+shell reports a process the signal ended. Should the matrix itself die (SIGKILL), its watchdog
+stops what it had started (watchdog.py); every child is recorded for it from its start on
+(children.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import shutil
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -24,15 +34,18 @@ from rich.table import Table
 
 from livinglab_edge_agent.config import AgentConfig
 from livinglab_lab.chaos.check import Tally, check_agents, stored_count
+from livinglab_lab.chaos.children import Children
 from livinglab_lab.chaos.journal import read_journal
 from livinglab_lab.chaos.lab import ChaosAgent, ChaosLab
 from livinglab_lab.chaos.scenarios import SCENARIOS, Fault, Profile, Scenario
+from livinglab_lab.demo.stopping import Stopped, held_stop, stop_signals
 from livinglab_lab.errors import ServiceError
-from livinglab_lab.watchdog import PidRecord, start_watchdog
+from livinglab_lab.watchdog import TAG, PidRecord, start_watchdog, tag_children
 
-__all__ = ["print_json", "receipts_option", "run_chaos"]
+__all__ = ["exit_status", "print_json", "receipts_option", "run_chaos"]
 
 MARKER = "livinglab-chaos"
+RESULT_FILE = "result.json"
 DRAIN_TIMEOUT_S = 120.0
 # Longer than the ingest's longest wait between two tries of a group (10 s, ingest/service.py)
 # plus PostgreSQL's crash recovery: a count unchanged for this long has stopped growing.
@@ -125,6 +138,17 @@ def _run_once(
         return check_agents(conn, agents), fault
 
 
+@dataclasses.dataclass
+class _Progress:
+    """What the runs finished so far found: all there is to report if a signal stops the rest."""
+
+    results: dict[str, Tally]
+    kills: Counter[str] = dataclasses.field(default_factory=Counter)
+    scenario_kills: Counter[str] = dataclasses.field(default_factory=Counter)
+    scenario_runs: Counter[str] = dataclasses.field(default_factory=Counter)
+    runs: int = 0
+
+
 def run_chaos(
     *,
     lab_dir: Path,
@@ -134,80 +158,141 @@ def run_chaos(
     only: list[str] | None,
     console: Console,
 ) -> dict[str, Any]:
-    """Run the matrix; return (and print last) its JSON result."""
-    seed = random.SystemRandom().randrange(2**32) if seed is None else seed
-    console.print(f"[bold]livinglab chaos[/]: seed {seed}, {runs} run(s) per scenario")
-    receipts = receipts_option()
-    console.print(
-        f"  agent receipts: {receipts or 'none (broker SIGKILL may lose readings, issue 9)'}"
-    )
-    rng = random.Random(seed)
-    scenarios = [s for s in SCENARIOS if only is None or s.name in only]
-    directory = _prepare(lab_dir)
+    """Run the matrix; return (and print last) its JSON result, `interrupted` by a signal or not."""
+    # Before any child starts: from here on every stop signal runs the ordered stop.
+    with stop_signals():
+        seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+        console.print(
+            f"[bold]livinglab chaos[/]: seed {seed}, {runs} run(s) per scenario"
+        )
+        receipts = receipts_option()
+        console.print(
+            "  agent receipts:"
+            f" {receipts or 'none (broker SIGKILL may lose readings, issue 9)'}"
+        )
+        scenarios = [s for s in SCENARIOS if only is None or s.name in only]
+        directory = _prepare(lab_dir)
+        progress = _Progress({s.name: Tally() for s in scenarios})
+        interrupted = _run_all(
+            directory,
+            scenarios=scenarios,
+            progress=progress,
+            runs=runs,
+            rng=random.Random(seed),
+            profile=profile,
+            console=console,
+        )
+        result = _report(
+            console,
+            scenarios=scenarios,
+            progress=progress,
+            seed=seed,
+            receipts=receipts,
+            interrupted=interrupted,
+        )
+        (directory / RESULT_FILE).write_text(json.dumps(result) + "\n")
+        return result
+
+
+def _run_all(
+    directory: Path,
+    *,
+    scenarios: list[Scenario],
+    progress: _Progress,
+    runs: int,
+    rng: random.Random,
+    profile: Profile,
+    console: Console,
+) -> str | None:
+    """Start the lab, run every scenario `runs` times, stop the lab; the stop signal's name if
+    one cut the matrix short."""
     record = PidRecord(directory / "pids.json")
     watchdog = start_watchdog(record.path)
-    results: dict[str, Tally] = {s.name: Tally() for s in scenarios}
-    kills: Counter[str] = Counter()
-    scenario_kills: Counter[str] = Counter()
+    # Children started from here on carry the record's tag: a SIGKILL between a start and its
+    # record leaves nothing the watchdog cannot find.
+    tag_children(record.path)
+    interrupted = None
     lab = None
     try:
-        lab = ChaosLab.start(directory, record=record)
+        lab = ChaosLab.start(directory, children=Children(record))
         console.print(
             f"  PostgreSQL :{lab.postgres.port} (fsync on), Mosquitto :{lab.mosquitto.port},"
             f" proxy :{lab.proxy.port}, ingest; {profile.agents} agent(s) per run,"
             f" {profile.seconds:g} s each"
         )
-        index = 0
         for round_ in range(runs):
             for scenario in scenarios:
-                index += 1
+                index = progress.runs + 1
                 tally, fault = _run_once(
                     lab, scenario, index=index, rng=rng, profile=profile
                 )
-                made = fault.kills
-                results[scenario.name].add(tally)
-                kills += made
-                scenario_kills[scenario.name] += sum(made.values())
+                progress.results[scenario.name].add(tally)
+                progress.kills += fault.kills
+                progress.scenario_kills[scenario.name] += sum(fault.kills.values())
+                progress.scenario_runs[scenario.name] += 1
+                progress.runs = index
                 console.print(
                     f"  run {round_ + 1}/{runs} {scenario.name}: {tally.readings:,} readings,"
                     f" lost {tally.lost}, duplicated {tally.duplicated}, wrong {tally.wrong_values}"
                     + "".join(f"; {note}" for note in fault.notes)
                 )
-        restarts = lab.restarts
+    except Stopped as stop:
+        interrupted = signal.Signals(stop.signum).name
+        console.print(
+            f"\n  interrupted by {interrupted} after {progress.runs} finished run(s): stopping"
+            " agents, ingest, broker and database; the run in progress is not counted"
+        )
     finally:
-        if lab is not None:
-            lab.stop()
-        assert watchdog.stdin is not None
-        watchdog.stdin.close()
-        watchdog.wait(timeout=120)
-    console.print(
-        f"  ingest started again by its supervisor {restarts} time(s) (it exits when the"
-        " database is down as it starts)"
-    )
-    return _report(
-        console,
-        scenarios=scenarios,
-        results=results,
-        kills=kills,
-        scenario_kills=scenario_kills,
-        runs=runs,
-        seed=seed,
-        receipts=receipts,
-    )
+        late = _stop_lab(lab, watchdog)
+    interrupted = interrupted or late
+    if lab is not None:
+        console.print(
+            f"  ingest started again by its supervisor {lab.restarts} time(s) (it exits when"
+            " the database is down as it starts)"
+        )
+    return interrupted
+
+
+def _stop_lab(lab: ChaosLab | None, watchdog: subprocess.Popen[bytes]) -> str | None:
+    """Stop the lab, then let the watchdog stop what the record still names (a stop signal while
+    the lab started); the name of a first stop signal that came meanwhile, which waited."""
+    try:
+        # After a first signal the others are ignored; the first may also come now, as the
+        # matrix ends: either way this stop is never cut short.
+        with held_stop():
+            if lab is not None:
+                lab.stop()
+            assert watchdog.stdin is not None
+            watchdog.stdin.close()
+            watchdog.wait(timeout=120)
+            os.environ.pop(TAG, None)
+    except Stopped as stop:
+        return signal.Signals(stop.signum).name
+    return None
+
+
+def exit_status(result: dict[str, Any]) -> int:
+    """128 + the signal that interrupted the matrix; else 1 if anything was lost, duplicated or
+    wrong, 0 if not."""
+    if result.get("interrupted"):
+        return 128 + signal.Signals[result["interrupted"]].value
+    return 1 if result["lost"] or result["duplicated"] or result["wrong_values"] else 0
 
 
 def _report(
     console: Console,
     *,
     scenarios: list[Scenario],
-    results: dict[str, Tally],
-    kills: Counter[str],
-    scenario_kills: Counter[str],
-    runs: int,
+    progress: _Progress,
     seed: int,
     receipts: str | None,
+    interrupted: str | None,
 ) -> dict[str, Any]:
-    table = Table(title=f"crash matrix, seed {seed}")
+    results, kills = progress.results, progress.kills
+    title = f"crash matrix, seed {seed}"
+    if interrupted:
+        title += f", interrupted by {interrupted} after {progress.runs} run(s)"
+    table = Table(title=title)
     for column in ("scenario", "runs", "kills", "readings", "lost", "dup", "wrong",
                    "in flight", "purged", "quarantined"):  # fmt: skip
         # The scenario's name whole: in 80 columns the numbers' headers fold instead.
@@ -222,8 +307,8 @@ def _report(
         total.add(tally)
         table.add_row(
             scenario.name,
-            str(runs),
-            str(scenario_kills[scenario.name]),
+            str(progress.scenario_runs[scenario.name]),
+            str(progress.scenario_kills[scenario.name]),
             f"{tally.readings:,}",
             str(tally.lost),
             str(tally.duplicated),
@@ -244,7 +329,8 @@ def _report(
         " quarantined: refused by the ingest with a reason, kept in `quarantine`"
     )
     result = {
-        "runs": runs * len(scenarios),
+        "runs": progress.runs,
+        "interrupted": interrupted,
         "kills": {
             name: kills.get(name, 0)
             for name in ("agent", "broker", "ingest", "postgres")

@@ -1,8 +1,11 @@
-"""What may stop the demo, and how it still stops in order: signals and a stdout that goes away.
+"""What may stop the demo (and the crash matrix), and how it still stops in order: signals and a
+stdout that goes away.
 
 SIGINT (Ctrl-C), SIGTERM (`kill`, systemd, `timeout`) and SIGHUP (a closed terminal) all become
-one KeyboardInterrupt in the main thread, the first time only: a second signal while the lab
-stops must not cut the stop short. The handlers are installed before any child starts.
+one `Stopped` (a KeyboardInterrupt that names the signal) in the main thread, the first time only:
+a second signal while the lab stops must not cut the stop short. The handlers are installed before
+any child starts. Within `held_stop()` (a child started and recorded for the watchdog) the signal
+waits until the block ends: no stop can fall between a child's start and its record.
 
 A stdout whose reader is gone (`| head -5`, `| tee` stopped with Ctrl-C) raises BrokenPipeError at
 the next write, wherever that is. `GuardedStdout` catches it, points file descriptor 1 at
@@ -18,6 +21,7 @@ import io
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import TextIO
@@ -25,7 +29,9 @@ from typing import TextIO
 __all__ = [
     "STOP_SIGNALS",
     "GuardedStdout",
+    "Stopped",
     "deferred_stop",
+    "held_stop",
     "report_stream",
     "stop_signals",
 ]
@@ -33,10 +39,28 @@ __all__ = [
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
-    raise KeyboardInterrupt
+class Stopped(KeyboardInterrupt):
+    """A stop signal was received; `signum` says which (exit status 128 + signum, as a shell's)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Hold:
+    """How deep the main thread is in `held_stop()` blocks, and the signal that waits for them."""
+
+    depth = 0
+    pending: int | None = None
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    for each in STOP_SIGNALS:
+        signal.signal(each, signal.SIG_IGN)
+    if _Hold.depth:
+        _Hold.pending = signum
+        return
+    raise Stopped(signum)
 
 
 @contextlib.contextmanager
@@ -62,6 +86,27 @@ def deferred_stop() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+@contextlib.contextmanager
+def held_stop() -> Iterator[None]:
+    """Within the block, a stop signal waits and is raised as `Stopped` when the block ends.
+
+    Unlike `deferred_stop`, the signals stay unblocked, so the block may start a child (which
+    inherits the signal mask): for starting a process and recording it for the watchdog as one
+    step. Python runs signal handlers in the main thread only, so only its blocks count.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _Hold.depth += 1
+    try:
+        yield
+    finally:
+        _Hold.depth -= 1
+        if not _Hold.depth and _Hold.pending is not None:
+            signum, _Hold.pending = _Hold.pending, None
+            raise Stopped(signum)
 
 
 class GuardedStdout(io.TextIOBase):
