@@ -118,6 +118,40 @@ def test_ack_is_idempotent(outbox_path):
         assert (stats.depth, stats.acked, stats.batches) == (0, 10, 0)
 
 
+def test_only_forgetting_batches_skips_the_sync(outbox_path):
+    """add and seal commit synced (FULL); ack and confirm leave the sync to the next commit."""
+    with Outbox.open(outbox_path) as outbox:
+        statements = []
+        outbox._conn.set_trace_callback(statements.append)
+
+        def synchronous_during(action):
+            statements.clear()
+            action()
+            relaxed = "PRAGMA synchronous=NORMAL" in statements
+            setting = outbox._conn.execute("PRAGMA synchronous").fetchone()[0]
+            return relaxed, setting
+
+        assert synchronous_during(lambda: outbox.add(make_readings(20))) == (False, 2)
+        first = outbox.seal(max_readings=10, clock=CLOCK)
+        second = outbox.seal(max_readings=10, clock=CLOCK)
+        assert synchronous_during(lambda: outbox.ack(first.seq)) == (True, 2)
+        assert synchronous_during(
+            lambda: outbox.confirm(low=second.seq, high=second.seq)
+        ) == (True, 2)
+        assert synchronous_during(lambda: outbox.add(make_readings(5))) == (False, 2)
+        assert synchronous_during(
+            lambda: outbox.seal(max_readings=10, clock=CLOCK)
+        ) == (False, 2)
+        assert outbox.stats().acked == 20
+    # Forgotten batches stay forgotten across a reopen.
+    with Outbox.open(outbox_path) as outbox:
+        assert (outbox.stats().acked, outbox.pending_batches, outbox.depth) == (
+            20,
+            1,
+            5,
+        )
+
+
 def test_seq_is_never_reused_across_reopen(outbox_path):
     seqs = []
     for round_ in range(3):

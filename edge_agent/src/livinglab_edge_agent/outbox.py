@@ -10,6 +10,12 @@ a purged batch leaves a gap in the device's seq numbers that the platform report
 which is what happened. The capacity holds whatever the batches wait for: with receipts, a batch
 the broker acknowledged but the ingest has not committed (ingest down) counts until its receipt.
 
+Forgetting batches (`ack`, `confirm`) is the one write that is not synced on its own: WAL frames
+reach the disk in order, so the next synced commit (the next `add` or `seal`, at most one sampling
+tick later) carries it. A power cut before that brings the batches back, and they are sent again
+with the same seq and the same bytes, which the ingest drops as duplicates: nothing is lost, and
+an agent with receipts saves a sync per batch.
+
 One process owns an outbox file: the counters are cached in memory. Within the process one
 connection, guarded by a lock, serves the sampling thread (`add`) and the uplink thread (`seal`,
 `unacked`, `ack`).
@@ -54,6 +60,8 @@ BUSY_TIMEOUT_S = 5.0
 # the SD card gets the space back.
 JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+# PRAGMA synchronous reads back as a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
+_NORMAL = 1
 
 # `pending` is read in id order, which is the order readings were added: SQLite gives a new row
 # the largest id plus one. Without AUTOINCREMENT each add writes no sqlite_sequence page; ids
@@ -126,6 +134,7 @@ class Outbox:
         # Transactions that stored readings since open (group commit makes fewer than `add`s).
         self.commits = 0
         self._conn: sqlite3.Connection | None = conn
+        self._synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
         self._lock = threading.Lock()
         counters = dict(conn.execute("SELECT name, value FROM meta").fetchall())
         self._next_seq: int = counters["next_seq"]
@@ -435,7 +444,7 @@ class Outbox:
             where += f" OR seq IN ({','.join('?' * len(seqs))})"
         params = [low, high, *seqs]
         with self._lock:
-            with self._transaction("confirm") as conn:
+            with self._transaction("confirm", synced=False) as conn:
                 batches, count = conn.execute(
                     f"SELECT COUNT(*), COALESCE(SUM(readings), 0) FROM batches WHERE {where}",
                     params,
@@ -452,7 +461,7 @@ class Outbox:
     def ack(self, seq: int) -> None:
         """Forget batch `seq` now that the broker has it; an unknown seq is ignored."""
         with self._lock:
-            with self._transaction("ack") as conn:
+            with self._transaction("ack", synced=False) as conn:
                 row = conn.execute(
                     "SELECT readings FROM batches WHERE seq = ?", (seq,)
                 ).fetchone()
@@ -481,10 +490,19 @@ class Outbox:
         return self._conn
 
     @contextmanager
-    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
-        """Run the body in BEGIN IMMEDIATE ... COMMIT; the caller holds the lock."""
+    def _transaction(
+        self, what: str, *, synced: bool = True
+    ) -> Iterator[sqlite3.Connection]:
+        """Run the body in BEGIN IMMEDIATE ... COMMIT; the caller holds the lock.
+
+        With `synced=False` the commit is not synced (NORMAL) when the outbox syncs at each
+        commit: only for forgetting batches, which the next synced commit carries to the disk.
+        """
         conn = self._connection()
+        relax = not synced and self._synchronous > _NORMAL
         try:
+            if relax:
+                conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -493,6 +511,9 @@ class Outbox:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            finally:
+                if relax:
+                    conn.execute(f"PRAGMA synchronous={self._synchronous}")
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: {what} failed: {exc}") from exc
 

@@ -187,49 +187,64 @@ class Sampler:
                 slot.wake.wait(delay)
 
     def _shared_loop(self, slots: list[_Slot]) -> None:
-        """The sensors with short reads: at each tick, read those due and store them together."""
+        """The sensors with short reads: at each tick, read those due and store them together.
+
+        One look at the schedules and the clock serves the whole tick, and each sensor's next
+        due time follows from the sample just taken: with a hundred sensors, looking each one up
+        again was a noticeable part of the agent's CPU per reading.
+        """
         while not self._stopping.is_set():
             self._shared_wake.clear()
-            delay = DISABLED_POLL_S
+            schedules = self._schedules()
+            now = time.monotonic()
+            next_due = now + DISABLED_POLL_S
             reads: list[tuple[_Slot, Rows]] = []
             for slot in slots:
                 try:
-                    wait = self._due_in(slot)
-                    if wait == 0.0:
-                        if rows := self._read(slot):
-                            reads.append((slot, rows))
-                        wait = self._due_in(slot, peek=True)
+                    schedule = schedules[slot.spec.name]
+                    if self._due_in(slot, schedule=schedule, now=now) == 0.0 and (
+                        rows := self._read(slot)
+                    ):
+                        reads.append((slot, rows))
+                    if slot.last_start is not None:  # None: disabled
+                        next_due = min(next_due, slot.last_start + schedule.interval_s)
                 except Exception as exc:
                     self._failed(slot, f"unexpected error: {exc!r}", exc_info=True)
-                    wait = ERROR_PAUSE_S
-                delay = min(delay, wait)
+                    next_due = min(next_due, now + ERROR_PAUSE_S)
             if reads:
                 self._store_reads(reads)
+            delay = next_due - time.monotonic()
             if delay > 0:
                 self._shared_wake.wait(delay)
 
-    def _due_in(self, slot: _Slot, *, peek: bool = False) -> float:
+    def _due_in(
+        self,
+        slot: _Slot,
+        *,
+        schedule: Schedule | None = None,
+        now: float | None = None,
+    ) -> float:
         """Seconds until the slot's next sample; 0.0 means sample now (the cadence moves on).
 
-        With `peek`, only look: the seconds until the next sample after the one just taken.
+        `schedule` and `now` default to the slot's schedule in effect and the monotonic clock.
         """
-        schedule = self._schedules()[slot.spec.name]
+        if schedule is None:
+            schedule = self._schedules()[slot.spec.name]
         if not schedule.enabled:
             slot.last_start = None
             return DISABLED_POLL_S
         interval = schedule.interval_s
-        now = time.monotonic()
+        if now is None:
+            now = time.monotonic()
         if slot.last_start is None:
-            if peek:
-                return 0.0
             # Sample at once, then on multiples of the interval, so sensors with the same (or a
             # multiple) interval are due together.
             slot.last_start = math.floor(now / interval) * interval
             return 0.0
         # Due from the last sample, so a new interval from remote config applies at once.
         due = slot.last_start + interval
-        if now < due or peek:
-            return max(due - now, 0.0)
+        if now < due:
+            return due - now
         # Keep the cadence; after a slow read or a pause missed a whole interval, the latest
         # multiple of the interval (still aligned with the other sensors).
         slot.last_start = (

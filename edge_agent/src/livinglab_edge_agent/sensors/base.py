@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,9 +20,12 @@ SensorKey = tuple[str, str, str]
 _OptionsT = TypeVar("_OptionsT", bound=BaseModel)
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One measured value of a sensor key; the caller stamps the time."""
+class Reading(NamedTuple):
+    """One measured value of a sensor key; the caller stamps the time.
+
+    A named tuple rather than a frozen dataclass: a sensor makes one per value, thousands a
+    second on a busy agent, and a tuple is made several times faster.
+    """
 
     key: str
     value: float
