@@ -287,11 +287,11 @@ def test_the_minimum_count_is_a_setting(world: World):
 def test_a_viewers_hours_equal_the_cells_they_are_made_of(
     client, world: World, interval: str
 ):
-    # Buckets of whole hours come from viewer_cells_1h (kept by migration 009's trigger), the
-    # minutes at a window's edges from readings_1m: the answer must be the cells' own sums. The
-    # trial's window starts at 09:30, so the dense hour (10:00) comes from the hours and the
-    # half hour before it from minutes. Reference: the cells of at least the minimum count,
-    # summed in SQL here.
+    # Buckets of whole hours come from viewer_cells_1h (rebuilt by fill_rollups, as the ingest
+    # keeps them), the minutes at a window's edges from readings_1m: the answer must be the
+    # cells' own sums. The trial's window starts at 09:30, so the dense hour (10:00) comes from
+    # the hours and the half hour before it from minutes. Reference: the cells of at least the
+    # minimum count, summed in SQL here.
     trial_id = _setup(world)
     with psycopg.connect(world.dsn) as conn:
         conn.execute(

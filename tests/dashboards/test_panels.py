@@ -8,12 +8,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 
 from livinglab_lab.dashboards.build import JSON_DIR, generate, queries
 from livinglab_lab.dashboards.expand import Range, expand
 from livinglab_lab.dashboards.render import render
+from livinglab_platform.ingest.rollup import upsert_rollups
 from tests.dashboards.lab_data import make_lab
 
 MODELS = {uid: json.loads(text) for uid, text in generate().items()}
@@ -143,14 +145,18 @@ def test_the_viewer_hours_are_the_sum_of_whole_cells(dsn):
     start = datetime(2026, 1, 5, 10, tzinfo=UTC)
     with psycopg.connect(dsn) as conn:
         make_lab(conn, now=start + timedelta(hours=3))
-        # A sparse minute (2 readings, below 5), then more readings into a counted minute.
-        conn.execute(
-            "INSERT INTO readings_1m (bucket, sensor_id, count, sum, min, max, sum_sq)"
-            " VALUES (%s, 1, 2, 1000, 400, 600, 1), (%s, 1, 6, 60, 10, 10, 600)"
-            " ON CONFLICT (sensor_id, bucket) DO UPDATE SET count = readings_1m.count + excluded.count,"
-            " sum = readings_1m.sum + excluded.sum, min = least(readings_1m.min, excluded.min),"
-            " max = greatest(readings_1m.max, excluded.max), sum_sq = readings_1m.sum_sq + excluded.sum_sq",
-            (start - timedelta(hours=2), start + timedelta(minutes=5)),
+        # A sparse minute (2 readings, below 5), then more readings into a counted minute, merged
+        # as the ingest merges them (migration 011's merge_minutes keeps the hours).
+        sparse_us = int((start - timedelta(hours=2)).timestamp() * 1e6)
+        counted_us = int((start + timedelta(minutes=5)).timestamp() * 1e6)
+        upsert_rollups(
+            conn,
+            time_us=np.array(
+                [sparse_us, sparse_us + 10**6]
+                + [counted_us + i * 10**6 for i in range(6)]
+            ),
+            sensor_id=np.full(8, 1, dtype=np.int32),
+            value=np.array([400.0, 600.0] + [10.0] * 6),
         )
         rebuilt = conn.execute(
             "SELECT bucket, sensor_id, count, sum, min, max FROM viewer_cells_1h ORDER BY 1, 2"

@@ -40,7 +40,8 @@ MATRIX: dict[str, dict[ServiceRole, str]] = {
     "grants": {API: RAW, READONLY: R},
     "audit_log": {API: RA},
     "readings": {API: R, INGEST: "INSERT"},
-    "readings_1m": {API: R, INGEST: RAW},
+    # The ingest changes minutes only through merge_minutes, with their viewer hours (011).
+    "readings_1m": {API: R},
     "readings_1h": {API: R, INGEST: RAW},
     "device_status": {API: R, INGEST: RAW, READONLY: R},
     "device_events": {API: R, INGEST: "INSERT", READONLY: R},
@@ -175,7 +176,15 @@ INGEST_ATTACKS = [
     "UPDATE deliveries SET readings = 0",
     "TRUNCATE deliveries",
     "DROP TABLE readings",
+    # A minute without its viewer hour, or a viewer hour of its own (migration 011).
+    "INSERT INTO readings_1m (bucket, sensor_id, count, sum, min, max, sum_sq)"
+    " VALUES (now(), 1, 5, 0, 0, 0, 0)",
+    "UPDATE readings_1m SET count = count + 1",
+    "INSERT INTO viewer_cells_1h (bucket, sensor_id, count, sum, min, max, sum_sq)"
+    " VALUES (now(), 1, 5, 0, 0, 0, 0)",
+    "SELECT viewer_cells_rebuild('-infinity', 'infinity')",
 ]
+MERGE_MINUTES = "SELECT merge_minutes('{0}', '{1}', '{5}', '{0}', '{0}', '{0}', '{0}')"
 
 
 def _attack(dsn: str, statement: str | sql.Composable) -> None:
@@ -194,6 +203,13 @@ def test_the_api_role_cannot(api_dsn, statement):
 @pytest.mark.parametrize("statement", INGEST_ATTACKS)
 def test_the_ingest_role_cannot(ingest_dsn, statement):
     _attack(ingest_dsn, statement)
+
+
+@pytest.mark.parametrize("login", ["api_dsn", "readonly_dsn"])
+def test_only_the_ingest_role_merges_minutes(request, ingest_dsn, login):
+    _attack(request.getfixturevalue(login), MERGE_MINUTES)
+    with psycopg.connect(ingest_dsn) as conn:
+        conn.execute(MERGE_MINUTES)
 
 
 def test_the_readonly_role_cannot_write_anything(dsn, readonly_dsn):

@@ -7,7 +7,7 @@ What is loaded, on a fresh PostgreSQL + TimescaleDB under `lab_dir`:
   row per sensor and minute or hour), generated in SQL: no dashboard query may read raw readings
   (migration 009), so a year of them would only cost disk and loading time here;
 - the last `raw_hours` as raw readings by COPY, rolled up by the ingest's own code
-  (`ingest.rollup.upsert_rollups`, with the viewer's trigger on, as in the service);
+  (`ingest.rollup.upsert_rollups`, which keeps the viewer's hours, as in the service);
 - the viewer's hours rebuilt for the bulk part (`viewer_cells_rebuild`), the ledger (a batch a
   minute per device), ingest statistics (a row a minute), a quarantined payload a day, a trial.
 """
@@ -93,9 +93,8 @@ def _bulk_rollups(
     amplitude: float,
 ) -> None:
     """A sensor's minutes and hours in [start, end): six readings a minute around a daily wave."""
-    # The viewer's trigger is off for the bulk load (one trigger call a row would take the
-    # loading time); viewer_cells_rebuild makes the same hours afterwards.
-    conn.execute("SET session_replication_role = replica")
+    # Written as the owner, straight into the rollups: viewer_cells_rebuild makes the viewer's
+    # hours of this part afterwards, in one statement.
     conn.execute(
         "INSERT INTO readings_1m (bucket, sensor_id, count, sum, min, max, sum_sq)"
         " SELECT b, %(s)s, %(n)s, %(n)s * v, v - 1, v + 1, %(n)s * v * v + 4"
@@ -117,7 +116,6 @@ def _bulk_rollups(
         " GROUP BY 1, 2",
         {"s": sensor_id, "start": start, "end": end},
     )
-    conn.execute("SET session_replication_role = origin")
 
 
 def _raw(

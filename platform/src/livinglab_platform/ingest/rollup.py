@@ -4,7 +4,8 @@ Rows are sorted once by a composite key (sensor id in the high 32 bits, minute n
 32), each run of equal keys is reduced with `ufunc.reduceat`, and the minute rollup is reduced
 again into the hour rollup: its keys are already in (sensor, hour) order. Each table then gets one
 upsert that merges by addition, in key order so that concurrent writers lock rows in the same
-order and cannot deadlock.
+order and cannot deadlock. The minutes go through `merge_minutes` (migration 011), which adds a
+viewer's hours (viewer_cells_1h) of the cells that reach the minimum count in the same statement.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ ON CONFLICT (sensor_id, bucket) DO UPDATE SET
     sum_sq = {table}.sum_sq + excluded.sum_sq
 """
 _STATEMENTS = {
-    table: _UPSERT.format(table=table).encode()
-    for table in ("readings_1m", "readings_1h")
+    "readings_1m": b"SELECT merge_minutes(%b::int8[], %b::int4[], %b::int8[], %b::float8[],"
+    b" %b::float8[], %b::float8[], %b::float8[])",
+    "readings_1h": _UPSERT.format(table="readings_1h").encode(),
 }
 
 
@@ -152,7 +154,10 @@ def upsert_rollups(
     value: npt.NDArray[np.float64],
     grouped: bool = False,
 ) -> int:
-    """Merge these readings into readings_1m and readings_1h; return the rollup rows written."""
+    """Merge these readings into readings_1m (and viewer_cells_1h) and readings_1h.
+
+    Returns the rollup rows written to readings_1m and readings_1h.
+    """
     if not len(time_us):
         return 0
     minutes, hours = aggregate(time_us, sensor_id, value, grouped=grouped)
