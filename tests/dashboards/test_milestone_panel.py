@@ -4,6 +4,7 @@ dashboards' login: seven criteria, each the platform's own verdict, changing wit
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import psycopg
@@ -73,7 +74,7 @@ def test_the_checklist_turns_unmet_when_the_park_partnership_ends(dsn, readonly_
     rows = _checklist(readonly_dsn, lab)
     assert len(rows) == 7
     park = "Podpisano, veljavno partnerstvo s Tehnološkim parkom Ljubljana"
-    assert {r[0]: r[1:] for r in rows}[park] == ("✓", "1", ">= 1")
+    assert {r[0]: r[1:] for r in rows}[park] == ("✓", "1", "≥ 1 partnerstvo")
     # The lab's devices reported today: a real-life setting.
     assert rows[3][1] == "✓"
 
@@ -84,17 +85,26 @@ def test_the_checklist_turns_unmet_when_the_park_partnership_ends(dsn, readonly_
             (today() - timedelta(days=1), form),
         )
     ended = _checklist(readonly_dsn, lab)
-    assert {r[0]: r[1:] for r in ended}[park] == ("✗", "0", ">= 1")
+    assert {r[0]: r[1:] for r in ended}[park] == ("✗", "0", "≥ 1 partnerstvo")
     assert [r for r in ended if r[0] != park] == [r for r in rows if r[0] != park]
 
 
+def _numbers(text: str) -> list[str]:
+    return re.findall(r"[0-9]+", text)
+
+
 def test_the_panel_and_the_platform_agree(dsn, readonly_dsn):
+    """The same verdicts and the same numbers, in Slovenian words: no English left in a cell."""
     with psycopg.connect(dsn) as conn:
         lab = make_lab(conn)
         _partnerships(conn)
         conn.commit()
         platform = milestone(conn, CLI, as_of=today())
     panel = _checklist(readonly_dsn, lab)
-    assert [(r[1] == "✓", r[2], r[3]) for r in panel] == [
-        (c.met, c.value, c.threshold) for c in platform.criteria
+    assert [(r[1] == "✓", _numbers(r[2]), _numbers(r[3])) for r in panel] == [
+        (c.met, _numbers(c.value), _numbers(c.threshold)) for c in platform.criteria
     ]
+    english = re.compile(
+        r"\b(none|public|research|business|society|person|site|trial|deliveries)\b|>="
+    )
+    assert [cell for row in panel for cell in row if english.search(cell)] == []

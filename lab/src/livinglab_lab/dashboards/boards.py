@@ -420,9 +420,29 @@ SELECT name_sl AS "kazalnik", value AS "vrednost", target AS "cilj",
 # The milestone as of the selected year's last day, or today so far for the current year, as the
 # platform's yearly report judges it (indicators.py). The rule is milestone_checklist()'s
 # (migration 013), the one the API, the CLI, the web pages and the report read.
+# The function answers in the API's English ("business, public", ">= 1 site", "99.95%"); city
+# staff read Slovenian, so the panel words the same numbers and sectors in Slovenian here (only the
+# wording: the numbers and the verdict are the function's).
 MILESTONE = """
 SELECT name_sl AS "merilo", CASE WHEN met THEN '✓' ELSE '✗' END AS "izpolnjeno",
-       value AS "vrednost", threshold AS "prag"
+       CASE key
+         WHEN 'multi_stakeholder' THEN replace(replace(replace(replace(replace(value,
+              'none', 'noben'), 'public', 'javni'), 'research', 'raziskovalni'),
+              'business', 'gospodarski'), 'society', 'civilna družba')
+         WHEN 'data_you_can_trust' THEN replace(replace(replace(value,
+              'no deliveries', 'ni dostav'), '.', ','), '%', ' %')
+         ELSE value
+       END AS "vrednost",
+       CASE key
+         WHEN 'multi_stakeholder' THEN 'vsi štirje sektorji'
+         WHEN 'data_you_can_trust'
+           THEN '≥ ' || replace(substring(threshold FROM '[0-9.]+'), '.', ',') || ' %'
+         ELSE '≥ ' || substring(threshold FROM '[0-9]+') || CASE key
+                WHEN 'operator' THEN ' oseba z vlogo upravljavca'
+                WHEN 'real_life_setting' THEN ' lokacija'
+                WHEN 'experimentation' THEN ' zaključen poskus'
+                ELSE ' partnerstvo' END
+       END AS "prag"
   FROM milestone_checklist(least(make_date(${year:sqlstring}::integer, 12, 31),
                                  (now() AT TIME ZONE 'Europe/Ljubljana')::date))
  ORDER BY position"""
