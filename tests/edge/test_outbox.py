@@ -387,6 +387,11 @@ def test_invalid_sensor_key_is_refused_before_storing(outbox_path):
         with pytest.raises(ValueError, match="invalid sensor key"):
             outbox.add([(1, "Bad Key", 1.0)])
         assert outbox.stats().sampled == 0
+        # A key passes its check once; a bad key beside known good ones is still refused.
+        outbox.add([(2, "good", 1.0)])
+        with pytest.raises(ValueError, match="invalid sensor key"):
+            outbox.add([(3, "good", 1.0), (3, "bad/key", 2.0)])
+        assert outbox.stats().sampled == 1
 
 
 def test_missing_directory_raises_outbox_error_naming_path(tmp_path):

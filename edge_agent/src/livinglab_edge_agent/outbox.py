@@ -59,6 +59,8 @@ BUSY_TIMEOUT_S = 5.0
 # After a long outage the WAL can grow to many megabytes; truncate it back after checkpoints so
 # the SD card gets the space back.
 JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+# A configuration has a few dozen sensor keys; beyond this many, keys are checked at every add.
+MAX_REMEMBERED_KEYS = 1024
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 # PRAGMA synchronous reads back as a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
 _NORMAL = 1
@@ -131,6 +133,8 @@ class Outbox:
         self._queue: list[_Queued] = []
         self._leading = False
         self._queue_changed = threading.Condition()
+        # Sensor keys already checked against the wire contract, so each tick skips the regex.
+        self._valid_keys: set[str] = set()
         # Transactions that stored readings since open (group commit makes fewer than `add`s).
         self.commits = 0
         self._conn: sqlite3.Connection | None = conn
@@ -175,7 +179,8 @@ class Outbox:
                 is not synced at each commit; FULL syncs it, so a reading reported as stored
                 survives the power cut a Pi on a pilot site will see.
             gather_s: how long the first of several concurrent `add` calls waits for the others
-                to share its transaction; 0 (the default) for a single writer.
+                to share its transaction; 0 (the default) for a single writer, whose each `add`
+                is one transaction of its own.
         """
         if capacity < 1:
             raise ValueError(f"outbox capacity must be at least 1, got {capacity}")
@@ -273,11 +278,12 @@ class Outbox:
     def add(self, readings: Sequence[tuple[int, str, float]]) -> int:
         """Store (time_ns, sensor_key, value) readings; return how many old readings were purged.
 
-        Returns only once the readings are committed (and, with synchronous=FULL, synced). Calls
-        from several threads at about the same moment share one transaction (group commit): the
-        first becomes the leader, waits `gather_s` for the others of the same sampling tick, and
-        commits everything queued; the others wait until their readings are in. A sync costs far
-        more than the rows it carries, so this is the agent's largest saving per reading.
+        Returns only once the readings are committed (and, with synchronous=FULL, synced). With
+        `gather_s` > 0, calls from several threads at about the same moment share one transaction
+        (group commit): the first becomes the leader, waits `gather_s` for the others of the same
+        sampling tick, and commits everything queued; the others wait until their readings are
+        in. A sync costs far more than the rows it carries, so this is the agent's largest saving
+        per reading. With `gather_s` 0 (one writer) the call commits its own readings directly.
 
         NaN is stored as NULL and comes back as NaN; -0.0 comes back as 0.0 (SQLite's REAL).
         Over capacity the oldest readings are dropped (whole sealed batches first, then pending
@@ -286,9 +292,11 @@ class Outbox:
         """
         if not readings:
             return 0
-        for key in {key for _, key, _ in readings}:
-            if not isinstance(key, str) or not SENSOR_KEY_PATTERN.match(key):
-                raise ValueError(f"invalid sensor key {key!r}: use {SENSOR_KEY_RULE}")
+        self._check_keys(readings)
+        if self.gather_s <= 0:
+            # A single writer (the agent's one sampling thread): nobody to gather, so no queue
+            # and no leader; `_lock` still keeps any concurrent caller's transaction apart.
+            return self._store(readings)
         entry = _Queued(readings)
         with self._queue_changed:
             self._queue.append(entry)
@@ -317,7 +325,18 @@ class Outbox:
                 self._leading = False
                 self._queue_changed.notify_all()
 
-    def _store(self, readings: list[tuple[int, str, float]]) -> int:
+    def _check_keys(self, readings: Sequence[tuple[int, str, float]]) -> None:
+        """Raise ValueError for a key that breaks the wire contract; a key passes its check once."""
+        keys = {key for _, key, _ in readings}
+        if keys <= self._valid_keys:
+            return
+        for key in keys - self._valid_keys:
+            if not isinstance(key, str) or not SENSOR_KEY_PATTERN.match(key):
+                raise ValueError(f"invalid sensor key {key!r}: use {SENSOR_KEY_RULE}")
+        if len(self._valid_keys) < MAX_REMEMBERED_KEYS:
+            self._valid_keys |= keys
+
+    def _store(self, readings: Sequence[tuple[int, str, float]]) -> int:
         """Insert readings in one transaction, purging beyond capacity; return the purged count."""
         count = len(readings)
         with self._lock:
