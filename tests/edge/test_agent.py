@@ -97,6 +97,36 @@ def test_partial_batch_is_sealed_after_batch_max_age(start_agent, listener, devi
     assert all(0 < n < 1000 for n in sizes)
 
 
+def test_uplink_loop_wakes_for_its_duties_only(start_agent, listener, device):
+    # Heartbeats every second, batches every 100 readings (every few seconds): the loop has a
+    # heartbeat to send each second and nothing else. A heartbeat's PUBACK leaves nothing to do,
+    # and the loop does not poll in between: each wake-up costs as much CPU as several readings.
+    sensor = CountingSensor("count", per_read=3)
+    agent = start_agent(
+        sources=[sensor],
+        sensors=COUNTING,
+        heartbeat_interval_s=1,
+        batch_size=100,
+        batch_max_age_s=60,
+    )
+    wait_until(
+        lambda: len(listener.channel(device.id, "status")) >= 1, what="a heartbeat"
+    )
+    ticks = []
+    tick = agent._tick
+
+    def counting_tick():
+        ticks.append(time.monotonic())
+        tick()
+
+    agent._tick = counting_tick
+    time.sleep(3.0)
+    # 3 heartbeats and at most one or two full batches (30 readings a second); polling every
+    # 0.5 s and waking at each PUBACK made 10 or more.
+    assert len(ticks) <= 6, f"{len(ticks)} wake-ups in 3 s"
+    assert len(listener.channel(device.id, "status")) >= 3
+
+
 def test_failing_sensor_is_counted_reported_once_and_others_go_on(
     start_agent, listener, device
 ):

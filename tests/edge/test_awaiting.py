@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from livinglab_edge_agent.awaiting import BACKOFF_MAX_S, Awaiting
 from livinglab_edge_agent.receipt import Receipt
 
@@ -57,3 +59,14 @@ def test_after_a_reconnect_every_waiting_batch_is_sent_again_at_once():
     assert awaiting.choose([1, 2], busy=set(), room=5, now=5.0) == [1, 2]
     awaiting.acknowledged(1, now=5.0)  # the try count survives: 60 s now
     assert awaiting.choose([1], busy=set(), room=5, now=64.9) == []
+
+
+def test_next_due_is_the_first_receipt_timeout():
+    # The agent's loop sleeps until then instead of polling for overdue receipts.
+    awaiting = Awaiting(timeout_s=30.0, window=10)
+    assert awaiting.next_due() == math.inf
+    awaiting.acknowledged(1, now=10.0)
+    awaiting.acknowledged(2, now=5.0)
+    assert awaiting.next_due() == 35.0
+    awaiting.confirmed(Receipt(low=2, high=2, seqs=()))
+    assert awaiting.next_due() == 40.0

@@ -382,11 +382,75 @@ def test_concurrent_add_and_uplink_keep_counts(outbox_path):
         )
 
 
+def test_seal_takes_part_of_a_packed_add_and_maps_each_adds_keys(outbox_path):
+    # Each add is one packed row with its own keys; a batch may end inside a row, and rows
+    # whose keys differ still make one batch with the keys in first-seen order.
+    first = [(1, "a", 1.0), (2, "b", -0.0), (3, "a", math.nan), (4, "b", 4.0)]
+    second = [(5, "c", 5.0), (6, "a", math.inf), (7, "c", 7.0)]
+    with Outbox.open(outbox_path) as outbox:
+        outbox.add(first)
+        outbox.add(second)
+        batch = outbox.seal(max_readings=6, clock=CLOCK)
+        rest = outbox.seal(max_readings=6, clock=CLOCK)
+        assert outbox.seal(max_readings=6, clock=CLOCK) is None
+
+    got = decode_batch(batch.payload)
+    assert got.sensors == ("a", "b", "c")
+    assert got.readings()[:2] == first[:2]
+    assert math.isnan(got.readings()[2][2])
+    assert got.readings()[3:] == [first[3], second[0], second[1]]
+    assert math.copysign(1.0, got.readings()[1][2]) == -1.0  # -0.0 kept
+    assert decode_batch(rest.payload).readings() == [second[2]]
+
+
+SCHEMA_1 = """
+CREATE TABLE pending (id INTEGER PRIMARY KEY AUTOINCREMENT, time_ns INTEGER NOT NULL,
+    key TEXT NOT NULL, value REAL);
+CREATE TABLE batches (seq INTEGER PRIMARY KEY, created_ns INTEGER NOT NULL,
+    readings INTEGER NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta VALUES ('next_seq', 8), ('acked', 70), ('dropped', 0), ('sampled', 75);
+INSERT INTO batches VALUES (7, 0, 2, x'00');
+INSERT INTO pending (time_ns, key, value) VALUES (10, 't', 1.5), (11, 'rh', NULL), (12, 't', 3.0);
+PRAGMA user_version = 1;
+"""
+
+
+def test_schema_1_outbox_opens_with_its_pending_readings_packed_in_order(outbox_path):
+    with closing(sqlite3.connect(outbox_path)) as conn:
+        conn.executescript(SCHEMA_1)
+    with Outbox.open(outbox_path) as outbox:
+        stats = outbox.stats()
+        assert (stats.depth, stats.batches, stats.acked, stats.next_seq) == (
+            5,
+            1,
+            70,
+            8,
+        )
+        assert outbox.pending == 3
+        batch = outbox.seal(max_readings=100, clock=CLOCK)
+    got = decode_batch(batch.payload)
+    assert batch.seq == 8
+    assert [(t, k) for t, k, _ in got.readings()] == [(10, "t"), (11, "rh"), (12, "t")]
+    values = got.value.tolist()
+    assert values[0::2] == [1.5, 3.0]
+    assert math.isnan(values[1])
+    with closing(sqlite3.connect(outbox_path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        assert "pending" not in tables
+
+
 def test_invalid_sensor_key_is_refused_before_storing(outbox_path):
     with Outbox.open(outbox_path) as outbox:
         with pytest.raises(ValueError, match="invalid sensor key"):
             outbox.add([(1, "Bad Key", 1.0)])
         assert outbox.stats().sampled == 0
+        # A key passes its check once; a bad key beside known good ones is still refused.
+        outbox.add([(2, "good", 1.0)])
+        with pytest.raises(ValueError, match="invalid sensor key"):
+            outbox.add([(3, "good", 1.0), (3, "bad/key", 2.0)])
+        assert outbox.stats().sampled == 1
 
 
 def test_missing_directory_raises_outbox_error_naming_path(tmp_path):

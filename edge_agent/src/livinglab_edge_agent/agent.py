@@ -33,9 +33,11 @@ __all__ = ["Agent"]
 logger = logging.getLogger(__name__)
 
 LOOP_TICK_S = 0.05
-# The uplink loop sleeps until its next duty (a heartbeat, a batch's age limit), but at least
-# LOOP_TICK_S and at most LOOP_MAX_WAIT_S; PUBACKs, full batches, configs and events wake it early.
-LOOP_MAX_WAIT_S = 0.5
+# The uplink loop sleeps until its next timed duty (a heartbeat, a batch's age limit, the end of a
+# refusal's back-off, a receipt's timeout), but at least LOOP_TICK_S; full batches, PUBACKs that
+# leave a batch to send, receipts, configs and events wake it early. LOOP_MAX_WAIT_S is only a
+# safety net: each wake-up costs as much CPU as several readings, so the loop does not poll.
+LOOP_MAX_WAIT_S = 5.0
 # How long the first sampling thread of a tick waits for the others before the outbox commits.
 GATHER_S = 0.005
 LOOP_ERROR_PAUSE_S = 1.0
@@ -237,7 +239,7 @@ class Agent:
         if purged:
             with self._lock:
                 self._purged_unreported += purged
-        if self.outbox.pending >= self._settings.batch_size:
+        if purged or self.outbox.pending >= self._settings.batch_size:
             self._wake.set()
 
     # --- publishing, heartbeat, events --------------------------------------------------
@@ -255,13 +257,20 @@ class Agent:
     def _next_wait(self) -> float:
         """Seconds until the loop's next timed duty, within LOOP_TICK_S..LOOP_MAX_WAIT_S."""
         assert self.outbox is not None
+        assert self.uplink is not None
         settings = self._settings
+        now = time.monotonic()
         wait = min(
-            self._next_heartbeat - time.monotonic(),
+            self._next_heartbeat - now,
             self.outbox.seconds_until_due(
                 batch_size=settings.batch_size, max_age_s=settings.batch_max_age_s
             ),
+            self.uplink.seconds_until_duty(),
         )
+        if self._refusals and self._refusals_reported_at is not None:
+            wait = min(
+                wait, self._refusals_reported_at + REFUSAL_REPORT_INTERVAL_S - now
+            )
         return min(max(wait, LOOP_TICK_S), LOOP_MAX_WAIT_S)
 
     def _tick(self) -> None:

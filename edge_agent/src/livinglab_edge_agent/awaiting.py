@@ -16,6 +16,7 @@ only uses the outbox and its lock); nothing here touches paho.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 
@@ -88,6 +89,10 @@ class Awaiting:
                 resent,
             )
         return outbox.payloads(seqs)
+
+    def next_due(self) -> float:
+        """The monotonic time the first waiting batch is overdue its receipt (inf if none)."""
+        return min((due for due, _ in self._due.values()), default=math.inf)
 
     def overdue(self, now: float) -> bool:
         return any(due <= now for due, _ in self._due.values())

@@ -41,38 +41,45 @@ from types import TracebackType
 from typing import Self
 
 from livinglab_edge_agent.errors import OutboxError
-from livinglab_edge_agent.wire import (
-    SENSOR_KEY_PATTERN,
-    SENSOR_KEY_RULE,
-    ClockState,
-    encode_readings,
+from livinglab_edge_agent.packed import (
+    encode_packed,
+    insert_pending,
+    pack_schema_1_rows,
+    take_pending,
 )
+from livinglab_edge_agent.wire import SENSOR_KEY_PATTERN, SENSOR_KEY_RULE, ClockState
 
 __all__ = ["DEFAULT_CAPACITY", "Outbox", "OutboxStats", "Sealed"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 1_000_000
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FIRST_SEQ = 1
 BUSY_TIMEOUT_S = 5.0
 # After a long outage the WAL can grow to many megabytes; truncate it back after checkpoints so
 # the SD card gets the space back.
 JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+# A configuration has a few dozen sensor keys; beyond this many, keys are checked at every add.
+MAX_REMEMBERED_KEYS = 1024
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 # PRAGMA synchronous reads back as a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
 _NORMAL = 1
 
-# `pending` is read in id order, which is the order readings were added: SQLite gives a new row
-# the largest id plus one. Without AUTOINCREMENT each add writes no sqlite_sequence page; ids
-# start again only when the table is empty, when no older row is left to order against. (Outboxes
-# made by older agents keep AUTOINCREMENT, which orders the same.)
+# `pending_packed` holds one row per `add` (packed.py: the wire frame's columns and the row's
+# keys), read in id order, which is the order readings were added: SQLite gives a new row the
+# largest id plus one. Without AUTOINCREMENT each add writes no sqlite_sequence page; ids start
+# again only when the table is empty, when no older row is left to order against. Schema 1 kept a
+# row per reading in `pending`; opening such a file packs them into `pending_packed` (in order)
+# and drops `pending`, in the transaction that sets the new version.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS pending (
+CREATE TABLE IF NOT EXISTS pending_packed (
     id INTEGER PRIMARY KEY,
-    time_ns INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    value REAL
+    readings INTEGER NOT NULL,
+    keys TEXT NOT NULL,
+    time_ns BLOB NOT NULL,
+    value BLOB NOT NULL,
+    sensor BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY,
@@ -131,6 +138,8 @@ class Outbox:
         self._queue: list[_Queued] = []
         self._leading = False
         self._queue_changed = threading.Condition()
+        # Sensor keys already checked against the wire contract, so each tick skips the regex.
+        self._valid_keys: set[str] = set()
         # Transactions that stored readings since open (group commit makes fewer than `add`s).
         self.commits = 0
         self._conn: sqlite3.Connection | None = conn
@@ -140,7 +149,9 @@ class Outbox:
         self._next_seq: int = counters["next_seq"]
         self._acked: int = counters["acked"]
         self._dropped: int = counters["dropped"]
-        self._pending: int = conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+        self._pending: int = conn.execute(
+            "SELECT COALESCE(SUM(readings), 0) FROM pending_packed"
+        ).fetchone()[0]
         batches, sealed = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(readings), 0) FROM batches"
         ).fetchone()
@@ -175,7 +186,8 @@ class Outbox:
                 is not synced at each commit; FULL syncs it, so a reading reported as stored
                 survives the power cut a Pi on a pilot site will see.
             gather_s: how long the first of several concurrent `add` calls waits for the others
-                to share its transaction; 0 (the default) for a single writer.
+                to share its transaction; 0 (the default) for a single writer, whose each `add`
+                is one transaction of its own.
         """
         if capacity < 1:
             raise ValueError(f"outbox capacity must be at least 1, got {capacity}")
@@ -273,22 +285,25 @@ class Outbox:
     def add(self, readings: Sequence[tuple[int, str, float]]) -> int:
         """Store (time_ns, sensor_key, value) readings; return how many old readings were purged.
 
-        Returns only once the readings are committed (and, with synchronous=FULL, synced). Calls
-        from several threads at about the same moment share one transaction (group commit): the
-        first becomes the leader, waits `gather_s` for the others of the same sampling tick, and
-        commits everything queued; the others wait until their readings are in. A sync costs far
-        more than the rows it carries, so this is the agent's largest saving per reading.
+        Returns only once the readings are committed (and, with synchronous=FULL, synced). With
+        `gather_s` > 0, calls from several threads at about the same moment share one transaction
+        (group commit): the first becomes the leader, waits `gather_s` for the others of the same
+        sampling tick, and commits everything queued; the others wait until their readings are
+        in. A sync costs far more than the rows it carries, so this is the agent's largest saving
+        per reading. With `gather_s` 0 (one writer) the call commits its own readings directly.
 
-        NaN is stored as NULL and comes back as NaN; -0.0 comes back as 0.0 (SQLite's REAL).
+        Values are kept as float64 bytes: NaN, infinities and -0.0 come back as they went in.
         Over capacity the oldest readings are dropped (whole sealed batches first, then pending
         rows), counted in `dropped` and logged; the leader's call returns the number so its
         caller reports it as an event (the others return 0).
         """
         if not readings:
             return 0
-        for key in {key for _, key, _ in readings}:
-            if not isinstance(key, str) or not SENSOR_KEY_PATTERN.match(key):
-                raise ValueError(f"invalid sensor key {key!r}: use {SENSOR_KEY_RULE}")
+        self._check_keys(readings)
+        if self.gather_s <= 0:
+            # A single writer (the agent's one sampling thread): nobody to gather, so no queue
+            # and no leader; `_lock` still keeps any concurrent caller's transaction apart.
+            return self._store(readings)
         entry = _Queued(readings)
         with self._queue_changed:
             self._queue.append(entry)
@@ -317,15 +332,23 @@ class Outbox:
                 self._leading = False
                 self._queue_changed.notify_all()
 
-    def _store(self, readings: list[tuple[int, str, float]]) -> int:
+    def _check_keys(self, readings: Sequence[tuple[int, str, float]]) -> None:
+        """Raise ValueError for a key that breaks the wire contract; a key passes its check once."""
+        keys = {key for _, key, _ in readings}
+        if keys <= self._valid_keys:
+            return
+        for key in keys - self._valid_keys:
+            if not isinstance(key, str) or not SENSOR_KEY_PATTERN.match(key):
+                raise ValueError(f"invalid sensor key {key!r}: use {SENSOR_KEY_RULE}")
+        if len(self._valid_keys) < MAX_REMEMBERED_KEYS:
+            self._valid_keys |= keys
+
+    def _store(self, readings: Sequence[tuple[int, str, float]]) -> int:
         """Insert readings in one transaction, purging beyond capacity; return the purged count."""
         count = len(readings)
         with self._lock:
             with self._transaction("add") as conn:
-                conn.executemany(
-                    "INSERT INTO pending (time_ns, key, value) VALUES (?, ?, ?)",
-                    readings,
-                )
+                insert_pending(conn, readings)
                 excess = self._pending + count + self._sealed - self.capacity
                 purge = _purge(conn, excess=excess) if excess > 0 else _Purge()
                 if purge.total:
@@ -360,37 +383,30 @@ class Outbox:
             raise ValueError(f"max_readings must be at least 1, got {max_readings}")
         with self._lock:
             with self._transaction("seal") as conn:
-                rows = conn.execute(
-                    "SELECT time_ns, key, value FROM pending ORDER BY id LIMIT ?",
-                    (max_readings,),
-                ).fetchall()
-                if not rows:
+                parts = take_pending(conn, max_readings)
+                if not parts:
                     return None
+                count = sum(len(part) for part in parts)
                 seq = self._next_seq
-                payload = encode_readings(seq=seq, readings=rows, clock=clock)
+                payload = encode_packed(seq=seq, parts=parts, clock=clock)
                 conn.execute(
                     "INSERT INTO batches (seq, created_ns, readings, payload) VALUES (?, ?, ?, ?)",
-                    (seq, time.time_ns(), len(rows), payload),
-                )
-                # The same oldest rows: BEGIN IMMEDIATE keeps every other writer out until COMMIT.
-                conn.execute(
-                    "DELETE FROM pending WHERE id IN (SELECT id FROM pending ORDER BY id LIMIT ?)",
-                    (len(rows),),
+                    (seq, time.time_ns(), count, payload),
                 )
                 _increment(conn, "next_seq", 1)
             self._next_seq += 1
-            self._pending -= len(rows)
-            self._forget_arrivals(len(rows))
-            self._sealed += len(rows)
+            self._pending -= count
+            self._forget_arrivals(count)
+            self._sealed += count
             self._batches += 1
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "sealed batch seq %d with %d readings (%d bytes)",
                 seq,
-                len(rows),
+                count,
                 len(payload),
             )
-        return Sealed(seq=seq, readings=len(rows), payload=payload)
+        return Sealed(seq=seq, readings=count, payload=payload)
 
     def unacked(self, *, limit: int) -> list[tuple[int, bytes, int]]:
         """The oldest sealed batches as (seq, payload, readings), by seq, for (re)sending."""
@@ -562,6 +578,8 @@ def _initialise(conn: sqlite3.Connection, *, synchronous: str) -> None:
             "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
             [(name, FIRST_SEQ if name == "next_seq" else 0) for name in _COUNTERS],
         )
+        if version < 2:
+            pack_schema_1_rows(conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -591,10 +609,7 @@ def _purge(conn: sqlite3.Connection, *, excess: int) -> _Purge:
         conn.execute("DELETE FROM batches WHERE seq <= ?", (last_seq,))
     rows = 0
     if sealed < excess:
-        rows = conn.execute(
-            "DELETE FROM pending WHERE id IN (SELECT id FROM pending ORDER BY id LIMIT ?)",
-            (excess - sealed,),
-        ).rowcount
+        rows = sum(len(part) for part in take_pending(conn, excess - sealed))
     return _Purge(
         rows=rows,
         sealed=sealed,

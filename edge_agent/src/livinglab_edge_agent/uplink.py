@@ -155,6 +155,17 @@ class Uplink:
         with self._lock:
             return len(self._inflight)
 
+    def seconds_until_duty(self) -> float:
+        """How long until a timed duty of the uplink: a refused batch's back-off ends, or a batch
+        is overdue its receipt (inf if none). The agent's loop sleeps no longer than this, so it
+        needs no periodic polling for them."""
+        with self._lock:
+            now = time.monotonic()
+            due = self._retry_at if self._retry_at > now else math.inf
+            if self._awaiting is not None:
+                due = min(due, self._awaiting.next_due())
+            return max(due - now, 0.0)
+
     def take_configs(self) -> list[bytes]:
         """Config payloads received since the last call, oldest first."""
         payloads = []
@@ -448,16 +459,30 @@ class Uplink:
             sent = self._inflight.pop(mid, None)
             if sent is not None:
                 self._settle(sent[0], reason, sent_at=sent[1])
+                # Wake the loop only for something to do: a refusal to report and back off
+                # from, or a sealed batch this PUBACK makes room for. A thread wake-up costs as
+                # much as several readings on a Pi, and most PUBACKs leave nothing to send.
+                wake = reason.is_failure or self._unsent()
             elif mid in self._others:
                 self._others.discard(mid)
+                wake = False
                 if reason.is_failure:
                     logger.warning(
                         "broker refused a status or event message: %s", reason
                     )
             else:
                 self._early[mid] = reason
+                wake = False
             self._lock.notify_all()
-        self._wake.set()
+        if wake:
+            self._wake.set()
+
+    def _unsent(self) -> bool:
+        """Whether a sealed batch is neither in flight nor waiting for its receipt; under the lock."""
+        waiting = len(self._inflight)
+        if self._awaiting is not None:
+            waiting += len(self._awaiting)
+        return self._outbox.pending_batches > waiting
 
     def _on_subscribe(
         self,
@@ -506,5 +531,6 @@ class Uplink:
                 if self._awaiting is not None:
                     self._awaiting.confirmed(receipt)
                 self.batches_confirmed += confirmed
-            if confirmed:
+                wake = confirmed and self._unsent()
+            if wake:
                 self._wake.set()

@@ -152,7 +152,9 @@ def _outbox_counters(path: Path) -> dict[str, int]:
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         counters = dict(conn.execute("SELECT name, value FROM meta").fetchall())
         counters["depth"] = (
-            conn.execute("SELECT count(*) FROM pending").fetchone()[0]
+            conn.execute(
+                "SELECT coalesce(sum(readings), 0) FROM pending_packed"
+            ).fetchone()[0]
             + conn.execute("SELECT coalesce(sum(readings), 0) FROM batches").fetchone()[
                 0
             ]

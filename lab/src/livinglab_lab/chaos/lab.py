@@ -177,7 +177,9 @@ class ChaosAgent:
         with contextlib.closing(
             sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         ) as conn:
-            pending = conn.execute("SELECT count(*) FROM pending").fetchone()[0]
+            pending = conn.execute(
+                "SELECT coalesce(sum(readings), 0) FROM pending_packed"
+            ).fetchone()[0]
             sealed = conn.execute(
                 "SELECT coalesce(sum(readings), 0) FROM batches"
             ).fetchone()[0]
