@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from livinglab_lab.watchdog import read_record, tagged
+from tests.e2e.processes import alive, users_of
 
 RUNS = 20
 MID_RUN_TIMEOUT_S = 180.0
@@ -33,34 +34,10 @@ KILLED_BOUND_S = 60.0
 POLL_S = 0.2
 
 
-def _alive(pids: set[int]) -> set[int]:
-    """The pids still running: not gone, and not zombies (dead, waiting for a parent to reap)."""
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z":
-            alive.add(pid)
-    return alive
-
-
 def _users_of(folder: Path) -> set[int]:
-    """Every live process working in `folder` or naming it on its command line: the matrix's
-    children inherit its working directory, the servers and the watchdog name the lab's files."""
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cwd = os.readlink(proc / "cwd")
-        except OSError:  # gone meanwhile
-            continue
-        if cwd.startswith(str(folder)) or str(folder) in cmdline:
-            found.add(int(proc.name))
-    return _alive(found)
+    """Every live process working in `folder` or naming it: the matrix's children inherit its
+    working directory, the servers and the watchdog name the lab's files."""
+    return users_of([str(folder)])
 
 
 @contextlib.contextmanager
@@ -146,7 +123,7 @@ def test_a_stop_signal_stops_the_matrix_in_order_and_leaves_nothing_running(
         assert result["lost"] == result["duplicated"] == result["wrong_values"] == 0
         saved = json.loads((tmp_path / "lab" / "result.json").read_text())
         assert saved == result
-        assert _alive(started) == set()
+        assert alive(started) == set()
         assert _users_of(tmp_path) == set()
 
 
@@ -162,7 +139,7 @@ def test_a_killed_matrix_leaves_nothing_running(tmp_path):
         process.kill()
         process.wait()
         deadline = time.monotonic() + KILLED_BOUND_S
-        while (_alive(started) or _users_of(tmp_path)) and time.monotonic() < deadline:
+        while (alive(started) or _users_of(tmp_path)) and time.monotonic() < deadline:
             time.sleep(POLL_S)
-        assert _alive(started) == set()
+        assert alive(started) == set()
         assert _users_of(tmp_path) == set()

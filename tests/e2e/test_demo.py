@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from livinglab_lab import seed
+from tests.e2e.processes import alive, users_of
 
 START_TIMEOUT_S = 120
 
@@ -212,39 +213,15 @@ def _lab_processes(lab: Path, *, demo_pid: int) -> set[int]:
     return found
 
 
-def _alive(pids: set[int]) -> set[int]:
-    """The pids still running: not gone, and not zombies (dead, waiting for a parent to reap)."""
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z":
-            alive.add(pid)
-    return alive
-
-
 def _users_of(folder: Path) -> set[int]:
     """Every process working in `folder` or naming it (or a lab directory linked from it) on its
     command line: the demo's children inherit its working directory, the servers name their data
     directories."""
     lab = folder / "lab"
-    folders = [str(folder)] + [
-        str((lab / name).resolve()) for name in ("postgres", "mosquitto")
-    ]
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cwd = os.readlink(proc / "cwd")
-        except OSError:  # gone meanwhile
-            continue
-        if any(cwd.startswith(f) or f in cmdline for f in folders):
-            found.add(int(proc.name))
-    return _alive(found)
+    return users_of(
+        [str(folder)]
+        + [str((lab / name).resolve()) for name in ("postgres", "mosquitto")]
+    )
 
 
 def _wait_gone(folder: Path, *, timeout_s: float) -> set[int]:
@@ -301,7 +278,7 @@ def test_a_stop_signal_stops_the_demo_in_order_and_leaves_nothing_running(
     assert "stopping: API and agents" in (lab_home / "demo.out").read_text()
     assert summary["lost"] == 0
     assert summary["stored"] == summary["sent"] > 0
-    assert _alive(lab) == set()
+    assert alive(lab) == set()
     assert _users_of(lab_home) == set()
     saved = json.loads((lab_home / "lab" / "logs" / "demo-summary.json").read_text())
     assert saved == summary
@@ -345,7 +322,7 @@ def test_a_killed_demo_leaves_no_orphans(lab_home):
     process.kill()
     process.wait()
     deadline = time.monotonic() + 60
-    while _alive(lab) and time.monotonic() < deadline:
+    while alive(lab) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _alive(lab) == set()
+    assert alive(lab) == set()
     assert _wait_gone(lab_home, timeout_s=5) == set()
