@@ -1,6 +1,8 @@
 """`livinglab bench ingest` end to end with tiny numbers: its JSON line, and nothing lost or doubled.
 
 A benchmark, not a speed test: the numbers are too small to mean anything and are not asserted.
+What is asserted is how they were measured: two rounds in opposite orders, each from empty
+tables, each burst storing all its own readings exactly once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ KEYS = {
     "readings_per_s",
     "ref_copy_readings_per_s",
     "ratio_vs_ref",
+    "ratio_vs_ref_min",
+    "ratio_vs_ref_max",
+    "ratio_vs_ref_best",
+    "ratio_vs_ref_best_min",
+    "ratio_vs_ref_best_max",
+    "rounds",
     "naive_readings_per_s",
     "speedup_vs_naive",
     "lost",
@@ -51,6 +59,7 @@ def test_ingest_benchmark_loses_and_doubles_nothing(lab_dir, capsys):
         devices=2,
         batch_size=1_000,
         naive_readings=500,
+        rounds=2,
         latency_seconds=2,
         latency_rate=10_000,
         console=Console(width=120),
@@ -70,10 +79,44 @@ def test_ingest_benchmark_loses_and_doubles_nothing(lab_dir, capsys):
     assert 0 < reported["latency_p50_ms"] <= reported["latency_p99_ms"]
     assert reported["latency_p99_ms"] <= reported["latency_max_ms"]
     assert reported["burst_latency_p50_ms"] > 0
-    # Over both phases.
+    # Over both bursts and the paced phase.
     assert reported["lost"] == 0
     assert reported["duplicated"] == 0
     assert reported["quarantined"] == 0
-    assert reported["rollup_1m_readings"] == 40_000
+    assert reported["rollup_1m_readings"] == 2 * 20_000 + 20_000
     assert reported["naive_lost"] == 0
     assert reported["puback_failures"] == 0
+
+
+@pytest.mark.slow
+def test_rounds_are_interleaved_and_independent(lab_dir, capsys):
+    result = run_ingest_benchmark(
+        lab_dir=lab_dir,
+        readings=8_000,
+        devices=2,
+        batch_size=1_000,
+        naive_readings=100,
+        rounds=2,
+        latency_seconds=0,
+        console=Console(width=120),
+    )
+
+    first, second = result["rounds"]
+    assert first["order"] == ["ref", "ref_best", "pipeline"]
+    assert second["order"] == ["pipeline", "ref_best", "ref"]
+    for entry in (first, second):
+        # Each round's burst, counted over its own devices, stored every reading once and
+        # rolled each up once: an earlier round's rows would show as duplicates here.
+        assert entry["published"] == 8_000
+        assert entry["lost"] == 0
+        assert entry["duplicated"] == 0
+        assert entry["rollup_1m_readings"] == 8_000
+        # Every measurement started from empty tables, bar the burst's chunk row.
+        assert entry["rows_at_start"] == {"ref": 0, "ref_best": 0, "pipeline": 1}
+    for key in ("ref", "ref_best"):
+        ratios = sorted(entry[f"ratio_vs_{key}"] for entry in (first, second))
+        assert result[f"ratio_vs_{key}_min"] == ratios[0]
+        assert result[f"ratio_vs_{key}_max"] == ratios[1]
+        assert ratios[0] <= result[f"ratio_vs_{key}"] <= ratios[1]
+    assert result["rollup_1m_readings"] == 16_000
+    assert result["latency_batches"] == 0

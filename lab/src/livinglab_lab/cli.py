@@ -106,6 +106,12 @@ def bench_ingest(
     naive_readings: Annotated[
         int, typer.Option(help="Readings for the naive one-INSERT-per-message bridge")
     ] = 20_000,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            help="Rounds of REF, REF-best and the burst, interleaved; the ratios are their medians"
+        ),
+    ] = 3,
     latency_seconds: Annotated[
         float,
         typer.Option(
@@ -131,6 +137,7 @@ def bench_ingest(
         devices=devices,
         batch_size=batch_size,
         naive_readings=naive_readings,
+        rounds=rounds,
         latency_seconds=latency_seconds,
         latency_rate=latency_rate,
         console=console,

@@ -5,12 +5,14 @@ and one Mosquitto, both started fresh under `lab_dir`:
 
 - REF (`ref.py`): the fastest straightforward raw COPY of the same rows. One connection, FORMAT
   BINARY buffers built with NumPy, into a hypertable with TimescaleDB's default (time DESC)
-  index, one commit; then once more with the ingest's connections, index and commit size.
-- pipeline (`pipeline.py`): the real ingest service. First a burst, `devices` publishers handing
-  every frame to the broker at once, for the throughput; then a paced phase, batches as agents
+  index, one commit; and REF-best, the same with the ingest's connections, index and commit size.
+- pipeline (`pipeline.py`): the real ingest service. A burst, `devices` publishers handing every
+  frame to the broker at once, for the throughput; then, once, a paced phase, batches as agents
   send them at a steady rate well below that, for the publish -> commit latency.
+- REF, REF-best and the burst are measured in `rounds` interleaved rounds (`rounds.py`), each
+  from the same empty tables; the ratios are the medians of the rounds' ratios.
 - naive: one JSON message per reading through `naive.NaiveBridge` (one INSERT and one commit per
-  message): the bridge most people write first, as the baseline.
+  message): the bridge most people write first, as the baseline, once.
 
 The result is a table and, as the last line of stdout, one JSON object (ingest_report.py).
 """
@@ -37,11 +39,18 @@ from livinglab_lab.bench.harness import (
     prepare_lab_dir,
     start_lab,
 )
-from livinglab_lab.bench.ingest_report import RefRun, ingest_result, print_report
+from livinglab_lab.bench.ingest_report import ingest_result, print_report
 from livinglab_lab.bench.ingest_service import INGEST_CLIENT_ID, WARMUP_DEVICE
 from livinglab_lab.bench.naive import NaiveResult, measure_naive
-from livinglab_lab.bench.pipeline import LATENCY_DEVICES, measure_pipeline
-from livinglab_lab.bench.ref import Rows, measure_ref, ref_variants
+from livinglab_lab.bench.pipeline import (
+    LATENCY_DEVICES,
+    LATENCY_LOAD,
+    LATENCY_MAX_RATE,
+    PacedResult,
+    Pipeline,
+)
+from livinglab_lab.bench.ref import Rows, ref_variants
+from livinglab_lab.bench.rounds import Round, round_devices, run_rounds
 from livinglab_platform.core.errors import ConfigurationError
 
 __all__ = ["run_ingest_benchmark"]
@@ -103,6 +112,7 @@ def run_ingest_benchmark(
     devices: int,
     batch_size: int,
     naive_readings: int,
+    rounds: int = 3,
     latency_seconds: float = 10.0,
     latency_rate: float | None = None,
     console: Console,
@@ -110,69 +120,113 @@ def run_ingest_benchmark(
     """Run REF, pipeline and naive measurements on fresh services; print them and return the JSON.
 
     Args:
+        readings: per burst and per reference, in every round.
+        rounds: interleaved rounds of REF, REF-best and a burst (rounds.py).
         latency_seconds: how long the paced phase publishes; 0 leaves it out.
-        latency_rate: its readings per second; by default half the burst's throughput, at most
-            `LATENCY_MAX_RATE`.
+        latency_rate: its readings per second; by default half the bursts' median throughput,
+            at most `LATENCY_MAX_RATE`.
     """
     _check_arguments(
         readings=readings,
         devices=devices,
         batch_size=batch_size,
         naive_readings=naive_readings,
+        rounds=rounds,
         latency_seconds=latency_seconds,
         latency_rate=latency_rate,
     )
     lab_dir = prepare_lab_dir(lab_dir, entries=("pg", "mqtt", "ingest.log"))
-    device_ids = [f"bench-{i:03d}" for i in range(devices)]
+    burst_ids = [d for n in range(1, rounds + 1) for d in round_devices(n, devices)]
     paced_ids = [f"bench-paced-{i:03d}" for i in range(LATENCY_DEVICES)]
     with contextlib.ExitStack() as stack:
         console.print(f"starting PostgreSQL (fsync on) and Mosquitto in {lab_dir}")
         lab = start_lab(lab_dir, stack, database=True)
         registered = register_devices(
-            lab, [*device_ids, *paced_ids, WARMUP_DEVICE, NAIVE_DEVICE]
+            lab, [*burst_ids, *paced_ids, WARMUP_DEVICE, NAIVE_DEVICE]
         )
         machine = _machine(lab)
         plans, frames, encode_s = _plan_frames(
-            device_ids, readings=readings, batch_size=batch_size, console=console
+            devices, readings=readings, batch_size=batch_size, console=console
         )
-        # The references' rows are dropped once they have run, before the pipeline starts.
-        refs = _measure_refs(
-            lab, _ref_rows(plans, registered), readings=readings, console=console
+        ref_rows = _ref_rows(
+            dict(zip(round_devices(1, devices), plans, strict=True)), registered
         )
         console.print(
-            f"pipeline, burst: {devices} devices x batches of {batch_size:,}, QoS 1, window {WINDOW}"
-            f" -> ingest service -> PostgreSQL"
+            f"{rounds} rounds of REF, REF-best and the pipeline's burst ({devices} devices x"
+            f" batches of {batch_size:,}, QoS 1, window {WINDOW} -> ingest service ->"
+            " PostgreSQL), the order reversed every other round"
         )
-        pipeline = measure_pipeline(
+        pipeline = Pipeline(
             lab,
             registered,
-            plans,
-            paced_ids=paced_ids,
-            latency_seconds=latency_seconds,
-            latency_rate=latency_rate,
             log_path=lab_dir / "ingest.log",
             console=console,
             stack=stack,
         )
+        done = run_rounds(
+            lab,
+            pipeline,
+            rounds=rounds,
+            plans=plans,
+            ref_rows=ref_rows,
+            chunk_sensor_id=registered.sensor_ids[WARMUP_DEVICE][0],
+            console=console,
+        )
+        del ref_rows
+        paced = _measure_paced(
+            pipeline,
+            paced_ids,
+            done,
+            latency_seconds=latency_seconds,
+            latency_rate=latency_rate,
+        )
+        ingest_exit = pipeline.stop()
         naive = _measure_naive(
             lab, registered, count=naive_readings, console=console, stack=stack
         )
         machine["load_average_end"] = round(os.getloadavg()[0], 2)
 
     result = ingest_result(
-        pipeline=pipeline,
+        rounds=done,
+        paced=paced,
         naive=naive,
-        refs=refs,
         readings=readings,
         latency_seconds=latency_seconds,
         frames=frames,
         encode_s=encode_s,
         devices=devices,
         batch_size=batch_size,
+        ingest_exit=ingest_exit,
         machine=machine,
     )
-    print_report(console, result, refs=refs, pipeline=pipeline, naive=naive)
+    failures = [f for r in done for f in r.burst.failures]
+    failures += (paced.failures if paced else []) + naive.errors
+    print_report(
+        console,
+        result,
+        variants=ref_variants(),
+        failures=failures,
+        warmup_s=pipeline.warmup_s,
+    )
     return result
+
+
+def _measure_paced(
+    pipeline: Pipeline,
+    device_ids: list[str],
+    done: list[Round],
+    *,
+    latency_seconds: float,
+    latency_rate: float | None,
+) -> PacedResult | None:
+    """The paced phase, once after the rounds, at `latency_rate` or half the bursts' median."""
+    if latency_seconds <= 0:
+        return None
+    rate = latency_rate
+    if rate is None:
+        throughput = float(np.nanmedian([r.burst.rate for r in done]))
+        rate = min(LATENCY_LOAD * throughput, LATENCY_MAX_RATE)
+    return pipeline.paced(device_ids, rate=rate, seconds=latency_seconds)
 
 
 def _check_arguments(
@@ -181,6 +235,7 @@ def _check_arguments(
     devices: int,
     batch_size: int,
     naive_readings: int,
+    rounds: int,
     latency_seconds: float,
     latency_rate: float | None,
 ) -> None:
@@ -188,6 +243,8 @@ def _check_arguments(
         raise ConfigurationError(
             "the benchmark needs readings >= devices >= 1, batch_size >= 1 and naive_readings >= 1"
         )
+    if rounds < 1:
+        raise ConfigurationError("the benchmark needs at least one round")
     if not latency_seconds >= 0 or (latency_rate is not None and not latency_rate > 0):
         raise ConfigurationError(
             "the latency phase needs latency_seconds >= 0 and, when given, latency_rate > 0"
@@ -195,39 +252,30 @@ def _check_arguments(
 
 
 def _plan_frames(
-    device_ids: list[str], *, readings: int, batch_size: int, console: Console
-) -> tuple[dict[str, list[Frame]], int, float]:
-    """Every device's frames, encoded ahead; with the number of frames and the seconds it took."""
+    devices: int, *, readings: int, batch_size: int, console: Console
+) -> tuple[list[list[Frame]], int, float]:
+    """Each device's frames, encoded ahead; with the number of frames and the seconds it took.
+
+    Every round's burst sends these same frames, as devices of its own.
+    """
     keys = tuple(s.key for s in SENSORS)
-    devices = len(device_ids)
     started = time.perf_counter()
-    plans = {
-        device_id: plan_frames(
+    plans = [
+        plan_frames(
             count=readings // devices + (i < readings % devices),
             batch_size=batch_size,
             keys=keys,
             seed=100 + i,
         )
-        for i, device_id in enumerate(device_ids)
-    }
-    frames = sum(len(f) for f in plans.values())
+        for i in range(devices)
+    ]
+    frames = sum(len(f) for f in plans)
     encode_s = time.perf_counter() - started
     console.print(
         f"pre-encoded {readings:,} readings as {frames:,} binary frames in {encode_s:.2f} s"
         f" ({encode_s / frames * 1e6:.0f} us a frame; timestamps are written at publish time)"
     )
     return plans, frames, encode_s
-
-
-def _measure_refs(
-    lab: BenchLab, rows: Rows, *, readings: int, console: Console
-) -> dict[str, RefRun]:
-    """Each reference variant (ref.py) over the same rows, by its key."""
-    refs: dict[str, RefRun] = {}
-    for variant in ref_variants():
-        console.print(f"{variant.label}: {readings:,} rows ...")
-        refs[variant.key] = (variant, *measure_ref(lab, rows, variant=variant))
-    return refs
 
 
 def _measure_naive(

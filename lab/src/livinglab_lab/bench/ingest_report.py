@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -18,88 +19,124 @@ from rich.table import Table
 from livinglab_lab.bench.harness import WINDOW
 from livinglab_lab.bench.latency import BatchTimes
 from livinglab_lab.bench.naive import NaiveResult
-from livinglab_lab.bench.pipeline import LATENCY_BATCH_SIZE, PacedResult, PipelineResult
+from livinglab_lab.bench.pipeline import LATENCY_BATCH_SIZE, PacedResult
 from livinglab_lab.bench.ref import RefVariant
+from livinglab_lab.bench.rounds import Round
 
-__all__ = ["RefRun", "ingest_result", "print_report"]
-
-# A reference's measurement: the variant, its seconds and its CPU seconds by process group.
-RefRun = tuple[RefVariant, float, dict[str, float]]
+__all__ = ["ingest_result", "print_report"]
 
 
 def ingest_result(
     *,
-    pipeline: PipelineResult,
+    rounds: list[Round],
+    paced: PacedResult | None,
     naive: NaiveResult,
-    refs: dict[str, RefRun],
     readings: int,
     latency_seconds: float,
     frames: int,
     encode_s: float,
     devices: int,
     batch_size: int,
+    ingest_exit: int | None,
     machine: dict[str, Any],
 ) -> dict[str, Any]:
-    """The benchmark's JSON object; its keys keep this order, which the printed line shows."""
-    rate = _rate(pipeline.published, pipeline.seconds)
-    naive_rate = _rate(naive.readings, naive.seconds)
-    paced = pipeline.paced
+    """The benchmark's JSON object; its keys keep this order, which the printed line shows.
+
+    Rates and seconds are medians over the rounds; each `ratio_vs_...` is the median of the
+    rounds' own ratios (not a ratio of medians), with its smallest and largest.
+    """
+    bursts = [r.burst for r in rounds]
     result: dict[str, Any] = {
-        "readings": pipeline.published,
-        "seconds": round(pipeline.seconds, 3),
-        "readings_per_s": round(rate),
+        "readings": readings,
+        "seconds": round(_median(b.seconds for b in bursts), 3),
+        "readings_per_s": round(_median(b.rate for b in bursts)),
     }
-    for key, (variant, seconds, _cpu) in refs.items():
-        ref_rate = _rate(readings, seconds)
+    for key, (variant, _seconds, _cpu) in rounds[0].refs.items():
+        ratios = [r.ratio(key) for r in rounds]
         result |= {
-            f"{key}_copy_readings_per_s": round(ref_rate),
-            f"{key}_seconds": round(seconds, 3),
+            f"{key}_copy_readings_per_s": round(
+                _median(r.ref_rate(key) for r in rounds)
+            ),
+            f"{key}_seconds": round(_median(r.refs[key][1] for r in rounds), 3),
             f"{key}_connections": variant.connections,
-            f"ratio_vs_{key}": round(rate / ref_rate, 3),
+            f"ratio_vs_{key}": round(_median(ratios), 3),
+            f"ratio_vs_{key}_min": round(min(ratios), 3),
+            f"ratio_vs_{key}_max": round(max(ratios), 3),
         }
+    naive_rate = _rate(naive.readings, naive.seconds)
+    phases = [b.stored for b in bursts] + ([paced.stored] if paced else [])
     result |= {
         "naive_readings": naive.readings,
         "naive_seconds": round(naive.seconds, 3),
         "naive_readings_per_s": round(naive_rate, 1),
-        "speedup_vs_naive": round(rate / naive_rate, 1),
-        # Over both phases: every reading published, burst and paced.
-        "lost": pipeline.published
-        + (paced.published if paced else 0)
-        - pipeline.distinct,
-        "duplicated": pipeline.stored - pipeline.distinct,
-        "quarantined": pipeline.quarantined,
-        "rollup_1m_readings": pipeline.rollup_1m,
-        "rollup_1h_readings": pipeline.rollup_1h,
+        "speedup_vs_naive": round(result["readings_per_s"] / naive_rate, 1),
+        # Over every burst and the paced phase, each counted over its own devices.
+        "lost": sum(s.lost for s in phases),
+        "duplicated": sum(s.duplicated for s in phases),
+        "quarantined": sum(s.quarantined for s in phases),
+        "rollup_1m_readings": sum(s.rollup_1m for s in phases),
+        "rollup_1h_readings": sum(s.rollup_1h for s in phases),
         "naive_lost": naive.readings - naive.stored,
     }
     result |= _paced_latency(paced, latency_seconds=latency_seconds)
+    burst_ms = np.concatenate([b.times.total_ms for b in bursts])
     return result | {
-        # The same in the burst, where it is mostly time queued behind earlier batches.
-        **_latency_summary("burst_latency", pipeline.burst_times.total_ms),
-        "publish_seconds": round(pipeline.publish_seconds, 3),
+        # The same in the bursts, where it is mostly time queued behind earlier batches.
+        **_latency_summary("burst_latency", burst_ms),
+        "publish_seconds": round(_median(b.publish_seconds for b in bursts), 3),
         "publish_readings_per_s": round(
-            _rate(pipeline.published, pipeline.publish_seconds)
+            _median(_rate(b.published, b.publish_seconds) for b in bursts)
         ),
-        "puback_failures": len(pipeline.failures),
+        "puback_failures": sum(len(b.failures) for b in bursts)
+        + (len(paced.failures) if paced else 0),
         "frames": frames,
         "encode_us_per_frame": round(encode_s / frames * 1e6, 1),
         "devices": devices,
         "batch_size": batch_size,
         "window": WINDOW,
-        "ingest_exit_code": pipeline.ingest_exit,
-        "cpu_s": {
-            **{
-                f"{key}_postgres": round(cpu.get("postgres", 0.0), 2)
-                for key, (_variant, _seconds, cpu) in refs.items()
-            },
-            **{
-                f"pipeline_{k}": round(v, 2)
-                for k, v in pipeline.cpu_s.items()
-                if k != "wall"
-            },
-        },
+        "ingest_exit_code": ingest_exit,
+        # Per measurement, the mean over the rounds.
+        "cpu_s": _cpu_means(rounds),
+        "rounds": [_round_entry(r) for r in rounds],
         **machine,
     }
+
+
+def _round_entry(done: Round) -> dict[str, Any]:
+    """One round's rates and ratios, its order, and what its burst stored."""
+    stored = done.burst.stored
+    return {
+        "round": done.number,
+        "order": list(done.order),
+        "readings_per_s": round(done.burst.rate),
+        **{
+            f"{key}_copy_readings_per_s": round(done.ref_rate(key)) for key in done.refs
+        },
+        **{f"ratio_vs_{key}": round(done.ratio(key), 3) for key in done.refs},
+        "published": stored.published,
+        "lost": stored.lost,
+        "duplicated": stored.duplicated,
+        "rollup_1m_readings": stored.rollup_1m,
+        "rows_at_start": done.rows_at_start,
+    }
+
+
+def _cpu_means(rounds: list[Round]) -> dict[str, float]:
+    """Each reference's PostgreSQL CPU seconds and the burst's by process group, mean of the rounds."""
+    sums: dict[str, float] = {}
+    for done in rounds:
+        for key, (_variant, _seconds, cpu) in done.refs.items():
+            sums[f"{key}_postgres"] = sums.get(f"{key}_postgres", 0.0) + cpu.get(
+                "postgres", 0.0
+            )
+        for group, seconds in done.burst.cpu_s.items():
+            if group != "wall":
+                sums[f"pipeline_{group}"] = sums.get(f"pipeline_{group}", 0.0) + seconds
+    return {name: round(total / len(rounds), 2) for name, total in sums.items()}
+
+
+def _median(values: Iterable[float]) -> float:
+    return float(np.median(list(values)))
 
 
 def _paced_latency(
@@ -156,58 +193,79 @@ def print_report(
     console: Console,
     result: dict[str, Any],
     *,
-    refs: dict[str, RefRun],
-    pipeline: PipelineResult,
-    naive: NaiveResult,
+    variants: list[RefVariant],
+    failures: list[str],
+    warmup_s: float,
 ) -> None:
-    """The throughput table, the checks, the first few failures, and last the JSON line."""
-    variants = [variant for variant, _, _ in refs.values()]
+    """The rounds, the throughput table, the checks, the first few failures, last the JSON line."""
+    console.print(_rounds_table(result, refs=variants))
     console.print(_throughput_table(result, refs=variants))
-    console.print(_checks_table(result, refs=variants, warmup_s=pipeline.warmup_s))
-    for failure in (pipeline.failures + naive.errors)[:10]:
+    console.print(_checks_table(result, refs=variants, warmup_s=warmup_s))
+    for failure in failures[:10]:
         console.print(f"[red]{failure}[/]")
     # The machine-readable result, last on stdout and plain (not rich) so it parses.
     print(json.dumps(result), flush=True)  # noqa: T201
 
 
+def _rounds_table(result: dict[str, Any], *, refs: list[RefVariant]) -> Table:
+    table = Table(title="rounds: readings/s, each measured from the same empty tables")
+    columns = [
+        "round",
+        "order",
+        *(f"{v.key}" for v in refs),
+        "pipeline",
+        *(f"ratio vs {v.key}" for v in refs),
+        "lost / dup.",
+    ]
+    for name in columns:
+        table.add_column(name, justify="right")
+    for entry in result["rounds"]:
+        table.add_row(
+            str(entry["round"]),
+            ", ".join(entry["order"]),
+            *(f"{entry[f'{v.key}_copy_readings_per_s']:,}" for v in refs),
+            f"{entry['readings_per_s']:,}",
+            *(f"{entry[f'ratio_vs_{v.key}']:.3f}" for v in refs),
+            f"{entry['lost']} / {entry['duplicated']}",
+        )
+    return table
+
+
 def _throughput_table(result: dict[str, Any], *, refs: list[RefVariant]) -> Table:
+    rounds = len(result["rounds"])
     table = Table(
-        title="livinglab ingest benchmark (one run, same PostgreSQL, fsync on)"
+        title=f"livinglab ingest benchmark (medians of {rounds} rounds, same PostgreSQL,"
+        " fsync on)"
     )
     for name in ("", "readings", "seconds", "readings/s", "ratio to REF"):
         table.add_column(name, justify="left" if not name else "right")
     ref_rate = result["ref_copy_readings_per_s"]
-    rows = [
-        (
-            variant.label,
-            result["readings"],
-            result[f"{variant.key}_seconds"],
-            result[f"{variant.key}_copy_readings_per_s"],
-        )
-        for variant in refs
-    ]
-    rows += [
-        (
-            "livinglab pipeline (burst)",
-            result["readings"],
-            result["seconds"],
-            result["readings_per_s"],
-        ),
-        (
-            "naive bridge (baseline)",
-            result["naive_readings"],
-            result["naive_seconds"],
-            result["naive_readings_per_s"],
-        ),
-    ]
-    for name, count, seconds, rate in rows:
+    for variant in refs:
+        rate = result[f"{variant.key}_copy_readings_per_s"]
         table.add_row(
-            name,
-            f"{count:,}",
-            f"{seconds:.2f}",
+            variant.label,
+            f"{result['readings']:,}",
+            f"{result[f'{variant.key}_seconds']:.2f}",
             f"{rate:,.0f}",
             f"{rate / ref_rate:.3f}",
         )
+    table.add_row(
+        "livinglab pipeline (burst)",
+        f"{result['readings']:,}",
+        f"{result['seconds']:.2f}",
+        f"{result['readings_per_s']:,.0f}",
+        # The median of the rounds' own ratios, and their range.
+        f"{result['ratio_vs_ref']:.3f} ({result['ratio_vs_ref_min']:.3f}"
+        f"-{result['ratio_vs_ref_max']:.3f})",
+    )
+    naive_rate = result["naive_readings_per_s"]
+    table.add_row(
+        "naive bridge (baseline, once)",
+        f"{result['naive_readings']:,}",
+        f"{result['naive_seconds']:.2f}",
+        f"{naive_rate:,.0f}",
+        f"{naive_rate / ref_rate:.3f}",
+    )
     return table
 
 
@@ -220,12 +278,17 @@ def _checks_table(
     cpu = ", ".join(f"{k} {v:.1f}" for k, v in result["cpu_s"].items())
     for name, value in [
         *(
-            (f"pipeline / {variant.label}", f"{result[f'ratio_vs_{variant.key}']:.3f}")
+            (
+                f"pipeline / {variant.label}, median (min-max)",
+                f"{result[f'ratio_vs_{variant.key}']:.3f}"
+                f" ({result[f'ratio_vs_{variant.key}_min']:.3f}"
+                f"-{result[f'ratio_vs_{variant.key}_max']:.3f})",
+            )
             for variant in refs[1:]
         ),
         ("pipeline / naive bridge", f"{result['speedup_vs_naive']:,.1f} x"),
         (
-            "lost / duplicated (burst and paced)",
+            "lost / duplicated (every burst and paced)",
             f"{result['lost']} / {result['duplicated']}",
         ),
         ("quarantined", str(result["quarantined"])),
@@ -254,7 +317,7 @@ def _checks_table(
             _percentiles(result, "burst_latency"),
         ),
         (
-            "publish side: all PUBACKs after",
+            "publish side: all PUBACKs after (median burst)",
             f"{result['publish_seconds']:.2f} s ({result['publish_readings_per_s']:,} readings/s)",
         ),
         ("PUBACK failures", str(result["puback_failures"])),
@@ -265,7 +328,7 @@ def _checks_table(
         ("ingest warm-up (subscribed and storing)", f"{warmup_s:.1f} s"),
         ("ingest exit code after SIGTERM", str(result["ingest_exit_code"])),
         ("naive lost", str(result["naive_lost"])),
-        ("CPU seconds used, by process group", cpu),
+        ("CPU seconds per measurement, by process group (mean of rounds)", cpu),
         (
             "machine",
             f"{result['cores']} cores ({result['cpu']}), load {result['load_average']}"

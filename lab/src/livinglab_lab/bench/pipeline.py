@@ -1,17 +1,20 @@
-"""The pipeline measurement of `livinglab bench ingest`: the real ingest service, burst and paced.
+"""The pipeline measurement of `livinglab bench ingest`: the real ingest service, bursts and paced.
 
 The service runs as in production, `python -m livinglab_platform.ingest` in its own process with
 the ledger, rollups and manual acknowledgement; simulated devices (a paho MQTT v5 client each,
 with its own credentials) publish binary frames QoS 1 through Mosquitto, at most `WINDOW`
-unacknowledged each. Two phases run on the same service:
+unacknowledged each. One service (`Pipeline`) serves every phase:
 
 - burst: every device hands all its frames to the broker as fast as PUBACKs return. This gives
-  the throughput; its latencies are mostly time spent queued behind earlier batches.
+  the throughput; its latencies are mostly time spent queued behind earlier batches. The
+  benchmark runs one burst per round (rounds.py), each from devices of its own, so the ledger
+  never takes a later round's frames for repeats.
 - paced: `LATENCY_DEVICES` devices send batches of `LATENCY_BATCH_SIZE` at a steady rate well
-  below what the burst measured, as agents do. This gives the pipeline's own latency.
+  below what the bursts measured, as agents do. This gives the pipeline's own latency.
 
 Latency is per batch, from the moment it was stamped and published to its transaction's commit
-(latency.py). The devices are registered by devices.py, the service started by ingest_service.py.
+(latency.py). Each phase counts what its own devices stored, once and more than once. The
+devices are registered by devices.py, the service started by ingest_service.py.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ from livinglab_lab.bench.harness import (
 )
 from livinglab_lab.bench.ingest_service import (
     POLL_INTERVAL_S,
-    IngestService,
     start_ingest,
     wait_for_ingest,
 )
@@ -50,21 +52,63 @@ from livinglab_platform.core.errors import ConfigurationError
 __all__ = [
     "LATENCY_BATCH_SIZE",
     "LATENCY_DEVICES",
+    "BurstResult",
     "PacedResult",
-    "PipelineResult",
-    "measure_pipeline",
+    "Pipeline",
+    "Stored",
+    "count_stored",
 ]
 
 # The paced phase sends as the agents do: a few devices, batches of the agent's default
 # `[uplink] batch_size` (edge_agent's config.py), each timestamped when it is published.
 LATENCY_DEVICES = 8
 LATENCY_BATCH_SIZE = 500
-# Its default rate: half the throughput the burst measured (well below capacity, so batches do
+# Its default rate: half the throughput the bursts measured (well below capacity, so batches do
 # not queue behind each other), and no more than a large deployment sends.
 LATENCY_LOAD = 0.5
 LATENCY_MAX_RATE = 100_000.0
 # The run fails when the stored count does not move for this long.
 STALL_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Stored:
+    """What one phase's devices got into the database: rows, distinct rows, quarantined, rolled up."""
+
+    published: int = 0
+    rows: int = 0
+    distinct: int = 0
+    quarantined: int = 0
+    rollup_1m: int = 0
+    rollup_1h: int = 0
+
+    @property
+    def lost(self) -> int:
+        return self.published - self.distinct
+
+    @property
+    def duplicated(self) -> int:
+        return self.rows - self.distinct
+
+
+@dataclass
+class BurstResult:
+    """One burst: its throughput, latencies, CPU, failures and what it stored."""
+
+    seconds: float = 0.0
+    publish_seconds: float = 0.0
+    stored: Stored = field(default_factory=Stored)
+    times: BatchTimes = field(default_factory=BatchTimes.empty)
+    failures: list[str] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def published(self) -> int:
+        return self.stored.published
+
+    @property
+    def rate(self) -> float:
+        return self.published / self.seconds if self.seconds > 0 else math.nan
 
 
 @dataclass
@@ -74,188 +118,198 @@ class PacedResult:
     rate: float
     seconds: float
     devices: int = 0
-    published: int = 0
     batches: int = 0
     publish_seconds: float = 0.0
+    stored: Stored = field(default_factory=Stored)
     times: BatchTimes = field(default_factory=BatchTimes.empty)
+    failures: list[str] = field(default_factory=list)
     wal_sync_ms: float | None = None
 
-
-@dataclass
-class PipelineResult:
-    """The burst's throughput and latencies, the paced phase, and checks over both."""
-
-    published: int = 0
-    seconds: float = 0.0
-    publish_seconds: float = 0.0
-    stored: int = 0
-    distinct: int = 0
-    quarantined: int = 0
-    rollup_1m: int = 0
-    rollup_1h: int = 0
-    burst_times: BatchTimes = field(default_factory=BatchTimes.empty)
-    paced: PacedResult | None = None
-    failures: list[str] = field(default_factory=list)
-    cpu_s: dict[str, float] = field(default_factory=dict)
-    warmup_s: float = 0.0
-    ingest_exit: int | None = None
+    @property
+    def published(self) -> int:
+        return self.stored.published
 
 
-def measure_pipeline(
-    lab: BenchLab,
-    devices: Devices,
-    plans: dict[str, list[Frame]],
-    *,
-    paced_ids: Sequence[str],
-    latency_seconds: float,
-    latency_rate: float | None,
-    log_path: Path,
-    console: Console,
-    stack: contextlib.ExitStack,
-) -> PipelineResult:
-    """The burst (every frame handed over at once), then the paced phase, on one ingest service."""
-    assert lab.dsn is not None
-    assert lab.postgres is not None
-    result = PipelineResult()
-    total = sum(f.readings for frames in plans.values() for f in frames)
-    ingest = start_ingest(lab, log_path)
-    process = ingest.process
-    stack.callback(ingest.stop)
-    result.warmup_s = wait_for_ingest(lab, devices, ingest)
-    _checkpoint(lab)
-    publishers = [
-        _publisher(lab, devices, device_id, stamped(frames), stack)
-        for device_id, frames in plans.items()
-    ]
-    meter = CpuMeter(
-        {
-            "ingest": lambda: [process.pid],
-            "postgres": postgres_pids(lab.postgres),
-            "mosquitto": lambda: [lab.mosquitto.pid] if lab.mosquitto.pid else [],
-            "bench_process": lambda: [os.getpid()],
-        }
-    )
-    meter.start()
-    started_ns = time.time_ns()
-    for publisher in publishers:
-        publisher.start()
-    _await_stored(
-        lab, publishers, ingest=ingest, label="burst", total=total, console=console
-    )
-    meter.stop()
-    result.cpu_s = meter.used_s
-    result.published = sum(p.published for p in publishers)
-    result.failures = [f for p in publishers for f in p.failures]
-    result.publish_seconds = (max(p.last_ack_ns for p in publishers) - started_ns) / 1e9
-    result.burst_times = batch_times(lab, publishers)
-    # The run ends with the commit of the last batch, not at the poll that noticed it.
-    result.seconds = (result.burst_times.last_commit_ns - started_ns) / 1e9
+class Pipeline:
+    """The running ingest service, warmed up, and the devices that publish to it."""
 
-    device_ids = list(plans)
-    if latency_seconds > 0:
-        rate = latency_rate
-        if rate is None:
-            throughput = result.published / result.seconds if result.seconds > 0 else 0
-            rate = min(LATENCY_LOAD * throughput, LATENCY_MAX_RATE)
-        result.paced, paced_publishers = _measure_paced(
+    def __init__(
+        self,
+        lab: BenchLab,
+        devices: Devices,
+        *,
+        log_path: Path,
+        console: Console,
+        stack: contextlib.ExitStack,
+    ) -> None:
+        assert lab.dsn is not None
+        assert lab.postgres is not None
+        self._lab, self._devices = lab, devices
+        self._console, self._stack = console, stack
+        self._ingest = start_ingest(lab, log_path)
+        stack.callback(self._ingest.stop)
+        self.warmup_s = wait_for_ingest(lab, devices, self._ingest)
+
+    def stop(self) -> int:
+        """Stop the service (SIGTERM); its exit code."""
+        return self._ingest.stop()
+
+    def burst(self, plans: dict[str, list[Frame]], *, label: str) -> BurstResult:
+        """Every device of `plans` hands all its frames to the broker at once; time to the last commit."""
+        lab = self._lab
+        assert lab.postgres is not None
+        result = BurstResult()
+        total = sum(f.readings for frames in plans.values() for f in frames)
+        _checkpoint(lab)
+        publishers = [
+            self._publisher(device_id, stamped(frames))
+            for device_id, frames in plans.items()
+        ]
+        pid = self._ingest.process.pid
+        meter = CpuMeter(
+            {
+                "ingest": lambda: [pid],
+                "postgres": postgres_pids(lab.postgres),
+                "mosquitto": lambda: [lab.mosquitto.pid] if lab.mosquitto.pid else [],
+                "bench_process": lambda: [os.getpid()],
+            }
+        )
+        meter.start()
+        started_ns = time.time_ns()
+        for publisher in publishers:
+            publisher.start()
+        self._await_stored(publishers, label=label, total=total)
+        meter.stop()
+        result.cpu_s = meter.used_s
+        result.failures = [f for p in publishers for f in p.failures]
+        result.publish_seconds = (
+            max(p.last_ack_ns for p in publishers) - started_ns
+        ) / 1e9
+        result.times = batch_times(lab, publishers)
+        # The burst ends with the commit of its last batch, not at the poll that noticed it.
+        result.seconds = (result.times.last_commit_ns - started_ns) / 1e9
+        result.stored = count_stored(
             lab,
-            devices,
-            paced_ids,
-            rate=rate,
-            seconds=latency_seconds,
-            ingest=ingest,
-            console=console,
-            stack=stack,
+            self._devices,
+            list(plans),
+            published=sum(p.published for p in publishers),
         )
-        result.failures += [f for p in paced_publishers for f in p.failures]
-        device_ids += [p.device_id for p in paced_publishers]
-    _verify_pipeline(lab, devices, device_ids, result)
-    result.ingest_exit = ingest.stop()
-    return result
+        for publisher in publishers:
+            publisher.close()
+        return result
 
+    def paced(
+        self, device_ids: Sequence[str], *, rate: float, seconds: float
+    ) -> PacedResult:
+        """Publish `rate` readings/s for `seconds` in agent-sized batches; time each to its commit.
 
-def _measure_paced(
-    lab: BenchLab,
-    devices: Devices,
-    device_ids: Sequence[str],
-    *,
-    rate: float,
-    seconds: float,
-    ingest: IngestService,
-    console: Console,
-    stack: contextlib.ExitStack,
-) -> tuple[PacedResult, list[Publisher]]:
-    """Publish `rate` readings/s for `seconds` in agent-sized batches; time each to its commit.
-
-    Batch j goes out j * LATENCY_BATCH_SIZE / rate seconds after the start, from device
-    j % len(device_ids), so the broker sees an even stream rather than the devices in step.
-    """
-    if not math.isfinite(rate) or rate <= 0:
-        raise ConfigurationError(f"cannot pace the latency phase at {rate} readings/s")
-    result = PacedResult(rate=rate, seconds=seconds)
-    batches = max(1, round(rate * seconds / LATENCY_BATCH_SIZE))
-    gap_s = LATENCY_BATCH_SIZE / rate
-    keys = tuple(s.key for s in SENSORS)
-    publishers = []
-    for index, device_id in enumerate(device_ids):
-        count = len(range(index, batches, len(device_ids)))
-        if not count:
-            continue
-        frames = plan_frames(
-            count=count * LATENCY_BATCH_SIZE,
-            batch_size=LATENCY_BATCH_SIZE,
-            keys=keys,
-            seed=200 + index,
+        Batch j goes out j * LATENCY_BATCH_SIZE / rate seconds after the start, from device
+        j % len(device_ids), so the broker sees an even stream rather than the devices in step.
+        """
+        if not math.isfinite(rate) or rate <= 0:
+            raise ConfigurationError(
+                f"cannot pace the latency phase at {rate} readings/s"
+            )
+        lab = self._lab
+        result = PacedResult(rate=rate, seconds=seconds)
+        batches = max(1, round(rate * seconds / LATENCY_BATCH_SIZE))
+        gap_s = LATENCY_BATCH_SIZE / rate
+        keys = tuple(s.key for s in SENSORS)
+        publishers = []
+        for index, device_id in enumerate(device_ids):
+            count = len(range(index, batches, len(device_ids)))
+            if not count:
+                continue
+            frames = plan_frames(
+                count=count * LATENCY_BATCH_SIZE,
+                batch_size=LATENCY_BATCH_SIZE,
+                keys=keys,
+                seed=200 + index,
+            )
+            messages = scheduled(
+                frames, interval_s=gap_s * len(device_ids), delay_s=gap_s * index
+            )
+            publishers.append(self._publisher(device_id, messages))
+        self._console.print(
+            f"pipeline, paced: {rate:,.0f} readings/s for {seconds:g} s, {batches:,} batches of"
+            f" {LATENCY_BATCH_SIZE} from {len(publishers)} devices, each timed publish -> commit"
         )
-        messages = scheduled(
-            frames, interval_s=gap_s * len(device_ids), delay_s=gap_s * index
+        _checkpoint(lab)
+        wal_before = wal_sync(lab)
+        started_ns = time.time_ns()
+        for publisher in publishers:
+            publisher.start()
+        self._await_stored(
+            publishers, label="paced", total=batches * LATENCY_BATCH_SIZE
         )
-        publishers.append(_publisher(lab, devices, device_id, messages, stack))
-    console.print(
-        f"pipeline, paced: {rate:,.0f} readings/s for {seconds:g} s, {batches:,} batches of"
-        f" {LATENCY_BATCH_SIZE} from {len(publishers)} devices, each timed publish -> commit"
-    )
-    _checkpoint(lab)
-    wal_before = wal_sync(lab)
-    started_ns = time.time_ns()
-    for publisher in publishers:
-        publisher.start()
-    _await_stored(
-        lab,
-        publishers,
-        ingest=ingest,
-        label="paced",
-        total=batches * LATENCY_BATCH_SIZE,
-        console=console,
-    )
-    wal_after = wal_sync(lab)
-    result.devices = len(publishers)
-    result.published = sum(p.published for p in publishers)
-    result.batches = sum(len(p.publish_ns) for p in publishers)
-    result.publish_seconds = (max(p.last_ack_ns for p in publishers) - started_ns) / 1e9
-    result.times = batch_times(lab, publishers)
-    syncs = wal_after[0] - wal_before[0]
-    if syncs > 0:
-        result.wal_sync_ms = (wal_after[1] - wal_before[1]) / syncs
-    return result, publishers
+        wal_after = wal_sync(lab)
+        result.devices = len(publishers)
+        result.batches = sum(len(p.publish_ns) for p in publishers)
+        result.failures = [f for p in publishers for f in p.failures]
+        result.publish_seconds = (
+            max(p.last_ack_ns for p in publishers) - started_ns
+        ) / 1e9
+        result.times = batch_times(lab, publishers)
+        result.stored = count_stored(
+            lab,
+            self._devices,
+            [p.device_id for p in publishers],
+            published=sum(p.published for p in publishers),
+        )
+        syncs = wal_after[0] - wal_before[0]
+        if syncs > 0:
+            result.wal_sync_ms = (wal_after[1] - wal_before[1]) / syncs
+        return result
 
+    def _publisher(self, device_id: str, messages: Iterator[Message]) -> Publisher:
+        publisher = Publisher(
+            device_id=device_id,
+            password=self._devices.passwords[device_id],
+            host=self._lab.mosquitto.host,
+            port=self._lab.mosquitto.port,
+            messages=messages,
+        )
+        self._stack.callback(publisher.close)
+        return publisher
 
-def _publisher(
-    lab: BenchLab,
-    devices: Devices,
-    device_id: str,
-    messages: Iterator[Message],
-    stack: contextlib.ExitStack,
-) -> Publisher:
-    publisher = Publisher(
-        device_id=device_id,
-        password=devices.passwords[device_id],
-        host=lab.mosquitto.host,
-        port=lab.mosquitto.port,
-        messages=messages,
-    )
-    stack.callback(publisher.close)
-    return publisher
+    def _await_stored(
+        self, publishers: Sequence[Publisher], *, label: str, total: int
+    ) -> None:
+        """Wait until the publishers are done and the ledger holds every reading they published."""
+        assert self._lab.dsn is not None
+        device_ids = [p.device_id for p in publishers]
+        query = (
+            "SELECT coalesce(sum(readings + quarantined), 0) FROM deliveries"
+            " WHERE device_id = ANY(%s)"
+        )
+        with (
+            psycopg.connect(self._lab.dsn, autocommit=True) as conn,
+            progress_bar(self._console) as progress,
+        ):
+            task = progress.add_task(label, total=total)
+            stored, last_change = 0, time.perf_counter()
+            while True:
+                row = conn.execute(query, (device_ids,)).fetchone()
+                assert row is not None
+                if int(row[0]) != stored:
+                    stored, last_change = int(row[0]), time.perf_counter()
+                published = sum(p.published for p in publishers)
+                progress.update(
+                    task,
+                    completed=stored,
+                    description=f"{label}: published {published:,}, stored",
+                )
+                publishing = any(p.running for p in publishers)
+                if not publishing and stored >= published:
+                    return
+                self._ingest.check_alive()
+                if time.perf_counter() - last_change > STALL_TIMEOUT_S:
+                    raise ServiceError(
+                        f"the pipeline stalled: {stored:,} of {published:,} readings stored"
+                        f" after {STALL_TIMEOUT_S:.0f} s without progress; the ingest log"
+                        f" ends:\n{self._ingest.log_tail()}"
+                    )
+                time.sleep(POLL_INTERVAL_S)
 
 
 def _checkpoint(lab: BenchLab) -> None:
@@ -265,61 +319,13 @@ def _checkpoint(lab: BenchLab) -> None:
         conn.execute("CHECKPOINT")
 
 
-def _await_stored(
-    lab: BenchLab,
-    publishers: Sequence[Publisher],
-    *,
-    ingest: IngestService,
-    label: str,
-    total: int,
-    console: Console,
-) -> None:
-    """Wait until the publishers are done and the ledger holds every reading they published."""
-    assert lab.dsn is not None
-    device_ids = [p.device_id for p in publishers]
-    query = (
-        "SELECT coalesce(sum(readings + quarantined), 0) FROM deliveries"
-        " WHERE device_id = ANY(%s)"
-    )
-    with (
-        psycopg.connect(lab.dsn, autocommit=True) as conn,
-        progress_bar(console) as progress,
-    ):
-        task = progress.add_task(label, total=total)
-        stored, last_change = 0, time.perf_counter()
-        while True:
-            row = conn.execute(query, (device_ids,)).fetchone()
-            assert row is not None
-            if int(row[0]) != stored:
-                stored, last_change = int(row[0]), time.perf_counter()
-            published = sum(p.published for p in publishers)
-            progress.update(
-                task,
-                completed=stored,
-                description=f"{label}: published {published:,}, stored",
-            )
-            publishing = any(p.running for p in publishers)
-            if not publishing and stored >= published:
-                return
-            ingest.check_alive()
-            if time.perf_counter() - last_change > STALL_TIMEOUT_S:
-                raise ServiceError(
-                    f"the pipeline stalled: {stored:,} of {published:,} readings stored after "
-                    f"{STALL_TIMEOUT_S:.0f} s without progress; the ingest log ends:\n"
-                    f"{ingest.log_tail()}"
-                )
-            time.sleep(POLL_INTERVAL_S)
-
-
-def _verify_pipeline(
-    lab: BenchLab,
-    devices: Devices,
-    device_ids: Sequence[str],
-    result: PipelineResult,
-) -> None:
-    """Count what both phases stored, once and more than once, quarantined and rolled up."""
+def count_stored(
+    lab: BenchLab, devices: Devices, device_ids: Sequence[str], *, published: int
+) -> Stored:
+    """What these devices stored, once and more than once, quarantined and rolled up."""
     assert lab.dsn is not None
     sensor_ids = devices.all_sensor_ids(device_ids)
+    stored = Stored(published=published)
     with psycopg.connect(lab.dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT count(*), count(DISTINCT (sensor_id, time)) FROM readings"
@@ -327,16 +333,17 @@ def _verify_pipeline(
             (sensor_ids,),
         ).fetchone()
         assert row is not None
-        result.stored, result.distinct = int(row[0]), int(row[1])
+        stored.rows, stored.distinct = int(row[0]), int(row[1])
         row = conn.execute(
             "SELECT count(*) FROM quarantine WHERE device_id = ANY(%s) OR device_id IS NULL",
             (list(device_ids),),
         ).fetchone()
-        result.quarantined = int(row[0]) if row else 0
+        stored.quarantined = int(row[0]) if row else 0
         row = conn.execute(
             "SELECT (SELECT coalesce(sum(count), 0) FROM readings_1m WHERE sensor_id = ANY(%s)),"
             " (SELECT coalesce(sum(count), 0) FROM readings_1h WHERE sensor_id = ANY(%s))",
             (sensor_ids, sensor_ids),
         ).fetchone()
         assert row is not None
-        result.rollup_1m, result.rollup_1h = int(row[0]), int(row[1])
+        stored.rollup_1m, stored.rollup_1h = int(row[0]), int(row[1])
+    return stored

@@ -22,7 +22,7 @@ from livinglab_platform.core.db import Connection
 from livinglab_platform.core.settings import IngestSettings
 from livinglab_platform.ingest.pgcopy import encode_readings, index_order
 
-__all__ = ["RefVariant", "Rows", "measure_ref", "ref_variants"]
+__all__ = ["RefRun", "RefVariant", "Rows", "measure_ref", "ref_variants"]
 
 # The ingest service's default batch_max_rows: the most readings it commits at once.
 REF_CHUNK_ROWS = 100_000
@@ -44,6 +44,10 @@ class RefVariant:
     @property
     def table(self) -> str:
         return f"{self.key}_readings"
+
+
+# A reference's measurement: the variant, its seconds and its CPU seconds by process group.
+RefRun = tuple[RefVariant, float, dict[str, float]]
 
 
 def ref_variants() -> list[RefVariant]:
@@ -77,6 +81,8 @@ def measure_ref(
 ) -> tuple[float, dict[str, float]]:
     """Raw binary COPY of `rows` into a fresh hypertable; seconds from the start to the last commit.
 
+    The table is dropped afterwards, so the variant can be measured again in the next round.
+
     With several connections, each takes every n-th chunk, so their times interleave as the
     ingest writers' groups do. Rows are put in COPY format (and sorted) inside the timed part.
     """
@@ -109,9 +115,14 @@ def measure_ref(
                 conn.commit()
         conn.commit()
 
-    return _time_connections(
-        lab.dsn, postgres=lab.postgres, connections=connections, work=copy_all
-    )
+    try:
+        return _time_connections(
+            lab.dsn, postgres=lab.postgres, connections=connections, work=copy_all
+        )
+    finally:
+        # The next round measures on the same empty database again.
+        with psycopg.connect(lab.dsn, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE {table}".encode())
 
 
 def _create_table(dsn: str, *, variant: RefVariant, first_ns: int) -> None:
