@@ -121,7 +121,7 @@ def bench_ingest(
     latency_rate: Annotated[
         float | None,
         typer.Option(
-            help="Readings/s in the paced phase (default: half the burst's throughput, at most 100,000)"
+            help="Readings/s in the paced phase (default: half the bursts' median throughput, at most 100,000)"
         ),
     ] = None,
     lab_dir: Annotated[
