@@ -148,14 +148,6 @@ def run_ingest_benchmark(
         plans, frames, encode_s = _plan_frames(
             devices, readings=readings, batch_size=batch_size, console=console
         )
-        ref_rows = _ref_rows(
-            dict(zip(round_devices(1, devices), plans, strict=True)), registered
-        )
-        console.print(
-            f"{rounds} rounds of REF, REF-best and the pipeline's burst ({devices} devices x"
-            f" batches of {batch_size:,}, QoS 1, window {WINDOW} -> ingest service ->"
-            " PostgreSQL), the order reversed every other round"
-        )
         pipeline = Pipeline(
             lab,
             registered,
@@ -163,16 +155,9 @@ def run_ingest_benchmark(
             console=console,
             stack=stack,
         )
-        done = run_rounds(
-            lab,
-            pipeline,
-            rounds=rounds,
-            plans=plans,
-            ref_rows=ref_rows,
-            chunk_sensor_id=registered.sensor_ids[WARMUP_DEVICE][0],
-            console=console,
+        done = _run_rounds(
+            lab, pipeline, registered, plans, rounds=rounds, console=console
         )
-        del ref_rows
         paced = _measure_paced(
             pipeline,
             paced_ids,
@@ -209,6 +194,36 @@ def run_ingest_benchmark(
         warmup_s=pipeline.warmup_s,
     )
     return result
+
+
+def _run_rounds(
+    lab: BenchLab,
+    pipeline: Pipeline,
+    registered: Devices,
+    plans: list[list[Frame]],
+    *,
+    rounds: int,
+    console: Console,
+) -> list[Round]:
+    """The rounds (rounds.py): the references copy the rows of round 1's devices' frames."""
+    ref_rows = _ref_rows(
+        dict(zip(round_devices(1, len(plans)), plans, strict=True)), registered
+    )
+    batch_size = max(f.readings for f in plans[0])
+    console.print(
+        f"{rounds} rounds of REF, REF-best and the pipeline's burst ({len(plans)} devices x"
+        f" batches of {batch_size:,}, QoS 1, window {WINDOW} -> ingest service ->"
+        " PostgreSQL), the order reversed every other round"
+    )
+    return run_rounds(
+        lab,
+        pipeline,
+        rounds=rounds,
+        plans=plans,
+        ref_rows=ref_rows,
+        chunk_sensor_id=registered.sensor_ids[WARMUP_DEVICE][0],
+        console=console,
+    )
 
 
 def _measure_paced(
