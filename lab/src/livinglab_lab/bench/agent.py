@@ -8,7 +8,8 @@ status heartbeats. No database is involved, so the numbers are the agent's alone
 1. Steady state: simulated sensors sampled as fast as the configuration allows; CPU seconds per
    reading sampled between two of the agent's heartbeats (their sampled counts delimit the
    window), each thread's run time to the nanosecond from /proc/<pid>/task/*/schedstat, split by
-   the threads' native names; and resident memory (VmRSS, VmHWM from /proc/<pid>/status).
+   the threads' native names; and resident memory (VmRSS, VmHWM from /proc/<pid>/status). Each
+   phase's outbox starts with the checkpointed WAL a running agent reuses (agent_outbox.py).
 2. Backlog drain: an outbox filled with `backlog` readings by `Outbox.add`, as after an outage,
    then the agent (without sensors) started; time until the subscriber has every reading once
    and the agent reports an empty outbox.
@@ -32,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
-from rich.table import Table
 
-from livinglab_edge_agent.outbox import DEFAULT_CAPACITY, Outbox
+from livinglab_edge_agent.outbox import DEFAULT_CAPACITY
+from livinglab_lab.bench.agent_outbox import grown_wal, outbox_counters, prefill
+from livinglab_lab.bench.agent_report import report
 from livinglab_lab.bench.counter import TelemetryCounter
 from livinglab_lab.bench.harness import (
     BenchLab,
@@ -72,11 +73,9 @@ START_SLACK_S = 1.5
 PHASES = {"idle": 0, "steady": 10, "fast": 100}
 SENSOR_INTERVAL_S = 0.1
 BATCH_SIZE = 500
-PREFILL_CHUNK = 50_000
 POLL_INTERVAL_S = 0.2
 STALL_TIMEOUT_S = 120.0
 AGENT_STOP_TIMEOUT_S = 30.0
-PREFILL_KEYS = ("air_temperature", "relative_humidity", "air_pressure", "pm2_5")
 
 
 def _memory_mb(pid: int) -> dict[str, float]:
@@ -160,21 +159,6 @@ def _check_alive(process: subprocess.Popen[bytes], log_path: Path) -> None:
         )
 
 
-def _outbox_counters(path: Path) -> dict[str, int]:
-    """The outbox's persisted counters, read without taking the file over."""
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-        counters = dict(conn.execute("SELECT name, value FROM meta").fetchall())
-        counters["depth"] = (
-            conn.execute(
-                "SELECT coalesce(sum(readings), 0) FROM pending_packed"
-            ).fetchone()[0]
-            + conn.execute("SELECT coalesce(sum(readings), 0) FROM batches").fetchone()[
-                0
-            ]
-        )
-    return counters
-
-
 @dataclass
 class _Steady:
     seconds: float = 0.0
@@ -186,6 +170,7 @@ class _Steady:
     duplicated: int = 0
     acked: int = 0
     depth: int = 0
+    wal_bytes: int = 0
 
 
 def _measure_steady(
@@ -199,6 +184,7 @@ def _measure_steady(
     stack: contextlib.ExitStack,
     sensors: int,
     heartbeat_interval_s: float,
+    grow_wal: bool,
 ) -> _Steady:
     config = _write_config(
         directory,
@@ -210,9 +196,43 @@ def _measure_steady(
     )
     counter.reset()
     log_path = directory / "agent.log"
-    process = _start_agent(config, log_path)
-    counter.pid = process.pid
-    stack.callback(stop_process, process, timeout_s=AGENT_STOP_TIMEOUT_S)
+    result = _Steady()
+    with contextlib.ExitStack() as wal:
+        if grow_wal:
+            result.wal_bytes = wal.enter_context(
+                grown_wal(directory / "outbox.db", capacity=DEFAULT_CAPACITY)
+            )
+        process = _start_agent(config, log_path)
+        counter.pid = process.pid
+        stack.callback(stop_process, process, timeout_s=AGENT_STOP_TIMEOUT_S)
+        _watch(
+            process,
+            counter,
+            log_path=log_path,
+            sensors=sensors,
+            duration_s=duration_s,
+            console=console,
+        )
+        result.memory_mb = _memory_mb(process.pid)
+        _take_window(result, counter, log_path=log_path, duration_s=duration_s)
+        stop_process(process, timeout_s=AGENT_STOP_TIMEOUT_S)
+    # Stopping drains what is left; whatever the outbox says was acknowledged must have arrived.
+    counters = outbox_counters(directory / "outbox.db")
+    result.acked, result.depth = counters["acked"], counters["depth"]
+    result.received, result.duplicated = counter.readings, counter.duplicate_readings
+    return result
+
+
+def _watch(
+    process: subprocess.Popen[bytes],
+    counter: TelemetryCounter,
+    *,
+    log_path: Path,
+    sensors: int,
+    duration_s: float,
+    console: Console,
+) -> None:
+    """Let the agent run for `duration_s`, showing its progress; raise if it exits."""
     started = time.monotonic()
     with progress_bar(console) as progress:
         task = progress.add_task(f"{sensors} sensors: seconds", total=round(duration_s))
@@ -227,10 +247,15 @@ def _measure_steady(
             )
             time.sleep(POLL_INTERVAL_S)
         progress.update(task, completed=round(duration_s))
-    result = _Steady(memory_mb=_memory_mb(process.pid))
+
+
+def _take_window(
+    result: _Steady, counter: TelemetryCounter, *, log_path: Path, duration_s: float
+) -> None:
+    """Readings sampled and CPU used between the first heartbeat after warm-up and the last."""
     window = [
-        (received_ns, cpu_s, status)
-        for received_ns, cpu_s, status in counter.heartbeats
+        (received_ns, cpu_ns, status)
+        for received_ns, cpu_ns, status in counter.heartbeats
         if status.state == "online" and (status.uptime_s or 0.0) >= WARMUP_S
     ]
     if len(window) < 2:
@@ -246,12 +271,6 @@ def _measure_steady(
         name: (last_cpu[name] - first_cpu.get(name, 0)) / 1e9 for name in last_cpu
     }
     result.cpu_s = sum(result.cpu_s_by_thread.values())
-    stop_process(process, timeout_s=AGENT_STOP_TIMEOUT_S)
-    # Stopping drains what is left; whatever the outbox says was acknowledged must have arrived.
-    counters = _outbox_counters(directory / "outbox.db")
-    result.acked, result.depth = counters["acked"], counters["depth"]
-    result.received, result.duplicated = counter.readings, counter.duplicate_readings
-    return result
 
 
 @dataclass
@@ -267,28 +286,6 @@ class _Drain:
     duplicated: int = 0
     depth: int = 0
     acked: int = 0
-
-
-def _prefill(path: Path, *, backlog: int, capacity: int) -> float:
-    """Fill a new outbox with `backlog` readings, each with its own time; seconds it took."""
-    started = time.perf_counter()
-    base_ns = time.time_ns() - backlog * 1_000
-    # NORMAL is enough to make the file; the agent then opens it with its configured FULL.
-    with Outbox.open(path, capacity=capacity, synchronous="NORMAL") as outbox:
-        for start in range(0, backlog, PREFILL_CHUNK):
-            index = np.arange(start, min(start + PREFILL_CHUNK, backlog))
-            values = np.round(np.sin(index / 1000.0) * 10 + 15, 3)
-            outbox.add(
-                list(
-                    zip(
-                        (base_ns + index * 1_000).tolist(),
-                        [PREFILL_KEYS[i % len(PREFILL_KEYS)] for i in index.tolist()],
-                        values.tolist(),
-                        strict=True,
-                    )
-                )
-            )
-    return time.perf_counter() - started
 
 
 def _measure_drain(
@@ -312,7 +309,7 @@ def _measure_drain(
         heartbeat_interval_s=heartbeat_interval_s,
     )
     result = _Drain(backlog=backlog)
-    result.prefill_s = _prefill(
+    result.prefill_s = prefill(
         directory / "outbox.db", backlog=backlog, capacity=capacity
     )
     counter.reset()
@@ -345,7 +342,7 @@ def _measure_drain(
     result.seconds = (counter.last_new_ns - started_ns) / 1e9
     result.publish_seconds = (counter.last_new_ns - counter.first_ns) / 1e9
     stop_process(process, timeout_s=AGENT_STOP_TIMEOUT_S)
-    counters = _outbox_counters(directory / "outbox.db")
+    counters = outbox_counters(directory / "outbox.db")
     result.depth, result.acked = counters["depth"], counters["acked"]
     result.received, result.duplicated = counter.readings, counter.duplicate_readings
     result.distinct_times = counter.distinct_times()
@@ -359,11 +356,13 @@ def run_agent_benchmark(
     console: Console,
     steady_s: float = STEADY_S,
     heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
+    grow_wal: bool = True,
 ) -> dict[str, Any]:
     """Measure the edge agent idle, at two rates and draining a backlog; print and return the JSON.
 
     `heartbeat_interval_s` below the default only serves a short run (tests): each heartbeat adds
-    to the CPU measured.
+    to the CPU measured. `grow_wal` False starts each steady phase with a new outbox whose WAL
+    grows with every commit, as in an agent's first minute (agent_outbox.py), for comparison.
     """
     # Two heartbeats after the warm-up: the first at a multiple of the interval, one more later.
     first_in_window = math.ceil(WARMUP_S / heartbeat_interval_s) * heartbeat_interval_s
@@ -399,6 +398,7 @@ def run_agent_benchmark(
                 stack=stack,
                 sensors=sensors,
                 heartbeat_interval_s=heartbeat_interval_s,
+                grow_wal=grow_wal,
             )
         console.print(
             f"backlog drain: {backlog:,} readings in the outbox, then the agent started"
@@ -418,7 +418,7 @@ def run_agent_benchmark(
     result = _result(
         phases, drain, backlog=backlog, heartbeat_interval_s=heartbeat_interval_s
     )
-    _report(console, result, errors=errors)
+    report(console, result, errors=errors)
     # The machine-readable result, last on stdout and plain (not rich) so it parses.
     print(json.dumps(result), flush=True)  # noqa: T201
     return result
@@ -478,79 +478,10 @@ def _result(
         "sensors_fast": PHASES["fast"],
         "sensor_interval_s": SENSOR_INTERVAL_S,
         "heartbeat_interval_s": heartbeat_interval_s,
+        # The WAL the steady phases' outboxes start with (0: a new file's, which grows).
+        "outbox_wal_mib": round(steady.wal_bytes / 2**20, 1),
         "batch_size": BATCH_SIZE,
         "cores": os.cpu_count(),
         "sqlite": sqlite3.sqlite_version,
         "load_average": round(os.getloadavg()[0], 2),
     }
-
-
-def _by_thread(ms_per_s: dict[str, float]) -> str:
-    return ", ".join(f"{name} {value}" for name, value in ms_per_s.items())
-
-
-def _report(console: Console, result: dict[str, Any], *, errors: list[str]) -> None:
-    table = Table(title="livinglab edge agent benchmark", show_header=False)
-    table.add_column()
-    table.add_column(justify="right")
-    for name, value in [
-        (
-            "steady state: readings sampled / s",
-            f"{result['steady_readings_per_s']:,} ({result['sensors']} simulated sensors"
-            f" every {result['sensor_interval_s']} s)",
-        ),
-        ("idle (no sensors): CPU of one core", f"{result['idle_cpu_percent']} %"),
-        ("steady state: CPU per reading", f"{result['cpu_us_per_reading']} us"),
-        (
-            "fast: readings sampled / s",
-            f"{result['fast_readings_per_s']:,} ({result['sensors_fast']} simulated sensors)",
-        ),
-        ("fast: CPU per reading", f"{result['cpu_us_per_reading_fast']} us"),
-        ("fast: CPU of one core", f"{result['fast_cpu_percent']} %"),
-        ("fast: memory VmRSS", f"{result['fast_rss_mb']} MiB"),
-        ("steady state: CPU of one core", f"{result['steady_cpu_percent']} %"),
-        (
-            "steady state: CPU by thread, ms/s",
-            _by_thread(result["steady_cpu_ms_per_s_by_thread"]),
-        ),
-        (
-            "fast: CPU by thread, ms/s",
-            _by_thread(result["fast_cpu_ms_per_s_by_thread"]),
-        ),
-        (
-            "steady state: memory VmRSS / VmHWM",
-            f"{result['rss_mb']} / {result['hwm_mb']} MiB",
-        ),
-        (
-            "steady state: lost / duplicated",
-            f"{result['steady_lost']} / {result['steady_duplicated']}",
-        ),
-        ("backlog", f"{result['backlog']:,} readings"),
-        ("backlog: prefill with Outbox.add", f"{result['prefill_seconds']} s"),
-        (
-            "backlog: drained (agent start -> last reading received)",
-            f"{result['drain_seconds']} s, {result['drain_readings_per_s']:,} readings/s",
-        ),
-        (
-            "backlog: first to last message",
-            f"{result['drain_publish_readings_per_s']:,} readings/s",
-        ),
-        ("backlog: CPU per reading", f"{result['drain_cpu_us_per_reading']} us"),
-        (
-            "backlog: memory VmRSS / VmHWM",
-            f"{result['drain_rss_mb']} / {result['drain_hwm_mb']} MiB",
-        ),
-        (
-            "backlog: lost / duplicated / left in outbox",
-            f"{result['lost']} / {result['duplicated']} / {result['outbox_depth_after']}",
-        ),
-        (
-            "machine",
-            f"{result['cores']} cores, SQLite {result['sqlite']}, load {result['load_average']}",
-        ),
-        ("heartbeats (window's bounds)", f"every {result['heartbeat_interval_s']} s"),
-    ]:
-        table.add_row(name, str(value))
-    console.print(table)
-    for error in errors:
-        console.print(f"[red]{error}[/]")
