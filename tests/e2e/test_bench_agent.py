@@ -37,6 +37,8 @@ def test_agent_benchmark_loses_nothing(lab_dir, capsys):
         lab_dir=lab_dir,
         backlog=5_000,
         steady_s=8.0,
+        # Short phases need heartbeats more often than the bench's 5 s to bound a window.
+        heartbeat_interval_s=2.0,
         console=Console(width=120),
     )
 
@@ -50,3 +52,10 @@ def test_agent_benchmark_loses_nothing(lab_dir, capsys):
     assert reported["steady_lost"] == 0
     assert reported["cpu_us_per_reading"] > 0
     assert reported["rss_mb"] > 0
+    # The agent's threads carry native names, so the CPU splits by them.
+    assert reported["steady_cpu_ms_per_s_by_thread"].keys() >= {
+        "sensors",
+        "uplink",
+        "mqtt",
+        "main",
+    }

@@ -25,6 +25,7 @@ from livinglab_edge_agent.outbox import Outbox
 from livinglab_edge_agent.remote import ConfigRejected, Settings, apply_desired
 from livinglab_edge_agent.sampling import Sampler
 from livinglab_edge_agent.sensors import SensorSource
+from livinglab_edge_agent.threadnames import name_current_thread
 from livinglab_edge_agent.uplink import Refusal, Uplink
 from livinglab_edge_agent.wire import MAX_EVENT_MESSAGE_CHARS, Event, Status, clip
 
@@ -245,6 +246,7 @@ class Agent:
     # --- publishing, heartbeat, events --------------------------------------------------
 
     def _uplink_loop(self) -> None:
+        name_current_thread("uplink")
         while not self._stopping.is_set():
             try:
                 self._tick()

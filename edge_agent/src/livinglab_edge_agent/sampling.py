@@ -29,6 +29,7 @@ from livinglab_edge_agent.sensors import (
     SensorSpec,
     create_sensor,
 )
+from livinglab_edge_agent.threadnames import name_current_thread
 
 __all__ = ["Sampler"]
 
@@ -174,6 +175,7 @@ class Sampler:
 
     def _loop(self, slot: _Slot) -> None:
         """One blocking sensor on its own thread."""
+        name_current_thread(f"sensor-{slot.spec.name}")
         while not self._stopping.is_set():
             slot.wake.clear()
             try:
@@ -193,6 +195,7 @@ class Sampler:
         due time follows from the sample just taken: with a hundred sensors, looking each one up
         again was a noticeable part of the agent's CPU per reading.
         """
+        name_current_thread("sensors")
         while not self._stopping.is_set():
             self._shared_wake.clear()
             schedules = self._schedules()

@@ -47,6 +47,7 @@ from livinglab_edge_agent.config import AgentConfig
 from livinglab_edge_agent.errors import ConfigError, OutboxError, PublishError
 from livinglab_edge_agent.mqtt import create_client
 from livinglab_edge_agent.outbox import Outbox
+from livinglab_edge_agent.threadnames import name_current_thread
 from livinglab_edge_agent.wire import OFFLINE_STATUS, topic
 
 __all__ = ["Refusal", "Uplink"]
@@ -386,6 +387,9 @@ class Uplink:
         reason: ReasonCode,
         _properties: Any,
     ) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            # paho's network thread (loop_start) is only reachable from its callbacks.
+            name_current_thread("mqtt")
         settings = self._config.mqtt
         if reason.is_failure:
             logger.error(

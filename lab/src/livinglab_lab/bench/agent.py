@@ -5,9 +5,11 @@ the benchmark's own Mosquitto. On the other side a counting subscriber with the 
 in for the ingest service: it decodes every telemetry frame, counts each seq once and keeps the
 status heartbeats. No database is involved, so the numbers are the agent's alone.
 
-1. Steady state: simulated sensors sampled as fast as the configuration allows; CPU seconds
-   (utime + stime from /proc/<pid>/stat) per reading sampled (from the agent's heartbeats), and
-   resident memory (VmRSS, VmHWM from /proc/<pid>/status).
+1. Steady state: simulated sensors sampled as fast as the configuration allows; CPU seconds per
+   reading sampled between two of the agent's heartbeats (their sampled counts delimit the
+   window), each thread's run time to the nanosecond from /proc/<pid>/task/*/schedstat, split by
+   the threads' native names; and resident memory (VmRSS, VmHWM from /proc/<pid>/status). Each
+   phase's outbox starts with the checkpointed WAL a running agent reuses (agent_outbox.py).
 2. Backlog drain: an outbox filled with `backlog` readings by `Outbox.add`, as after an outage,
    then the agent (without sensors) started; time until the subscriber has every reading once
    and the agent reports an empty outbox.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import secrets
 import sqlite3
@@ -30,20 +33,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
-from rich.table import Table
 
-from livinglab_edge_agent.outbox import DEFAULT_CAPACITY, Outbox
+from livinglab_edge_agent.outbox import DEFAULT_CAPACITY
+from livinglab_lab.bench.agent_outbox import grown_wal, outbox_counters, prefill
+from livinglab_lab.bench.agent_report import report
 from livinglab_lab.bench.counter import TelemetryCounter
 from livinglab_lab.bench.harness import (
     BenchLab,
     log_tail,
     prepare_lab_dir,
-    process_cpu_s,
     progress_bar,
     start_lab,
     stop_process,
+    tasks_cpu_s,
 )
 from livinglab_lab.errors import ServiceError
 from livinglab_platform.core.dynsec import create_device_client
@@ -54,10 +57,15 @@ __all__ = ["run_agent_benchmark"]
 logger = logging.getLogger(__name__)
 
 DEVICE_ID = "bench-agent"
-STEADY_S = 20.0
+STEADY_S = 22.0
 # Heartbeats before this much uptime are left out of the steady-state window (imports, connect).
 WARMUP_S = 3.0
-HEARTBEAT_INTERVAL_S = 1.0
+# The heartbeats' sampled counts delimit the window, so the bench needs them more often than a
+# deployed agent (30 s), and each costs the agent CPU that is counted in its figures: every 5 s,
+# the window runs from the heartbeat at 5 s of uptime to the one at 20 s.
+HEARTBEAT_INTERVAL_S = 5.0
+# Time from starting the agent's process to its first heartbeat (imports, connect), at most.
+START_SLACK_S = 1.5
 # The agent's configuration allows at most 10 reads a second per sensor (interval_s >= 0.1), so
 # a rate takes several sensors: simulated air stations (3 readings a read) at 10 Hz. Idle: no
 # sensors (the fixed costs: heartbeats, the uplink loop, the network loop); steady: 10 stations,
@@ -65,11 +73,9 @@ HEARTBEAT_INTERVAL_S = 1.0
 PHASES = {"idle": 0, "steady": 10, "fast": 100}
 SENSOR_INTERVAL_S = 0.1
 BATCH_SIZE = 500
-PREFILL_CHUNK = 50_000
 POLL_INTERVAL_S = 0.2
 STALL_TIMEOUT_S = 120.0
 AGENT_STOP_TIMEOUT_S = 30.0
-PREFILL_KEYS = ("air_temperature", "relative_humidity", "air_pressure", "pm2_5")
 
 
 def _memory_mb(pid: int) -> dict[str, float]:
@@ -84,7 +90,13 @@ def _memory_mb(pid: int) -> dict[str, float]:
 
 
 def _write_config(
-    directory: Path, *, lab: BenchLab, password: str, sensors: int, capacity: int
+    directory: Path,
+    *,
+    lab: BenchLab,
+    password: str,
+    sensors: int,
+    capacity: int,
+    heartbeat_interval_s: float,
 ) -> Path:
     """An agent.toml for the benchmark device; the password goes in a file beside it."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -93,7 +105,7 @@ def _write_config(
     secret.chmod(0o600)
     lines = [
         f'device_id = "{DEVICE_ID}"',
-        f"heartbeat_interval_s = {HEARTBEAT_INTERVAL_S}",
+        f"heartbeat_interval_s = {heartbeat_interval_s}",
         "",
         "[mqtt]",
         f'host = "{lab.mosquitto.host}"',
@@ -147,31 +159,18 @@ def _check_alive(process: subprocess.Popen[bytes], log_path: Path) -> None:
         )
 
 
-def _outbox_counters(path: Path) -> dict[str, int]:
-    """The outbox's persisted counters, read without taking the file over."""
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-        counters = dict(conn.execute("SELECT name, value FROM meta").fetchall())
-        counters["depth"] = (
-            conn.execute(
-                "SELECT coalesce(sum(readings), 0) FROM pending_packed"
-            ).fetchone()[0]
-            + conn.execute("SELECT coalesce(sum(readings), 0) FROM batches").fetchone()[
-                0
-            ]
-        )
-    return counters
-
-
 @dataclass
 class _Steady:
     seconds: float = 0.0
     sampled: int = 0
     cpu_s: float = 0.0
+    cpu_s_by_thread: dict[str, float] = field(default_factory=dict)
     memory_mb: dict[str, float] = field(default_factory=dict)
     received: int = 0
     duplicated: int = 0
     acked: int = 0
     depth: int = 0
+    wal_bytes: int = 0
 
 
 def _measure_steady(
@@ -184,6 +183,8 @@ def _measure_steady(
     console: Console,
     stack: contextlib.ExitStack,
     sensors: int,
+    heartbeat_interval_s: float,
+    grow_wal: bool,
 ) -> _Steady:
     config = _write_config(
         directory,
@@ -191,12 +192,47 @@ def _measure_steady(
         password=password,
         sensors=sensors,
         capacity=DEFAULT_CAPACITY,
+        heartbeat_interval_s=heartbeat_interval_s,
     )
     counter.reset()
     log_path = directory / "agent.log"
-    process = _start_agent(config, log_path)
-    counter.pid = process.pid
-    stack.callback(stop_process, process, timeout_s=AGENT_STOP_TIMEOUT_S)
+    result = _Steady()
+    with contextlib.ExitStack() as wal:
+        if grow_wal:
+            result.wal_bytes = wal.enter_context(
+                grown_wal(directory / "outbox.db", capacity=DEFAULT_CAPACITY)
+            )
+        process = _start_agent(config, log_path)
+        counter.pid = process.pid
+        stack.callback(stop_process, process, timeout_s=AGENT_STOP_TIMEOUT_S)
+        _watch(
+            process,
+            counter,
+            log_path=log_path,
+            sensors=sensors,
+            duration_s=duration_s,
+            console=console,
+        )
+        result.memory_mb = _memory_mb(process.pid)
+        _take_window(result, counter, log_path=log_path, duration_s=duration_s)
+        stop_process(process, timeout_s=AGENT_STOP_TIMEOUT_S)
+    # Stopping drains what is left; whatever the outbox says was acknowledged must have arrived.
+    counters = outbox_counters(directory / "outbox.db")
+    result.acked, result.depth = counters["acked"], counters["depth"]
+    result.received, result.duplicated = counter.readings, counter.duplicate_readings
+    return result
+
+
+def _watch(
+    process: subprocess.Popen[bytes],
+    counter: TelemetryCounter,
+    *,
+    log_path: Path,
+    sensors: int,
+    duration_s: float,
+    console: Console,
+) -> None:
+    """Let the agent run for `duration_s`, showing its progress; raise if it exits."""
     started = time.monotonic()
     with progress_bar(console) as progress:
         task = progress.add_task(f"{sensors} sensors: seconds", total=round(duration_s))
@@ -211,10 +247,15 @@ def _measure_steady(
             )
             time.sleep(POLL_INTERVAL_S)
         progress.update(task, completed=round(duration_s))
-    result = _Steady(memory_mb=_memory_mb(process.pid))
+
+
+def _take_window(
+    result: _Steady, counter: TelemetryCounter, *, log_path: Path, duration_s: float
+) -> None:
+    """Readings sampled and CPU used between the first heartbeat after warm-up and the last."""
     window = [
-        (received_ns, cpu_s, status)
-        for received_ns, cpu_s, status in counter.heartbeats
+        (received_ns, cpu_ns, status)
+        for received_ns, cpu_ns, status in counter.heartbeats
         if status.state == "online" and (status.uptime_s or 0.0) >= WARMUP_S
     ]
     if len(window) < 2:
@@ -226,13 +267,10 @@ def _measure_steady(
     (first_ns, first_cpu, first), (last_ns, last_cpu, last) = window[0], window[-1]
     result.seconds = (last_ns - first_ns) / 1e9
     result.sampled = (last.readings_sampled or 0) - (first.readings_sampled or 0)
-    result.cpu_s = last_cpu - first_cpu
-    stop_process(process, timeout_s=AGENT_STOP_TIMEOUT_S)
-    # Stopping drains what is left; whatever the outbox says was acknowledged must have arrived.
-    counters = _outbox_counters(directory / "outbox.db")
-    result.acked, result.depth = counters["acked"], counters["depth"]
-    result.received, result.duplicated = counter.readings, counter.duplicate_readings
-    return result
+    result.cpu_s_by_thread = {
+        name: (last_cpu[name] - first_cpu.get(name, 0)) / 1e9 for name in last_cpu
+    }
+    result.cpu_s = sum(result.cpu_s_by_thread.values())
 
 
 @dataclass
@@ -250,28 +288,6 @@ class _Drain:
     acked: int = 0
 
 
-def _prefill(path: Path, *, backlog: int, capacity: int) -> float:
-    """Fill a new outbox with `backlog` readings, each with its own time; seconds it took."""
-    started = time.perf_counter()
-    base_ns = time.time_ns() - backlog * 1_000
-    # NORMAL is enough to make the file; the agent then opens it with its configured FULL.
-    with Outbox.open(path, capacity=capacity, synchronous="NORMAL") as outbox:
-        for start in range(0, backlog, PREFILL_CHUNK):
-            index = np.arange(start, min(start + PREFILL_CHUNK, backlog))
-            values = np.round(np.sin(index / 1000.0) * 10 + 15, 3)
-            outbox.add(
-                list(
-                    zip(
-                        (base_ns + index * 1_000).tolist(),
-                        [PREFILL_KEYS[i % len(PREFILL_KEYS)] for i in index.tolist()],
-                        values.tolist(),
-                        strict=True,
-                    )
-                )
-            )
-    return time.perf_counter() - started
-
-
 def _measure_drain(
     lab: BenchLab,
     counter: TelemetryCounter,
@@ -281,13 +297,19 @@ def _measure_drain(
     backlog: int,
     console: Console,
     stack: contextlib.ExitStack,
+    heartbeat_interval_s: float,
 ) -> _Drain:
     capacity = max(DEFAULT_CAPACITY, 2 * backlog)
     config = _write_config(
-        directory, lab=lab, password=password, sensors=0, capacity=capacity
+        directory,
+        lab=lab,
+        password=password,
+        sensors=0,
+        capacity=capacity,
+        heartbeat_interval_s=heartbeat_interval_s,
     )
     result = _Drain(backlog=backlog)
-    result.prefill_s = _prefill(
+    result.prefill_s = prefill(
         directory / "outbox.db", backlog=backlog, capacity=capacity
     )
     counter.reset()
@@ -315,12 +337,12 @@ def _measure_drain(
             progress.update(task, completed=counter.readings)
             time.sleep(POLL_INTERVAL_S / 4 if done else POLL_INTERVAL_S)
         progress.update(task, completed=counter.readings)
-    result.cpu_s = process_cpu_s(process.pid)
+    result.cpu_s = tasks_cpu_s(process.pid)
     result.memory_mb = _memory_mb(process.pid)
     result.seconds = (counter.last_new_ns - started_ns) / 1e9
     result.publish_seconds = (counter.last_new_ns - counter.first_ns) / 1e9
     stop_process(process, timeout_s=AGENT_STOP_TIMEOUT_S)
-    counters = _outbox_counters(directory / "outbox.db")
+    counters = outbox_counters(directory / "outbox.db")
     result.depth, result.acked = counters["depth"], counters["acked"]
     result.received, result.duplicated = counter.readings, counter.duplicate_readings
     result.distinct_times = counter.distinct_times()
@@ -333,11 +355,22 @@ def run_agent_benchmark(
     backlog: int,
     console: Console,
     steady_s: float = STEADY_S,
+    heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
+    grow_wal: bool = True,
 ) -> dict[str, Any]:
-    """Measure the edge agent idle, at two rates and draining a backlog; print and return the JSON."""
-    if backlog < 1 or steady_s < 2 * WARMUP_S:
+    """Measure the edge agent idle, at two rates and draining a backlog; print and return the JSON.
+
+    `heartbeat_interval_s` below the default only serves a short run (tests): each heartbeat adds
+    to the CPU measured. `grow_wal` False starts each steady phase with a new outbox whose WAL
+    grows with every commit, as in an agent's first minute (agent_outbox.py), for comparison.
+    """
+    # Two heartbeats after the warm-up: the first at a multiple of the interval, one more later.
+    first_in_window = math.ceil(WARMUP_S / heartbeat_interval_s) * heartbeat_interval_s
+    needed_s = first_in_window + heartbeat_interval_s + START_SLACK_S
+    if backlog < 1 or heartbeat_interval_s <= 0 or steady_s < needed_s:
         raise ConfigurationError(
-            f"the agent benchmark needs backlog >= 1 and at least {2 * WARMUP_S:.0f} s of steady state"
+            f"the agent benchmark needs backlog >= 1 and, with heartbeats every"
+            f" {heartbeat_interval_s:g} s, at least {needed_s:g} s of steady state"
         )
     lab_dir = prepare_lab_dir(lab_dir, entries=("mqtt", *PHASES, "drain"))
     with contextlib.ExitStack() as stack:
@@ -364,6 +397,8 @@ def run_agent_benchmark(
                 console=console,
                 stack=stack,
                 sensors=sensors,
+                heartbeat_interval_s=heartbeat_interval_s,
+                grow_wal=grow_wal,
             )
         console.print(
             f"backlog drain: {backlog:,} readings in the outbox, then the agent started"
@@ -376,11 +411,14 @@ def run_agent_benchmark(
             backlog=backlog,
             console=console,
             stack=stack,
+            heartbeat_interval_s=heartbeat_interval_s,
         )
         errors = counter.errors[:10]
 
-    result = _result(phases, drain, backlog=backlog)
-    _report(console, result, errors=errors)
+    result = _result(
+        phases, drain, backlog=backlog, heartbeat_interval_s=heartbeat_interval_s
+    )
+    report(console, result, errors=errors)
     # The machine-readable result, last on stdout and plain (not rich) so it parses.
     print(json.dumps(result), flush=True)  # noqa: T201
     return result
@@ -390,8 +428,20 @@ def _per_reading_us(steady: _Steady) -> float | None:
     return round(steady.cpu_s / steady.sampled * 1e6, 1) if steady.sampled else None
 
 
+def _ms_per_s_by_thread(phase: _Steady) -> dict[str, float]:
+    """Each thread's CPU in ms per second of the window, busiest first."""
+    return {
+        name: round(cpu_s / phase.seconds * 1e3, 2)
+        for name, cpu_s in sorted(phase.cpu_s_by_thread.items(), key=lambda kv: -kv[1])
+    }
+
+
 def _result(
-    phases: dict[str, _Steady], drain: _Drain, *, backlog: int
+    phases: dict[str, _Steady],
+    drain: _Drain,
+    *,
+    backlog: int,
+    heartbeat_interval_s: float,
 ) -> dict[str, Any]:
     """The benchmark's result: what it prints as its last, machine-readable line."""
     idle, steady, fast = phases["idle"], phases["steady"], phases["fast"]
@@ -406,6 +456,8 @@ def _result(
         "fast_readings_per_s": round(fast.sampled / fast.seconds, 1),
         "steady_cpu_percent": round(steady.cpu_s / steady.seconds * 100, 1),
         "fast_cpu_percent": round(fast.cpu_s / fast.seconds * 100, 1),
+        "steady_cpu_ms_per_s_by_thread": _ms_per_s_by_thread(steady),
+        "fast_cpu_ms_per_s_by_thread": _ms_per_s_by_thread(fast),
         "steady_seconds": round(steady.seconds, 2),
         "steady_lost": sum(p.acked - p.received for p in (steady, fast)),
         "steady_duplicated": sum(p.duplicated for p in (steady, fast)),
@@ -425,67 +477,11 @@ def _result(
         "sensors": PHASES["steady"],
         "sensors_fast": PHASES["fast"],
         "sensor_interval_s": SENSOR_INTERVAL_S,
-        "heartbeat_interval_s": HEARTBEAT_INTERVAL_S,
+        "heartbeat_interval_s": heartbeat_interval_s,
+        # The WAL the steady phases' outboxes start with (0: a new file's, which grows).
+        "outbox_wal_mib": round(steady.wal_bytes / 2**20, 1),
         "batch_size": BATCH_SIZE,
         "cores": os.cpu_count(),
         "sqlite": sqlite3.sqlite_version,
         "load_average": round(os.getloadavg()[0], 2),
     }
-
-
-def _report(console: Console, result: dict[str, Any], *, errors: list[str]) -> None:
-    table = Table(title="livinglab edge agent benchmark", show_header=False)
-    table.add_column()
-    table.add_column(justify="right")
-    for name, value in [
-        (
-            "steady state: readings sampled / s",
-            f"{result['steady_readings_per_s']:,} ({result['sensors']} simulated sensors"
-            f" every {result['sensor_interval_s']} s)",
-        ),
-        ("idle (no sensors): CPU of one core", f"{result['idle_cpu_percent']} %"),
-        ("steady state: CPU per reading", f"{result['cpu_us_per_reading']} us"),
-        (
-            "fast: readings sampled / s",
-            f"{result['fast_readings_per_s']:,} ({result['sensors_fast']} simulated sensors)",
-        ),
-        ("fast: CPU per reading", f"{result['cpu_us_per_reading_fast']} us"),
-        ("fast: CPU of one core", f"{result['fast_cpu_percent']} %"),
-        ("fast: memory VmRSS", f"{result['fast_rss_mb']} MiB"),
-        ("steady state: CPU of one core", f"{result['steady_cpu_percent']} %"),
-        (
-            "steady state: memory VmRSS / VmHWM",
-            f"{result['rss_mb']} / {result['hwm_mb']} MiB",
-        ),
-        (
-            "steady state: lost / duplicated",
-            f"{result['steady_lost']} / {result['steady_duplicated']}",
-        ),
-        ("backlog", f"{result['backlog']:,} readings"),
-        ("backlog: prefill with Outbox.add", f"{result['prefill_seconds']} s"),
-        (
-            "backlog: drained (agent start -> last reading received)",
-            f"{result['drain_seconds']} s, {result['drain_readings_per_s']:,} readings/s",
-        ),
-        (
-            "backlog: first to last message",
-            f"{result['drain_publish_readings_per_s']:,} readings/s",
-        ),
-        ("backlog: CPU per reading", f"{result['drain_cpu_us_per_reading']} us"),
-        (
-            "backlog: memory VmRSS / VmHWM",
-            f"{result['drain_rss_mb']} / {result['drain_hwm_mb']} MiB",
-        ),
-        (
-            "backlog: lost / duplicated / left in outbox",
-            f"{result['lost']} / {result['duplicated']} / {result['outbox_depth_after']}",
-        ),
-        (
-            "machine",
-            f"{result['cores']} cores, SQLite {result['sqlite']}, load {result['load_average']}",
-        ),
-    ]:
-        table.add_row(name, str(value))
-    console.print(table)
-    for error in errors:
-        console.print(f"[red]{error}[/]")

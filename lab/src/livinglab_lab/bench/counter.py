@@ -3,7 +3,8 @@
 It subscribes with the ingest role to one device's telemetry and status, decodes every frame,
 answers each with a delivery receipt as the ingest does after its commit (so the agent's outbox
 empties as in production), and records each heartbeat with the agent's CPU seconds at its
-arrival, so `bench agent` can measure the agent alone, without a database.
+arrival (to the nanosecond, per thread), so `bench agent` can measure the agent alone, without a
+database.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import paho.mqtt.client as mqtt
 
 from livinglab_edge_agent.receipt import encode_receipt
 from livinglab_edge_agent.wire import Status, WireError, decode_batch, topic
-from livinglab_lab.bench.harness import CONNECT_TIMEOUT_S, BenchLab, process_cpu_s
+from livinglab_lab.bench.harness import CONNECT_TIMEOUT_S, BenchLab, threads_cpu_ns
 from livinglab_lab.errors import ServiceError
 from livinglab_platform.core.identities import INGEST_USER
 from livinglab_platform.core.mqtt import create_client
@@ -38,8 +39,8 @@ class TelemetryCounter:
         self.first_ns = 0
         self.last_new_ns = 0
         self.errors: list[str] = []
-        # (time received, agent CPU seconds then, heartbeat)
-        self.heartbeats: list[tuple[int, float, Status]] = []
+        # (time received, the agent's CPU ns by thread then, heartbeat)
+        self.heartbeats: list[tuple[int, dict[str, int], Status]] = []
         self._seqs: set[int] = set()
         self._times: list[npt.NDArray[np.int64]] = []
         self._lock = threading.Lock()
@@ -99,9 +100,9 @@ class TelemetryCounter:
         except ValueError as exc:
             self.errors.append(f"invalid status: {exc}")
             return
-        cpu_s = process_cpu_s(self.pid) if self.pid else 0.0
+        cpu_ns = threads_cpu_ns(self.pid) if self.pid else {}
         with self._lock:
-            self.heartbeats.append((now_ns, cpu_s, status))
+            self.heartbeats.append((now_ns, cpu_ns, status))
 
     def latest(self) -> Status | None:
         with self._lock:
