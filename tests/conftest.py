@@ -78,6 +78,46 @@ def template_database(postgres_server: PostgresServer) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class Login:
+    """A login user of the test server, member of one service role."""
+
+    user: str
+    password: str
+
+    def dsn(self, dsn: str) -> str:
+        """`dsn`'s database, as this user."""
+        return psycopg.conninfo.make_conninfo(
+            dsn, user=self.user, password=self.password
+        )
+
+
+def create_logins(superuser_dsn: str) -> dict[ServiceRole, Login]:
+    """A login per service role on the server of `superuser_dsn` (migrated: 006 made the roles)."""
+    # Roles belong to the whole server, which LIVINGLAB_TEST_DSN may share: unique names.
+    suffix = uuid.uuid4().hex[:8]
+    logins = {
+        role: Login(f"test_{role.value}_{suffix}", secrets.token_urlsafe(16))
+        for role in ServiceRole
+    }
+    with psycopg.connect(superuser_dsn, autocommit=True) as conn:
+        for role, login in logins.items():
+            create_login(conn, name=login.user, role=role, password=login.password)
+    return logins
+
+
+@pytest.fixture(scope="session")
+def service_logins(
+    postgres_server: PostgresServer, template_database: str
+) -> Iterator[dict[ServiceRole, Login]]:
+    """A login per service role; the roles themselves come with the template's migrations."""
+    logins = create_logins(postgres_server.base_dsn)
+    yield logins
+    with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
+        for login in logins.values():
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login.user)))
+
+
 class DatabaseSupply:
     """Test databases copied from the template one test ahead, and dropped, on a worker thread.
 
@@ -127,8 +167,12 @@ class DatabaseSupply:
 
 @pytest.fixture(scope="session")
 def database_supply(
-    postgres_server: PostgresServer, template_database: str
+    postgres_server: PostgresServer,
+    template_database: str,
+    service_logins: dict[ServiceRole, Login],
 ) -> Iterator[DatabaseSupply]:
+    # Set up after the service logins, so torn down before them: every database is dropped
+    # before the logins that may own objects in it.
     supply = DatabaseSupply(postgres_server, template=template_database)
     yield supply
     supply.close()
@@ -142,46 +186,6 @@ def dsn(
     name = database_supply.take()
     yield postgres_server.dsn(name)
     database_supply.give_back(name)
-
-
-@dataclass(frozen=True)
-class Login:
-    """A login user of the test server, member of one service role."""
-
-    user: str
-    password: str
-
-    def dsn(self, dsn: str) -> str:
-        """`dsn`'s database, as this user."""
-        return psycopg.conninfo.make_conninfo(
-            dsn, user=self.user, password=self.password
-        )
-
-
-def create_logins(superuser_dsn: str) -> dict[ServiceRole, Login]:
-    """A login per service role on the server of `superuser_dsn` (migrated: 006 made the roles)."""
-    # Roles belong to the whole server, which LIVINGLAB_TEST_DSN may share: unique names.
-    suffix = uuid.uuid4().hex[:8]
-    logins = {
-        role: Login(f"test_{role.value}_{suffix}", secrets.token_urlsafe(16))
-        for role in ServiceRole
-    }
-    with psycopg.connect(superuser_dsn, autocommit=True) as conn:
-        for role, login in logins.items():
-            create_login(conn, name=login.user, role=role, password=login.password)
-    return logins
-
-
-@pytest.fixture(scope="session")
-def service_logins(
-    postgres_server: PostgresServer, template_database: str
-) -> Iterator[dict[ServiceRole, Login]]:
-    """A login per service role; the roles themselves come with the template's migrations."""
-    logins = create_logins(postgres_server.base_dsn)
-    yield logins
-    with psycopg.connect(postgres_server.base_dsn, autocommit=True) as conn:
-        for login in logins.values():
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login.user)))
 
 
 @pytest.fixture
