@@ -1,8 +1,11 @@
-"""`livinglab chaos`, short profile: every scenario twice, every reading the sensors produced checked.
+"""`livinglab chaos`, short profile: every scenario once, every reading the sensors produced checked.
 
-The matrix runs once for the module (two to four minutes on a loaded machine); each test reads its JSON line. Broker
-SIGKILL may lose readings until the agent keeps batches until end-to-end receipts cover them
-(issue 9): while the agent's configuration has no receipts option, that one check is an
+The matrix runs once for the module (one to two minutes on a loaded machine); each test reads its
+JSON line. Repeats with other kill moments are the full matrix's job (`livinglab chaos --runs N`),
+kept out of the suite for its length.
+
+Broker SIGKILL may lose readings until the agent keeps batches until end-to-end receipts cover
+them (issue 9): while the agent's configuration has no receipts option, that one check is an
 `xfail(strict=False)`, so the report names it (xfailed, or xpassed when no batch happened to be
 in the broker's hands); once the option exists, it is as strict as the others.
 """
@@ -20,7 +23,7 @@ import pytest
 from livinglab_lab.chaos import SCENARIOS, receipts_option
 
 SEED = 9
-RUNS = 2
+RUNS = 1
 TIMEOUT_S = 900
 RECEIPTS = receipts_option()
 # The module's fixture runs the whole matrix: longer than the suite's 300 s on a loaded machine.
@@ -54,7 +57,9 @@ def test_every_scenario_ran_and_every_component_was_killed(matrix):
     assert matrix["runs"] == RUNS * len(SCENARIOS)
     assert set(matrix["scenarios"]) == {s.name for s in SCENARIOS}
     for component in ("agent", "broker", "ingest", "postgres"):
-        assert matrix["kills"][component] >= RUNS, matrix["kills"]
+        # Every scenario named after a component kills it at least once per run.
+        killers = sum(1 for s in SCENARIOS if s.component == component)
+        assert matrix["kills"][component] >= RUNS * killers, matrix["kills"]
     for name, tally in matrix["scenarios"].items():
         # Enough readings flowed through each run for a kill to land among them.
         assert tally["readings"] > 20 * RUNS, (name, tally)

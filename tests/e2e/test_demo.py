@@ -167,7 +167,7 @@ def _check_first_run(
 
 @pytest.mark.slow
 def test_demo_run_stores_what_its_agents_sent(tmp_path):
-    with _demo(tmp_path, duration_s=25) as process:
+    with _demo(tmp_path, duration_s=15) as process:
         env = _lab_env(tmp_path, newer_than=0, process=process)
         summary = _check_first_run(tmp_path, env, process)
     # Three agents sampling six keys at 10 Hz send about 60 readings a second.

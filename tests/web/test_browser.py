@@ -6,6 +6,7 @@ not downloaded here). Screenshots land in test-artifacts/screenshots/ for people
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -54,9 +55,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(world: World, api_dsn: str) -> Iterator[str]:
-    """The application served by uvicorn in a thread on a free loopback port."""
+@contextlib.contextmanager
+def serve(api_dsn: str) -> Iterator[str]:
+    """The application on `api_dsn`, served by uvicorn in a thread on a free loopback port."""
     app = create_app(ApiSettings(database_url=api_dsn), broker_settings(None))
     port = _free_port()
     config = uvicorn.Config(
@@ -76,8 +77,9 @@ def server(world: World, api_dsn: str) -> Iterator[str]:
     assert not thread.is_alive(), "uvicorn did not stop"
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
+@contextlib.contextmanager
+def launch_chromium() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright; a missing package fails the test, naming it."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install the Debian packages chromium and chromium-driver"
@@ -89,6 +91,19 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def server(world: World, api_dsn: str) -> Iterator[str]:
+    """The application served by uvicorn in a thread on a free loopback port."""
+    with serve(api_dsn) as url:
+        yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with launch_chromium() as launched:
+        yield launched
 
 
 class Console:

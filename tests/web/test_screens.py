@@ -5,21 +5,28 @@ checked for what a person would notice: errors in the console, a page wider than
 (horizontal scrolling), ids and dates of the device table broken across lines, charts without
 axis labels, a Slovenian page showing an English sentence. All problems of a run are collected
 and reported together, so one run shows every screen.
+
+The four widths and languages share one seeded database, server and browser (module fixtures):
+the pages only read, and each run signs in in a browser context of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.api.world import World
+from livinglab_platform.core.roles import ServiceRole
+from tests.api.world import World, seed
+from tests.conftest import DatabaseSupply, Login, PostgresServer
 from tests.web.conftest import DEMO_SENSORS, demo_trial
-from tests.web.test_browser import (  # noqa: F401  (fixtures)
-    CHROMIUM_ARGS,
+from tests.web.test_browser import (
     SCREENSHOTS,
     Console,
-    browser,
-    server,
+    launch_chromium,
+    serve,
 )
 
 pytestmark = pytest.mark.slow
@@ -114,19 +121,45 @@ def _visit(
     console.errors.clear()
 
 
+@dataclass(frozen=True)
+class Site:
+    """The served pages of one seeded world with the demo's trial."""
+
+    url: str
+    world: World
+    trial_id: int
+
+
+@pytest.fixture(scope="module")
+def site(
+    postgres_server: PostgresServer,
+    database_supply: DatabaseSupply,
+    service_logins: dict[ServiceRole, Login],
+) -> Iterator[Site]:
+    name = database_supply.take()
+    try:
+        dsn = postgres_server.dsn(name)
+        world = seed(dsn)
+        trial_id = demo_trial(dsn)
+        with serve(service_logins[ServiceRole.API].dsn(dsn)) as url:
+            yield Site(url=url, world=world, trial_id=trial_id)
+    finally:
+        database_supply.give_back(name)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with launch_chromium() as launched:
+        yield launched
+
+
 @pytest.mark.parametrize("lang", ["sl", "en"])
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-def test_every_page_reads_well(
-    server: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
-    world: World,
-    lang: str,
-    width: int,
-):
-    trial_id = demo_trial(world.dsn)
+def test_every_page_reads_well(site: Site, chromium: Browser, lang: str, width: int):
+    server, world, trial_id = site.url, site.world, site.trial_id
     PAGES_SHOTS.mkdir(parents=True, exist_ok=True)
     phone = width < 600
-    context = browser.new_context(
+    context = chromium.new_context(
         viewport=WIDTHS[width],
         device_scale_factor=2 if phone else 1,
         is_mobile=phone,
