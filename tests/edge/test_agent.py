@@ -89,12 +89,17 @@ def test_publishes_batches_and_retained_heartbeat(
 
 def test_partial_batch_is_sealed_after_batch_max_age(start_agent, listener, device):
     sensor = CountingSensor("count", per_read=3)
+    started = time.monotonic()
     start_agent(
         sources=[sensor], sensors=COUNTING, batch_size=1000, batch_max_age_s=0.3
     )
     wait_until(lambda: len(listener.seqs(device.id)) >= 3, what="three batches")
+    elapsed = time.monotonic() - started
     sizes = [len(decode_batch(p)) for p in listener.batches.values()]
     assert all(0 < n < 1000 for n in sizes)
+    # Each batch within its age limit (plus a tick), not at the uplink loop's 5 s safety net: a
+    # reading that starts a new partial batch wakes the loop, which slept since its last seal.
+    assert elapsed < 4.0, f"three batches of at most 0.3 s age took {elapsed:.1f} s"
 
 
 def test_uplink_loop_wakes_for_its_duties_only(start_agent, listener, device):

@@ -234,13 +234,16 @@ class Agent:
     # --- storing and sealing ---------------------------------------------------------------------
 
     def _store(self, rows: list[tuple[int, str, float]]) -> None:
-        """Write readings to the outbox first; wake the uplink loop when a full batch is pending."""
+        """Write readings to the outbox first; wake the uplink loop when it has something new to
+        do: a full batch is pending, readings were purged, or these readings start a new partial
+        batch, whose age limit the loop, asleep since its last seal, does not know yet."""
         assert self.outbox is not None
         purged = self.outbox.add(rows)
         if purged:
             with self._lock:
                 self._purged_unreported += purged
-        if purged or self.outbox.pending >= self._settings.batch_size:
+        pending = self.outbox.pending
+        if purged or pending <= len(rows) or pending >= self._settings.batch_size:
             self._wake.set()
 
     # --- publishing, heartbeat, events --------------------------------------------------
