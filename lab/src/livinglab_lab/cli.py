@@ -17,6 +17,17 @@ bench_app = typer.Typer(
 )
 
 
+@bench_app.callback()
+def bench(ctx: typer.Context) -> None:
+    """Benchmarks (results as a table, then one JSON line)."""
+    from livinglab_lab.demo.stopping import stop_signals
+
+    # Every benchmark starts servers of its own (PostgreSQL, Mosquitto, agents, the ingest) and
+    # stops them as its ExitStack unwinds. SIGTERM (`timeout`, a service manager) and SIGHUP would
+    # end the process without unwinding and leave them running: here they raise like Ctrl-C.
+    ctx.with_resource(stop_signals())
+
+
 def register(app: typer.Typer) -> None:
     """Add the lab's commands to the `livinglab` command (entry point `livinglab.commands`)."""
     app.command("demo")(demo)
