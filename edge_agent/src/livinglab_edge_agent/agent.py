@@ -37,8 +37,8 @@ LOOP_TICK_S = 0.05
 # The uplink loop sleeps until its next timed duty (a heartbeat, a batch's age limit, the end of a
 # refusal's back-off, a receipt's timeout), but at least LOOP_TICK_S; full batches, a reading that
 # starts a new partial batch (its age limit), PUBACKs that leave a batch to send, receipts, configs
-# and events wake it early. LOOP_MAX_WAIT_S is only a
-# safety net: each wake-up costs as much CPU as several readings, so the loop does not poll.
+# and events wake it early. LOOP_MAX_WAIT_S is only a safety net: each wake-up costs as much CPU
+# as several readings, so the loop does not poll.
 LOOP_MAX_WAIT_S = 5.0
 # How long the first sampling thread of a tick waits for the others before the outbox commits.
 GATHER_S = 0.005
